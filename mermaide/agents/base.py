@@ -1,0 +1,160 @@
+"""The batched learner interface and the learner registry.
+
+Every learner holds the state of B independent agents over K actions as (B, K) numpy arrays
+and advances all of them with a handful of vectorised operations: there is no Python loop
+over agents anywhere in a learner. A single environment is simply the B=1 case.
+
+Parameters (``beta``, ``epsilon``, ...) may be scalars or arrays of shape (B,), so one learner
+object can hold a batch of agents of the same kind with different parameters, which is what a
+population of agents needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+
+Feedback = Literal["bandit", "full"]
+
+
+@runtime_checkable
+class Learner(Protocol):
+    """A batch of B learning agents choosing among K actions.
+
+    ``feedback`` says what a learner needs after each step: ``"bandit"`` learners use only the
+    reward of the action they took; ``"full"`` learners also need ``payoffs``, the (B, K)
+    rewards every action would have earned this step (a game passes them only to learners
+    that ask, because drawing them costs time).
+    """
+
+    feedback: Feedback
+
+    def reset(self, batch: int, n_actions: int, rng: np.random.Generator) -> None:
+        """Start B fresh agents over K actions; ``rng`` draws any per-agent random state."""
+        ...
+
+    def act(self, rng: np.random.Generator) -> np.ndarray:
+        """Choose one action per agent: an int array of shape (B,)."""
+        ...
+
+    def update(
+        self, actions: np.ndarray, rewards: np.ndarray, payoffs: np.ndarray | None = None
+    ) -> None:
+        """Learn from the actions taken (B,), the rewards received (B,) and, for full-feedback
+        learners, the payoffs of every action (B, K)."""
+        ...
+
+
+_LEARNERS: dict[str, Callable[..., Learner]] = {}
+
+L = TypeVar("L")
+
+
+def register_learner(name: str) -> Callable[[L], L]:
+    """Class decorator: make a learner available as ``mermaide.agents.make(name, ...)``."""
+
+    def decorator(cls: L) -> L:
+        if name in _LEARNERS:
+            raise ValueError(f"learner name {name!r} is already registered")
+        _LEARNERS[name] = cls  # type: ignore[assignment]
+        return cls
+
+    return decorator
+
+
+def learner_names() -> list[str]:
+    """The registered learner names, sorted."""
+    return sorted(_LEARNERS)
+
+
+def make(name: str, **params: object) -> Learner:
+    """Build a registered learner by name, e.g. ``make("ucb", beta=0.5)``."""
+    try:
+        factory = _LEARNERS[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown learner {name!r}; known learners: {', '.join(learner_names())}"
+        ) from None
+    return factory(**params)
+
+
+# --- helpers shared by the learners -------------------------------------------------------
+
+# Ties between equal action values are broken by a per-agent random priority drawn at reset:
+# adding priority * _TIE_SCALE keeps argmax exact for any real difference in value while
+# costing nothing per step (no random draw per step, unlike a random tie-break).
+_TIE_SCALE = 1e-9
+
+
+def tie_break_priority(batch: int, n_actions: int, rng: np.random.Generator) -> np.ndarray:
+    """(B, K) small distinct offsets: a random strict order of the actions for each agent."""
+    ranks = rng.random((batch, n_actions)).argsort(axis=1).argsort(axis=1)
+    return ranks.astype(np.float64) * _TIE_SCALE
+
+
+def sample_categorical(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per row of a (B, K) probability matrix; returns (B,) ints."""
+    cumulative = np.cumsum(probabilities, axis=1)
+    u = rng.random((probabilities.shape[0], 1)) * cumulative[:, -1:]
+    return np.minimum((u >= cumulative).sum(axis=1), probabilities.shape[1] - 1)
+
+
+def batch_param(
+    name: str,
+    value: float | np.ndarray,
+    batch: int,
+    *,
+    low: float = -np.inf,
+    high: float = np.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> np.ndarray:
+    """Validate a scalar or (B,) parameter and return it as a (B, 1) float column.
+
+    Raises ``ValueError`` naming the parameter, the value and the allowed range.
+    """
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim > 1 or (array.ndim == 1 and array.shape[0] != batch):
+        raise ValueError(
+            f"{name} must be a scalar or an array of shape ({batch},), got shape {array.shape}"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    too_low = array <= low if low_open else array < low
+    too_high = array >= high if high_open else array > high
+    if np.any(too_low) or np.any(too_high):
+        allowed = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        bad = array[too_low | too_high].ravel()[0] if array.ndim else float(array)
+        raise ValueError(f"{name} must be in {allowed}, got {bad!r}")
+    return np.broadcast_to(array, (batch,)).reshape(batch, 1).copy()
+
+
+def check_batch_args(batch: int, n_actions: int) -> None:
+    if int(batch) != batch or batch < 1:
+        raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
+    if int(n_actions) != n_actions or n_actions < 2:
+        raise ValueError(f"n_actions must be an integer >= 2, got {n_actions!r}")
+
+
+class RunningMeans:
+    """Per-agent, per-action sample means and counts, the estimate most learners act on.
+
+    Bandit feedback updates only the taken action; full feedback updates every action.
+    """
+
+    def __init__(self, batch: int, n_actions: int, initial_value: np.ndarray | float = 0.0):
+        self.counts = np.zeros((batch, n_actions))
+        self.means = np.zeros((batch, n_actions)) + initial_value
+        self._rows = np.arange(batch)
+
+    def update_taken(self, actions: np.ndarray, rewards: np.ndarray) -> None:
+        rows = self._rows
+        self.counts[rows, actions] += 1.0
+        n = self.counts[rows, actions]
+        self.means[rows, actions] += (rewards - self.means[rows, actions]) / n
+
+    def update_all(self, payoffs: np.ndarray) -> None:
+        self.counts += 1.0
+        self.means += (payoffs - self.means) / self.counts

@@ -1,0 +1,64 @@
+"""UCB: upper (or, with negative beta, lower) confidence bound action selection.
+
+Each agent plays every action once (in its own random order), then the action with the
+largest index
+
+    mean[a] + beta * sqrt(log(t) / n[a])
+
+where t is the number of steps so far and n[a] how often action a was taken. ``beta > 0`` is
+optimism in the face of uncertainty (UCB1 is beta = sqrt(2)); ``beta = 0`` is greedy on the
+sample means; ``beta < 0`` is pessimism: the agent avoids actions it knows little about, the
+"pessimistic UCB" agents of the MERMAIDE paper.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mermaide.agents.base import (
+    RunningMeans,
+    batch_param,
+    check_batch_args,
+    register_learner,
+    tie_break_priority,
+)
+
+# Untried actions come first: a constant far above any reachable index.
+_UNTRIED = 1e12
+
+
+@register_learner("ucb")
+class UCB:
+    """Batched UCB with exploration coefficient ``beta`` (scalar or (B,) array; any real)."""
+
+    feedback = "bandit"
+
+    def __init__(self, beta: float | np.ndarray = 1.0):
+        batch_param("beta", beta, np.size(beta))
+        self.beta = beta
+
+    def reset(self, batch: int, n_actions: int, rng: np.random.Generator) -> None:
+        check_batch_args(batch, n_actions)
+        self._beta = batch_param("beta", self.beta, batch)
+        self._estimates = RunningMeans(batch, n_actions)
+        self._priority = tie_break_priority(batch, n_actions, rng)
+        self._t = 0
+
+    def index(self) -> np.ndarray:
+        """The (B, K) action indices the agents maximise."""
+        counts = self._estimates.counts
+        log_t = np.log(max(self._t, 1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bonus = np.sqrt(log_t / counts)
+        index = self._estimates.means + self._beta * bonus
+        # Scale the tie-break into the untried constant: 1e12 + 1e-9 would round away.
+        return np.where(counts == 0, _UNTRIED * (1.0 + self._priority), index)
+
+    def act(self, rng: np.random.Generator) -> np.ndarray:
+        return np.argmax(self.index() + self._priority, axis=1)
+
+    def update(
+        self, actions: np.ndarray, rewards: np.ndarray, payoffs: np.ndarray | None = None
+    ) -> None:
+        self._t += 1
+        self._estimates.update_taken(actions, rewards)

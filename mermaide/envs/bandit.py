@@ -1,0 +1,379 @@
+"""The bandit game ``Mermaide/Bandit-v0``: a principal steers a bandit-learning agent with
+costly bonuses (MERMAIDE, Banerjee et al., TMLR 2024).
+
+One ``BanditCore`` simulates B games at once with (B, K) numpy arrays; ``BanditEnv`` is its
+B=1 Gymnasium form and ``BanditVectorEnv`` its native ``gym.make_vec`` form (B = num_envs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from mermaide.agents import make as make_learner
+from mermaide.agents.base import Learner
+from mermaide.agents.population import AgentPopulation, AgentSpec, LearnerFamily, group_specs
+from mermaide.envs.knobs import (
+    OBSERVES_ACTIONS,
+    OBSERVES_REWARDS,
+    BudgetLedger,
+    Knobs,
+    check_int,
+    check_number,
+    misreport_actions,
+)
+
+AgentSource = str | AgentSpec | AgentPopulation
+OBSERVES = (OBSERVES_ACTIONS, OBSERVES_REWARDS)
+BERNOULLI = "bernoulli"
+
+
+def agent_source(agent: AgentSource, agent_kwargs: Mapping[str, Any] | None,
+                 n_arms: int) -> AgentSpec | AgentPopulation:
+    """Normalise the ``agent`` argument: a learner name becomes a one-family population whose
+    payoffs and target are drawn afresh at each reset."""
+    if isinstance(agent, str):
+        return AgentPopulation((LearnerFamily(agent, dict(agent_kwargs or {})),), n_arms=n_arms,
+                               name=agent)
+    if agent_kwargs:
+        raise ValueError(f"agent_kwargs apply only when agent is a learner name, got "
+                         f"agent={agent!r} with agent_kwargs={agent_kwargs!r}")
+    if isinstance(agent, AgentSpec):
+        if agent.n_arms != n_arms:
+            raise ValueError(f"agent has {agent.n_arms} arms but n_arms={n_arms}")
+        return agent
+    if isinstance(agent, AgentPopulation):
+        if agent.n_arms != n_arms:
+            raise ValueError(f"agent population {agent.name!r} has {agent.n_arms} arms but "
+                             f"n_arms={n_arms}")
+        return agent
+    raise ValueError(f"agent must be a learner name, an AgentSpec or an AgentPopulation, got "
+                     f"{agent!r}")
+
+
+def draw_spec(source: AgentSpec | AgentPopulation, rng: np.random.Generator) -> AgentSpec:
+    return source if isinstance(source, AgentSpec) else source.sample(rng)
+
+
+class BanditCore:
+    """B bandit games advanced together; no Python work per agent in ``step``.
+
+    Observation layout (float32, ``obs_dim`` = 2K + 3, or 2K + 4 when rewards are visible):
+
+    ========================  ==================================================================
+    ``[0, K)``                one-hot of the agent's last action as observed (noisy); 0 at t=0
+    ``[K, 2K + 1)``           one-hot of the principal's last action (0 = none); 0 at t=0
+    ``2K + 1``                fraction of the horizon left, 1 - t / T
+    ``2K + 2``                fraction of the intervention budget left (1 when unlimited)
+    ``2K + 3`` (if visible)   the agent's last received reward, plus N(0, noise^2)
+    ========================  ==================================================================
+    """
+
+    def __init__(self, n_arms: int, horizon: int, batch: int, knobs: Knobs, bonus: float,
+                 reward_noise: float | str):
+        self.n_arms, self.horizon, self.batch = n_arms, horizon, batch
+        self.knobs, self.bonus, self.reward_noise = knobs, bonus, reward_noise
+        self.rewards_visible = knobs.principal_observes == OBSERVES_REWARDS
+        self.obs_dim = 2 * n_arms + 3 + int(self.rewards_visible)
+        self.ledger = BudgetLedger(batch, knobs.intervention_budget)
+        self._rows = np.arange(batch)
+        self._obs = np.zeros((batch, self.obs_dim), dtype=np.float32)
+        self.t = 0
+        self.specs: list[AgentSpec] = []
+
+    def observation_space(self) -> spaces.Box:
+        low = np.zeros(self.obs_dim, dtype=np.float32)
+        high = np.ones(self.obs_dim, dtype=np.float32)
+        if self.rewards_visible:
+            # Rewards are noisy and unbounded: allow every finite float32 (no clipping).
+            largest = np.finfo(np.float32).max
+            low[-1], high[-1] = -largest, largest
+        return spaces.Box(low, high, dtype=np.float32)
+
+    def reset(self, specs: Sequence[AgentSpec], rng: np.random.Generator) -> np.ndarray:
+        """Start B fresh agents described by ``specs``; returns the first observations (B, D)."""
+        if len(specs) != self.batch:
+            raise ValueError(f"specs must hold {self.batch} agents, got {len(specs)}")
+        self.specs = list(specs)
+        self.agent_rewards = np.stack([s.rewards for s in specs])
+        self.principal_rewards = np.stack([s.principal_rewards for s in specs])
+        self.targets = np.array([s.target for s in specs])
+        self._groups: list[tuple[Learner, np.ndarray | slice]] = []
+        for kind, params, indices in group_specs(specs):
+            learner = make_learner(kind, **params)
+            learner.reset(len(indices), self.n_arms, rng)
+            whole = len(indices) == self.batch
+            self._groups.append((learner, slice(None) if whole else indices))
+        self._full_information = any(g[0].feedback == "full" for g in self._groups)
+        self.ledger.reset()
+        self.t = 0
+        self.target_hits = np.zeros(self.batch, dtype=np.int64)
+        self.episode_cost = np.zeros(self.batch)
+        self._obs[:] = 0.0
+        self._obs[:, 2 * self.n_arms + 1] = 1.0
+        self._obs[:, 2 * self.n_arms + 2] = 1.0
+        return self._obs.copy()
+
+    def _agent_actions(self, rng: np.random.Generator) -> np.ndarray:
+        if len(self._groups) == 1:
+            return self._groups[0][0].act(rng)
+        actions = np.empty(self.batch, dtype=np.int64)
+        for learner, index in self._groups:
+            actions[index] = learner.act(rng)
+        return actions
+
+    def _draw_rewards(self, actions: np.ndarray, rng: np.random.Generator
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Base rewards of the chosen arms (B,), and of every arm (B, K) if a learner needs them."""
+        if self._full_information:
+            if self.reward_noise == BERNOULLI:
+                payoffs = (rng.random(self.agent_rewards.shape) < self.agent_rewards) * 1.0
+            else:
+                payoffs = self.agent_rewards + self.reward_noise * rng.standard_normal(
+                    self.agent_rewards.shape)
+            return payoffs[self._rows, actions], payoffs
+        means = self.agent_rewards[self._rows, actions]
+        if self.reward_noise == BERNOULLI:
+            return (rng.random(self.batch) < means) * 1.0, None
+        if self.reward_noise == 0.0:
+            return means, None
+        return means + self.reward_noise * rng.standard_normal(self.batch), None
+
+    def step(self, principal_actions: np.ndarray, rng: np.random.Generator
+             ) -> tuple[np.ndarray, np.ndarray, bool, dict[str, np.ndarray]]:
+        """Advance all B games one step. ``principal_actions``: (B,) ints in [0, K]."""
+        applied, refused = self.ledger.spend(principal_actions > 0)
+        cost = applied * self.knobs.intervention_cost
+        actions = self._agent_actions(rng)
+        rewards, payoffs = self._draw_rewards(actions, rng)
+        bonus_arms = principal_actions - 1
+        rewards = rewards + self.bonus * (applied & (actions == bonus_arms))
+        if payoffs is not None:
+            payoffs[self._rows[applied], bonus_arms[applied]] += self.bonus
+        if len(self._groups) == 1:
+            self._groups[0][0].update(actions, rewards, payoffs)
+        else:
+            for learner, index in self._groups:
+                learner.update(actions[index], rewards[index],
+                               None if payoffs is None else payoffs[index])
+        self.t += 1
+        principal_reward = self.principal_rewards[self._rows, actions] - cost
+        hits = actions == self.targets
+        self.target_hits += hits
+        self.episode_cost += cost
+
+        observed = misreport_actions(actions, self.n_arms, self.knobs.observation_noise, rng)
+        k = self.n_arms
+        obs = self._obs
+        obs[:, : 2 * k + 1] = 0.0
+        obs[self._rows, observed] = 1.0
+        obs[self._rows, k + principal_actions] = 1.0
+        obs[:, 2 * k + 1] = 1.0 - self.t / self.horizon
+        obs[:, 2 * k + 2] = self.ledger.fraction_left()
+        if self.rewards_visible:
+            noise = self.knobs.observation_noise
+            obs[:, 2 * k + 3] = rewards + (noise * rng.standard_normal(self.batch) if noise
+                                           else 0.0)
+        info = {
+            "agent_action": actions,
+            "observed_action": observed,
+            "target_action": self.targets,
+            "target_hit": hits,
+            "intervened": applied,
+            "refused": refused,
+            "interventions_used": self.ledger.used.copy(),
+            "cost": cost,
+            "agent_reward": rewards,
+        }
+        done = self.t >= self.horizon
+        if done:
+            info["target_rate"] = self.target_hits / self.horizon
+            info["episode_cost"] = self.episode_cost.copy()
+        return obs.copy(), principal_reward, done, info
+
+
+def _validated_knobs(n_arms: int, horizon: int, intervention_budget: int | None,
+                     intervention_cost: float, bonus: float, observation_noise: float,
+                     reward_noise: float | str, principal_observes: str) -> Knobs:
+    check_int("n_arms", n_arms, 2)
+    check_int("horizon", horizon, 1)
+    check_number("bonus", bonus, low=0.0, low_open=True)
+    if reward_noise != BERNOULLI:
+        if isinstance(reward_noise, str):
+            raise ValueError(f"reward_noise must be a std >= 0 or {BERNOULLI!r}, got "
+                             f"{reward_noise!r}")
+        check_number("reward_noise", reward_noise, low=0.0)
+    knobs = Knobs(intervention_budget, intervention_cost, observation_noise, principal_observes)
+    knobs.check_observes(OBSERVES)
+    return knobs
+
+
+class BanditEnv(gym.Env[np.ndarray, np.int64]):
+    """A principal pays costly bonuses to steer a learning bandit agent towards its target arm.
+
+    ## Description
+    Each episode an agent is drawn: a learner (UCB, epsilon-greedy, Thompson sampling, ...),
+    its base reward for each of K arms, and the principal's target arm a* (not the agent's own
+    best arm). For T steps the principal may put a bonus on one arm; the agent, which never
+    sees the bonus in advance, picks an arm with its learning rule, receives its base reward
+    (noisy) plus the bonus if it picked the bonus arm, and learns from it. The principal wants
+    the agent on a* while spending as little as possible.
+
+    ## Action Space
+    ``Discrete(n_arms + 1)``: 0 = do nothing; i >= 1 = put the bonus on arm i - 1 this step.
+
+    ## Observation Space
+    ``Box`` of shape (2K + 3,), or (2K + 4,) with ``principal_observes="actions+rewards"``:
+    the noisy one-hot of the agent's last action, the one-hot of the principal's last action,
+    the fraction of time left, the fraction of budget left, and (when visible) the agent's
+    last received reward plus Gaussian noise of std ``observation_noise``. See ``BanditCore``.
+
+    ## Rewards
+    ``r_p[agent action] - cost``: r_p is 1 on the target arm and 0 elsewhere unless the
+    agent's ``AgentSpec`` says otherwise; cost is ``intervention_cost`` when an intervention
+    was applied this step. A refused intervention (budget spent) is neither applied nor charged.
+
+    ## Starting State
+    A fresh agent (no experience) from ``agent``; all-zero action one-hots, time and budget
+    fractions 1. ``reset(options={"agent": spec})`` plays a given ``AgentSpec`` this episode.
+
+    ## Episode End
+    Terminates after ``horizon`` steps (time left is observed, so the game is Markov in it).
+
+    ## Arguments
+    n_arms (>= 2, default 10), horizon (>= 1, default 200), agent (learner name, AgentSpec or
+    AgentPopulation; default "ucb"), agent_kwargs (learner parameters, with a name),
+    intervention_budget (None = unlimited), intervention_cost (>= 0, default 0.1), bonus (> 0,
+    default 1.0), observation_noise ([0, 1], default 0), reward_noise (std >= 0 or
+    "bernoulli", default 0.1), principal_observes ("actions" or "actions+rewards").
+
+    ## Info
+    Every step: ``agent_action`` (true), ``observed_action``, ``target_action``,
+    ``target_hit``, ``intervened`` (applied), ``refused``, ``interventions_used``, ``cost``,
+    ``agent_reward``; on the last step also ``target_rate`` and ``episode_cost``.
+    ``reset`` returns the episode's ``agent`` (an AgentSpec) in info, for harnesses.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(
+        self,
+        n_arms: int = 10,
+        horizon: int = 200,
+        agent: AgentSource = "ucb",
+        agent_kwargs: Mapping[str, Any] | None = None,
+        intervention_budget: int | None = None,
+        intervention_cost: float = 0.1,
+        bonus: float = 1.0,
+        observation_noise: float = 0.0,
+        reward_noise: float | str = 0.1,
+        principal_observes: str = OBSERVES_ACTIONS,
+    ):
+        knobs = _validated_knobs(n_arms, horizon, intervention_budget, intervention_cost, bonus,
+                                 observation_noise, reward_noise, principal_observes)
+        self.knobs = knobs
+        self.agent = agent_source(agent, agent_kwargs, n_arms)
+        self.core = BanditCore(n_arms, horizon, 1, knobs, float(bonus), reward_noise)
+        self.n_arms, self.horizon = n_arms, horizon
+        self.action_space = spaces.Discrete(n_arms + 1)
+        self.observation_space = self.core.observation_space()
+        self._needs_reset = True
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        spec = (options or {}).get("agent")
+        if spec is None:
+            spec = draw_spec(self.agent, self.np_random)
+        elif not isinstance(spec, AgentSpec) or spec.n_arms != self.n_arms:
+            raise ValueError(f"options['agent'] must be an AgentSpec over {self.n_arms} arms, "
+                             f"got {spec!r}")
+        obs = self.core.reset([spec], self.np_random)
+        self._needs_reset = False
+        return obs[0], {"agent": spec, "target_action": spec.target}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._needs_reset:
+            raise RuntimeError("step() called before reset() or after the episode ended")
+        if not self.action_space.contains(action):
+            raise ValueError(f"action must be an int in [0, {self.n_arms}], got {action!r} "
+                             f"({type(action).__name__})")
+        obs, reward, done, info = self.core.step(np.array([action]), self.np_random)
+        self._needs_reset = done
+        step_info = {key: value[0].item() for key, value in info.items()}
+        return obs[0], float(reward[0]), done, False, step_info
+
+
+class BanditVectorEnv(VectorEnv):
+    """``num_envs`` bandit games in one ``BanditCore``: the native ``gym.make_vec`` form.
+
+    All sub-environments share the horizon, so they end together; the next ``step`` after the
+    end resets them all (Gymnasium's next-step autoreset) and returns the first observations
+    with zero rewards. Each sub-environment draws its own agent at every reset.
+    """
+
+    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        n_arms: int = 10,
+        horizon: int = 200,
+        agent: AgentSource = "ucb",
+        agent_kwargs: Mapping[str, Any] | None = None,
+        intervention_budget: int | None = None,
+        intervention_cost: float = 0.1,
+        bonus: float = 1.0,
+        observation_noise: float = 0.0,
+        reward_noise: float | str = 0.1,
+        principal_observes: str = OBSERVES_ACTIONS,
+    ):
+        check_int("num_envs", num_envs, 1)
+        knobs = _validated_knobs(n_arms, horizon, intervention_budget, intervention_cost, bonus,
+                                 observation_noise, reward_noise, principal_observes)
+        self.num_envs, self.n_arms, self.horizon = num_envs, n_arms, horizon
+        self.knobs = knobs
+        self.agent = agent_source(agent, agent_kwargs, n_arms)
+        self.core = BanditCore(n_arms, horizon, num_envs, knobs, float(bonus), reward_noise)
+        self.single_action_space = spaces.Discrete(n_arms + 1)
+        self.single_observation_space = self.core.observation_space()
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self._autoreset = False
+
+    def reset(self, *, seed: int | list[int] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        if isinstance(seed, list):
+            raise ValueError("seed must be an int or None for BanditVectorEnv (one generator "
+                             f"drives all sub-environments), got a list {seed!r}")
+        super().reset(seed=seed)
+        specs = (options or {}).get("agents")
+        if specs is None:
+            specs = [draw_spec(self.agent, self.np_random) for _ in range(self.num_envs)]
+        obs = self.core.reset(specs, self.np_random)
+        self._autoreset = False
+        return obs, {"target_action": self.core.targets.copy()}
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                          dict[str, Any]]:
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer) \
+                or actions.min() < 0 or actions.max() > self.n_arms:
+            raise ValueError(f"actions must be {self.num_envs} ints in [0, {self.n_arms}], got "
+                             f"{actions!r}")
+        zeros = np.zeros(self.num_envs, dtype=bool)
+        if self._autoreset:
+            obs, info = self.reset()
+            return obs, np.zeros(self.num_envs), zeros, zeros.copy(), info
+        obs, reward, done, info = self.core.step(actions, self.np_random)
+        self._autoreset = done
+        return obs, reward, np.full(self.num_envs, done), zeros, info

@@ -1,0 +1,111 @@
+"""What every game shares: the intervention budget, its cost, observation noise, and how much of
+the agent the principal sees. Validated once here so every game refuses bad values the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# What of the agent the principal may see. "actions": only the agent's (noisy) choices, the
+# paper's partial-information setting; "actions+rewards": also what the agent received;
+# "actions+payoffs": also the agent's payoff matrix (games with payoff matrices only).
+OBSERVES_ACTIONS = "actions"
+OBSERVES_REWARDS = "actions+rewards"
+OBSERVES_PAYOFFS = "actions+payoffs"
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """The shared knobs.
+
+    intervention_budget: most interventions per episode; None = unlimited. An intervention
+        beyond it is refused: not applied, not charged, and flagged in ``info["refused"]``.
+    intervention_cost: charged to the principal per applied intervention (>= 0).
+    observation_noise: probability in [0, 1] that the principal sees a wrong agent action (a
+        uniformly drawn other action), also the std of Gaussian noise on what it observes of
+        the agent's rewards.
+    principal_observes: what of the agent is visible (see the OBSERVES_* constants).
+    """
+
+    intervention_budget: int | None = None
+    intervention_cost: float = 0.1
+    observation_noise: float = 0.0
+    principal_observes: str = OBSERVES_ACTIONS
+
+    def __post_init__(self) -> None:
+        budget = self.intervention_budget
+        if budget is not None and (isinstance(budget, bool) or int(budget) != budget
+                                   or budget < 0):
+            raise ValueError(f"intervention_budget must be None or an integer >= 0, got "
+                             f"{budget!r}")
+        check_number("intervention_cost", self.intervention_cost, low=0.0)
+        check_number("observation_noise", self.observation_noise, low=0.0, high=1.0)
+
+    def check_observes(self, allowed: Sequence[str]) -> None:
+        if self.principal_observes not in allowed:
+            raise ValueError(f"principal_observes must be one of {tuple(allowed)}, got "
+                             f"{self.principal_observes!r}")
+
+    @property
+    def budget_limit(self) -> float:
+        return math.inf if self.intervention_budget is None else float(self.intervention_budget)
+
+
+def check_number(name: str, value: object, low: float = -math.inf, high: float = math.inf,
+                 low_open: bool = False) -> float:
+    """Validate a real-valued knob; raise a ValueError naming it, its value and the range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    number = float(value)
+    too_low = number <= low if low_open else number < low
+    if not math.isfinite(number) or too_low or number > high:
+        if high == math.inf:
+            allowed = f"> {low}" if low_open else f">= {low:g}"
+        else:
+            allowed = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return number
+
+
+def check_int(name: str, value: object, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+class BudgetLedger:
+    """Interventions used by B principals this episode; refuses what exceeds the budget."""
+
+    def __init__(self, batch: int, budget: int | None):
+        self.limit = math.inf if budget is None else float(budget)
+        self.used = np.zeros(batch, dtype=np.int64)
+
+    def reset(self) -> None:
+        self.used[:] = 0
+
+    def spend(self, requested: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B,) bool requests -> (applied, refused) masks; applied ones are counted."""
+        applied = requested & (self.used < self.limit)
+        self.used += applied
+        return applied, requested & ~applied
+
+    def fraction_left(self) -> np.ndarray:
+        if self.limit == math.inf:
+            return np.ones(self.used.shape)
+        if self.limit == 0:
+            return np.zeros(self.used.shape)
+        return 1.0 - self.used / self.limit
+
+
+def misreport_actions(actions: np.ndarray, n_actions: int, probability: float,
+                      rng: np.random.Generator) -> np.ndarray:
+    """With the given probability per entry, replace an action by a uniformly drawn other one."""
+    if probability == 0.0:
+        return actions
+    flip = rng.random(actions.shape) < probability
+    other = (actions + rng.integers(1, n_actions, size=actions.shape)) % n_actions
+    return np.where(flip, other, actions)

@@ -1,0 +1,1 @@
+"""Principals: the learners that steer agents (see mermaide.principal.base)."""
