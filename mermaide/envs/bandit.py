@@ -76,7 +76,10 @@ class BanditCore:
     """
 
     def __init__(self, n_arms: int, horizon: int, batch: int, knobs: Knobs, bonus: float,
-                 reward_noise: float | str):
+                 reward_noise: float | str, external_agent: bool = False):
+        # external_agent: the agents' actions come from outside (``step(..., agent_actions)``),
+        # e.g. another player of a PettingZoo game; no built-in learner is created.
+        self.external_agent = external_agent
         self.n_arms, self.horizon, self.batch = n_arms, horizon, batch
         self.knobs, self.bonus, self.reward_noise = knobs, bonus, reward_noise
         self.rewards_visible = knobs.principal_observes == OBSERVES_REWARDS
@@ -105,7 +108,7 @@ class BanditCore:
         self.principal_rewards = np.stack([s.principal_rewards for s in specs])
         self.targets = np.array([s.target for s in specs])
         self._groups: list[tuple[Learner, np.ndarray | slice]] = []
-        for kind, params, indices in group_specs(specs):
+        for kind, params, indices in ([] if self.external_agent else group_specs(specs)):
             learner = make_learner(kind, **params)
             learner.reset(len(indices), self.n_arms, rng)
             whole = len(indices) == self.batch
@@ -145,12 +148,20 @@ class BanditCore:
             return means, None
         return means + self.reward_noise * rng.standard_normal(self.batch), None
 
-    def step(self, principal_actions: np.ndarray, rng: np.random.Generator
+    def step(self, principal_actions: np.ndarray, rng: np.random.Generator,
+             agent_actions: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray, bool, dict[str, np.ndarray]]:
-        """Advance all B games one step. ``principal_actions``: (B,) ints in [0, K]."""
+        """Advance all B games one step. ``principal_actions``: (B,) ints in [0, K].
+
+        ``agent_actions`` (B,) is required when the core was built with ``external_agent``
+        (and refused otherwise): the external agents choose and learn on their own, from the
+        ``agent_reward`` in the returned info.
+        """
+        if (agent_actions is None) == self.external_agent:
+            raise ValueError("agent_actions must be given exactly when external_agent=True")
         applied, refused = self.ledger.spend(principal_actions > 0)
         cost = applied * self.knobs.intervention_cost
-        actions = self._agent_actions(rng)
+        actions = self._agent_actions(rng) if agent_actions is None else agent_actions
         rewards, payoffs = self._draw_rewards(actions, rng)
         bonus_arms = principal_actions - 1
         rewards = rewards + self.bonus * (applied & (actions == bonus_arms))
@@ -158,7 +169,7 @@ class BanditCore:
             payoffs[self._rows[applied], bonus_arms[applied]] += self.bonus
         if len(self._groups) == 1:
             self._groups[0][0].update(actions, rewards, payoffs)
-        else:
+        elif self._groups:
             for learner, index in self._groups:
                 learner.update(actions[index], rewards[index],
                                None if payoffs is None else payoffs[index])
