@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +55,7 @@ class Choice:
         return self.values[int(rng.integers(len(self.values)))]
 
 
-ParamDistribution = Union[Uniform, Choice, float, int, str, bool]
+ParamDistribution = Uniform | Choice | float | int | str | bool
 
 
 def _sample_param(dist: ParamDistribution, rng: np.random.Generator) -> Any:

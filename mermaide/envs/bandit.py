@@ -82,6 +82,8 @@ class BanditCore:
         self.external_agent = external_agent
         self.n_arms, self.horizon, self.batch = n_arms, horizon, batch
         self.knobs, self.bonus, self.reward_noise = knobs, bonus, reward_noise
+        self._bernoulli = reward_noise == BERNOULLI
+        self._noise_std = 0.0 if self._bernoulli else float(reward_noise)
         self.rewards_visible = knobs.principal_observes == OBSERVES_REWARDS
         self.obs_dim = 2 * n_arms + 3 + int(self.rewards_visible)
         self.ledger = BudgetLedger(batch, knobs.intervention_budget)
@@ -105,7 +107,7 @@ class BanditCore:
             raise ValueError(f"specs must hold {self.batch} agents, got {len(specs)}")
         self.specs = list(specs)
         self.agent_rewards = np.stack([s.rewards for s in specs])
-        self.principal_rewards = np.stack([s.principal_rewards for s in specs])
+        self.principal_rewards = np.stack([np.asarray(s.principal_rewards) for s in specs])
         self.targets = np.array([s.target for s in specs])
         self._groups: list[tuple[Learner, np.ndarray | slice]] = []
         for kind, params, indices in ([] if self.external_agent else group_specs(specs)):
@@ -135,18 +137,18 @@ class BanditCore:
                       ) -> tuple[np.ndarray, np.ndarray | None]:
         """Base rewards of the chosen arms (B,), and of every arm (B, K) if a learner needs them."""
         if self._full_information:
-            if self.reward_noise == BERNOULLI:
+            if self._bernoulli:
                 payoffs = (rng.random(self.agent_rewards.shape) < self.agent_rewards) * 1.0
             else:
-                payoffs = self.agent_rewards + self.reward_noise * rng.standard_normal(
+                payoffs = self.agent_rewards + self._noise_std * rng.standard_normal(
                     self.agent_rewards.shape)
             return payoffs[self._rows, actions], payoffs
         means = self.agent_rewards[self._rows, actions]
-        if self.reward_noise == BERNOULLI:
+        if self._bernoulli:
             return (rng.random(self.batch) < means) * 1.0, None
-        if self.reward_noise == 0.0:
+        if self._noise_std == 0.0:
             return means, None
-        return means + self.reward_noise * rng.standard_normal(self.batch), None
+        return means + self._noise_std * rng.standard_normal(self.batch), None
 
     def step(self, principal_actions: np.ndarray, rng: np.random.Generator,
              agent_actions: np.ndarray | None = None

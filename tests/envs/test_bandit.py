@@ -1,0 +1,217 @@
+"""Mermaide/Bandit-v0: API compliance, game rules, knobs, determinism."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import mermaide
+from mermaide.agents import AgentSpec, population
+from mermaide.envs import BanditEnv, BanditVectorEnv
+
+REWARDS = np.array([0.2, 0.9, 0.5, 0.1])
+
+
+def spec(learner="greedy", target=2, **params):
+    return AgentSpec(learner, params, REWARDS, target)
+
+
+def test_registered_and_register_envs_idiom():
+    gym.register_envs(mermaide)
+    env = gym.make("Mermaide/Bandit-v0")
+    assert env.unwrapped.n_arms == 10 and env.unwrapped.horizon == 200
+    assert env.action_space == gym.spaces.Discrete(11)
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    obs, _reward, _terminated, _truncated, info = env.step(env.action_space.sample())
+    assert env.observation_space.contains(obs)
+    assert {"agent_action", "target_action", "intervened", "interventions_used",
+            "cost"} <= set(info)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"agent": population("test-ood"), "principal_observes": "actions+rewards",
+          "intervention_budget": 5, "observation_noise": 0.2, "reward_noise": "bernoulli"}],
+)
+def test_check_env(kwargs):
+    check_env(BanditEnv(**kwargs), skip_render_check=True)
+
+
+def rollout(env, seed, actions):
+    obs, _ = env.reset(seed=seed)
+    trace = [np.concatenate([obs, [0.0, -1]])]
+    for a in actions:
+        obs, reward, _terminated, _, info = env.step(a)
+        trace.append(np.concatenate([obs, [reward, info["agent_action"]]]))
+    return np.array(trace)
+
+
+def test_same_seed_same_trajectory():
+    kwargs = dict(horizon=50, agent=population("test-ood"), observation_noise=0.3,
+                  principal_observes="actions+rewards")
+    actions = np.random.default_rng(0).integers(0, 11, size=50)
+    a = rollout(gym.make("Mermaide/Bandit-v0", **kwargs), 7, actions)
+    b = rollout(gym.make("Mermaide/Bandit-v0", **kwargs), 7, actions)
+    c = rollout(gym.make("Mermaide/Bandit-v0", **kwargs), 8, actions)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_episode_ends_at_horizon_with_summary():
+    env = BanditEnv(n_arms=4, horizon=30, agent=spec())
+    env.reset(seed=1)
+    hits = 0
+    for t in range(30):
+        _, _, terminated, truncated, info = env.step(0)
+        hits += info["target_hit"]
+        assert terminated == (t == 29) and not truncated
+    assert info["target_rate"] == pytest.approx(hits / 30)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(0)
+
+
+def test_reward_is_target_indicator_minus_cost():
+    env = BanditEnv(n_arms=4, horizon=100, agent=spec(), intervention_cost=0.25)
+    env.reset(seed=2)
+    for t in range(100):
+        action = 3 if t % 2 else 0  # bonus on arm 2 every other step
+        _, reward, _, _, info = env.step(action)
+        expected = float(info["agent_action"] == 2) - (0.25 if info["intervened"] else 0.0)
+        assert reward == pytest.approx(expected)
+        assert info["cost"] == (0.25 if action else 0.0)
+
+
+def test_budget_refuses_and_does_not_charge():
+    env = BanditEnv(n_arms=4, horizon=20, agent=spec(), intervention_budget=3,
+                    intervention_cost=0.5)
+    obs, _ = env.reset(seed=3)
+    assert obs[2 * 4 + 2] == 1.0
+    for t in range(20):
+        obs, _, _, _, info = env.step(1)
+        assert info["intervened"] == (t < 3) and info["refused"] == (t >= 3)
+        assert info["cost"] == (0.5 if t < 3 else 0.0)
+        assert info["interventions_used"] == min(t + 1, 3)
+    assert obs[2 * 4 + 2] == 0.0
+    assert info["episode_cost"] == pytest.approx(1.5)
+
+
+def test_bonus_steers_a_greedy_agent():
+    """A UCB agent on arms (0.2, 0.9, 0.5, 0.1) settles on arm 1; paying a bonus of 1 on the
+    target arm 2 makes it the agent's best arm, so the target rate rises."""
+    def target_rate(action):
+        env = BanditEnv(n_arms=4, horizon=100, agent=spec("ucb", beta=0.3), reward_noise=0.0)
+        env.reset(seed=4)
+        for _ in range(100):
+            _, _, _, _, info = env.step(action)
+        return info["target_rate"]
+
+    assert target_rate(0) < 0.1
+    assert target_rate(3) > 0.9
+
+
+def test_observation_noise_misreports_actions():
+    rates = {}
+    for noise in (0.0, 0.3, 1.0):
+        env = BanditEnv(n_arms=4, horizon=2000, agent=spec("epsilon_greedy", epsilon=0.5),
+                        observation_noise=noise)
+        env.reset(seed=5)
+        wrong = 0
+        for _ in range(2000):
+            obs, _, _, _, info = env.step(0)
+            wrong += info["observed_action"] != info["agent_action"]
+            assert obs[info["observed_action"]] == 1.0 and obs[:4].sum() == 1.0
+        rates[noise] = wrong / 2000
+    assert rates[0.0] == 0.0 and rates[1.0] == 1.0
+    assert rates[0.3] == pytest.approx(0.3, abs=0.04)
+
+
+def test_rewards_visible_only_when_asked():
+    hidden = BanditEnv(n_arms=4, agent=spec())
+    visible = BanditEnv(n_arms=4, agent=spec(), principal_observes="actions+rewards")
+    assert hidden.observation_space.shape == (11,) and visible.observation_space.shape == (12,)
+    visible.reset(seed=6)
+    obs, _, _, _, info = visible.step(3)
+    assert obs[-1] == pytest.approx(info["agent_reward"], abs=1e-6)
+
+
+def test_bernoulli_rewards_plus_bonus():
+    env = BanditEnv(n_arms=4, horizon=200, agent=spec("epsilon_greedy", epsilon=1.0),
+                    reward_noise="bernoulli", bonus=0.5)
+    env.reset(seed=7)
+    for _ in range(200):
+        _, _, _, _, info = env.step(2)
+        base = info["agent_reward"] - (0.5 if info["agent_action"] == 1 else 0.0)
+        assert base in (0.0, 1.0)
+
+
+def test_reset_options_fix_the_agent():
+    env = BanditEnv(n_arms=4, agent=population("train", n_arms=4))
+    fixed = spec(target=3)
+    for seed in range(3):
+        _, info = env.reset(seed=seed, options={"agent": fixed})
+        assert info["agent"] is fixed and info["target_action"] == 3
+    with pytest.raises(ValueError, match="options\\['agent'\\]"):
+        env.reset(options={"agent": "ucb"})
+
+
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        ({"n_arms": 1}, "n_arms must be an integer >= 2, got 1"),
+        ({"horizon": 0}, "horizon must be an integer >= 1, got 0"),
+        ({"intervention_budget": -1}, "intervention_budget must be None or an integer >= 0"),
+        ({"intervention_cost": -1}, "intervention_cost must be >= 0, got -1"),
+        ({"bonus": 0.0}, "bonus must be > 0"),
+        ({"observation_noise": 1.5}, r"observation_noise must be in \[0, 1\], got 1.5"),
+        ({"reward_noise": -0.1}, "reward_noise must be >= 0"),
+        ({"reward_noise": "poisson"}, "reward_noise must be a std >= 0 or 'bernoulli'"),
+        ({"principal_observes": "everything"}, "principal_observes must be one of"),
+        ({"agent": "ucbb"}, "kind must be a registered learner"),
+        ({"agent": spec(), "agent_kwargs": {"beta": 1}}, "agent_kwargs apply only"),
+        ({"agent": spec(), "n_arms": 5}, "agent has 4 arms but n_arms=5"),
+        ({"agent_kwargs": {"beta": float("inf")}}, "beta must be finite"),
+    ],
+)
+def test_bad_knobs_are_named(kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        env = BanditEnv(**kwargs)
+        env.reset(seed=0)
+
+
+def test_bad_action_is_refused():
+    env = BanditEnv(n_arms=4)
+    env.reset(seed=0)
+    for action in (-1, 5, 1.5, "1"):
+        with pytest.raises(ValueError, match="action must be an int in \\[0, 4\\]"):
+            env.step(action)
+
+
+def test_make_vec_is_native_and_autoresets():
+    envs = gym.make_vec("Mermaide/Bandit-v0", num_envs=8, horizon=10)
+    assert isinstance(envs.unwrapped, BanditVectorEnv)
+    obs, info = envs.reset(seed=0)
+    assert obs.shape == (8, 23) and envs.observation_space.contains(obs)
+    for t in range(10):
+        obs, rewards, terminated, truncated, info = envs.step(envs.action_space.sample())
+        assert terminated.all() == (t == 9) and not truncated.any()
+    assert info["target_rate"].shape == (8,)
+    obs, rewards, terminated, _, _ = envs.step(np.zeros(8, dtype=np.int64))  # next-step reset
+    np.testing.assert_array_equal(rewards, 0.0)
+    assert not terminated.any() and obs[:, 21].min() == 1.0
+
+
+def test_vector_env_is_seeded_and_mixes_learners():
+    def run(seed):
+        envs = BanditVectorEnv(num_envs=16, horizon=20, agent=population("test-ood"))
+        envs.reset(seed=seed)
+        total = np.zeros(16)
+        actions = np.random.default_rng(0).integers(0, 11, size=(20, 16))
+        for a in actions:
+            _, reward, _, _, _info = envs.step(a)
+            total += reward
+        return total, {s.learner for s in envs.core.specs}
+
+    (a, kinds), (b, _) = run(3), run(3)
+    np.testing.assert_array_equal(a, b)
+    assert len(kinds) >= 3

@@ -1,0 +1,43 @@
+"""README's tables must match the code: every knob and every learner is documented, and the
+quick-start snippets run."""
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from mermaide.agents import learner_names, population_names
+from mermaide.envs import BanditEnv
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def table_first_column(heading: str) -> set[str]:
+    """Backticked names in the first column of the table under a heading."""
+    section = README.split(heading, 1)[1]
+    rows = re.findall(r"^\| `([^`]+)` \|", section.split("\n\n|", 1)[-1].split("\n\n", 1)[0],
+                      flags=re.M)
+    return set(rows)
+
+
+@pytest.mark.parametrize("heading,env_class", [("### Knobs of `Mermaide/Bandit-v0`", BanditEnv)])
+def test_every_knob_is_documented(heading, env_class):
+    knobs = set(inspect.signature(env_class.__init__).parameters) - {"self"}
+    assert table_first_column(heading) == knobs
+
+
+def test_every_learner_is_documented():
+    assert table_first_column("## Agents") == set(learner_names())
+
+
+def test_every_population_preset_is_documented():
+    assert table_first_column("### Populations") == set(population_names())
+
+
+def test_python_snippets_run():
+    """The snippets run top to bottom in one namespace, as a reader would paste them."""
+    namespace: dict = {}
+    for snippet in re.findall(r"```python\n(.*?)```", README, flags=re.S):
+        exec(compile(snippet, "README.md", "exec"), namespace)
+    assert namespace["env"].unwrapped.agent.name == "custom"
