@@ -64,14 +64,16 @@ def draw_spec(source: AgentSpec | AgentPopulation, rng: np.random.Generator) -> 
 class BanditCore:
     """B bandit games advanced together; no Python work per agent in ``step``.
 
-    Observation layout (float32, ``obs_dim`` = 2K + 3, or 2K + 4 when rewards are visible):
+    Observation layout (float32, ``obs_dim`` = 3K + 3, or 3K + 4 when rewards are visible):
 
     ========================  ==================================================================
     ``[0, K)``                one-hot of the agent's last action as observed (noisy); 0 at t=0
     ``[K, 2K + 1)``           one-hot of the principal's last action (0 = none); 0 at t=0
     ``2K + 1``                fraction of the horizon left, 1 - t / T
     ``2K + 2``                fraction of the intervention budget left (1 when unlimited)
-    ``2K + 3`` (if visible)   the agent's last received reward, plus N(0, noise^2)
+    ``[2K + 3, 3K + 3)``      one-hot of the principal's own target arm (its goal, which it
+                              knows; the agent's payoffs and learning rule stay hidden)
+    ``3K + 3`` (if visible)   the agent's last received reward, plus N(0, noise^2)
     ========================  ==================================================================
     """
 
@@ -85,7 +87,7 @@ class BanditCore:
         self._bernoulli = reward_noise == BERNOULLI
         self._noise_std = 0.0 if self._bernoulli else float(reward_noise)
         self.rewards_visible = knobs.principal_observes == OBSERVES_REWARDS
-        self.obs_dim = 2 * n_arms + 3 + int(self.rewards_visible)
+        self.obs_dim = 3 * n_arms + 3 + int(self.rewards_visible)
         self.ledger = BudgetLedger(batch, knobs.intervention_budget)
         self._rows = np.arange(batch)
         self._obs = np.zeros((batch, self.obs_dim), dtype=np.float32)
@@ -120,9 +122,11 @@ class BanditCore:
         self.t = 0
         self.target_hits = np.zeros(self.batch, dtype=np.int64)
         self.episode_cost = np.zeros(self.batch)
+        k = self.n_arms
         self._obs[:] = 0.0
-        self._obs[:, 2 * self.n_arms + 1] = 1.0
-        self._obs[:, 2 * self.n_arms + 2] = 1.0
+        self._obs[:, 2 * k + 1] = 1.0
+        self._obs[:, 2 * k + 2] = 1.0
+        self._obs[self._rows, 2 * k + 3 + self.targets] = 1.0
         return self._obs.copy()
 
     def _agent_actions(self, rng: np.random.Generator) -> np.ndarray:
@@ -191,7 +195,7 @@ class BanditCore:
         obs[:, 2 * k + 2] = self.ledger.fraction_left()
         if self.rewards_visible:
             noise = self.knobs.observation_noise
-            obs[:, 2 * k + 3] = rewards + (noise * rng.standard_normal(self.batch) if noise
+            obs[:, 3 * k + 3] = rewards + (noise * rng.standard_normal(self.batch) if noise
                                            else 0.0)
         info = {
             "agent_action": actions,
@@ -242,10 +246,11 @@ class BanditEnv(gym.Env[np.ndarray, np.int64]):
     ``Discrete(n_arms + 1)``: 0 = do nothing; i >= 1 = put the bonus on arm i - 1 this step.
 
     ## Observation Space
-    ``Box`` of shape (2K + 3,), or (2K + 4,) with ``principal_observes="actions+rewards"``:
+    ``Box`` of shape (3K + 3,), or (3K + 4,) with ``principal_observes="actions+rewards"``:
     the noisy one-hot of the agent's last action, the one-hot of the principal's last action,
-    the fraction of time left, the fraction of budget left, and (when visible) the agent's
-    last received reward plus Gaussian noise of std ``observation_noise``. See ``BanditCore``.
+    the fraction of time left, the fraction of budget left, the one-hot of the principal's own
+    target arm, and (when visible) the agent's last received reward plus Gaussian noise of std
+    ``observation_noise``. See ``BanditCore``.
 
     ## Rewards
     ``r_p[agent action] - cost``: r_p is 1 on the target arm and 0 elsewhere unless the

@@ -129,7 +129,7 @@ def test_observation_noise_misreports_actions():
 def test_rewards_visible_only_when_asked():
     hidden = BanditEnv(n_arms=4, agent=spec())
     visible = BanditEnv(n_arms=4, agent=spec(), principal_observes="actions+rewards")
-    assert hidden.observation_space.shape == (11,) and visible.observation_space.shape == (12,)
+    assert hidden.observation_space.shape == (15,) and visible.observation_space.shape == (16,)
     visible.reset(seed=6)
     obs, _, _, _, info = visible.step(3)
     assert obs[-1] == pytest.approx(info["agent_reward"], abs=1e-6)
@@ -191,7 +191,8 @@ def test_make_vec_is_native_and_autoresets():
     envs = gym.make_vec("Mermaide/Bandit-v0", num_envs=8, horizon=10)
     assert isinstance(envs.unwrapped, BanditVectorEnv)
     obs, info = envs.reset(seed=0)
-    assert obs.shape == (8, 23) and envs.observation_space.contains(obs)
+    assert obs.shape == (8, 33) and envs.observation_space.contains(obs)
+    np.testing.assert_array_equal(obs[np.arange(8), 23 + info["target_action"]], 1.0)
     for t in range(10):
         obs, rewards, terminated, truncated, info = envs.step(envs.action_space.sample())
         assert terminated.all() == (t == 9) and not truncated.any()

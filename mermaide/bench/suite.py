@@ -1,0 +1,206 @@
+"""Benchmark suites are data: a TOML file names the game, its knobs, the training and test
+populations, the principals, seeds, budgets and shots. This module loads and validates them.
+
+A suite file (see ``benchmarks/bandit-ood.toml``)::
+
+    name = "bandit-ood"
+    env = "Mermaide/Bandit-v0"           # a registered Gymnasium id
+    task_argument = "agent"              # the env argument that receives one test task
+    principals = ["none", "mermaide"]    # registry names or "package.module:Class"
+    seeds = [0, 1, 2]
+    shots = [0, 1]
+
+    [env_kwargs]                          # the game's knobs
+    horizon = 200
+
+    [populations]                         # where tasks come from
+    kind = "agents"                       # "agents" (AgentPopulation) or "games" (GamePopulation)
+    train = "train"
+    test = "test-ood"
+    n_arms = 10                           # optional: passed to the population preset
+
+    [evaluation]
+    tasks = 20                            # held-out tasks per seed
+    episodes = 2                          # scored episodes per task (after adaptation)
+    train_steps = 20000                   # environment steps of meta-training
+    curve_points = 4                      # points of the training curve
+
+    [profiles.paper]                      # overrides of the top level and [evaluation]
+    seeds = [0, 1, 2, 3, 4]
+    evaluation = { tasks = 50, train_steps = 400000 }
+
+    [principal_kwargs.reinforce]          # constructor arguments per principal
+    hidden_size = 64
+
+    [heatmap]                             # optional: the paper's behaviour heat map
+    population = "figure5"
+    betas = [-1.0, 0.0, 1.0]
+    episodes = 20
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SUITES_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
+PROFILES = ("quick", "paper")
+POPULATION_KINDS = ("agents", "games")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    tasks: int = 20  # held-out tasks (agents or games) per seed
+    episodes: int = 2  # scored evaluation episodes per task, after the K adaptation episodes
+    train_steps: int = 20_000  # environment steps of meta-training per run
+    curve_points: int = 4  # 0-shot evaluations along training, for the learning curve
+    curve_tasks: int = 5  # held-out tasks used for each learning-curve point
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    population: str = "figure5"  # an agents preset with fixed payoffs and target
+    betas: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0)  # UCB betas, one row each
+    episodes: int = 10  # episodes per beta: the frequency is over these
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    env: str
+    principals: tuple[str, ...]
+    seeds: tuple[int, ...]
+    shots: tuple[int, ...]
+    population_kind: str
+    train_population: str
+    test_population: str
+    task_argument: str = "agent"
+    description: str = ""
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    population_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    evaluation: Evaluation = Evaluation()
+    principal_kwargs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    heatmap: Heatmap | None = None
+    profile: str = "quick"
+    sweep: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+
+    def with_overrides(self, principals: Sequence[str] | None = None,
+                       seeds: Sequence[int] | None = None,
+                       shots: Sequence[int] | None = None) -> Suite:
+        """The same suite with the command line's choices."""
+        changes: dict[str, Any] = {}
+        if principals is not None:
+            changes["principals"] = tuple(principals)
+        if seeds is not None:
+            changes["seeds"] = tuple(seeds)
+        if shots is not None:
+            changes["shots"] = tuple(shots)
+        suite = dataclasses.replace(self, **changes)
+        _check(suite)
+        return suite
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def suite_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix == ".toml":
+        if not path.exists():
+            raise ValueError(f"suite must be a suite name or an existing .toml file, got "
+                             f"{name_or_path!r}")
+        return path
+    candidate = SUITES_DIR / f"{name_or_path}.toml"
+    if not candidate.exists():
+        raise ValueError(f"suite must be one of {available_suites()} or a .toml path, got "
+                         f"{name_or_path!r}")
+    return candidate
+
+
+def available_suites() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+
+
+def load_suite(name_or_path: str, profile: str = "quick") -> Suite:
+    """Read a suite file and apply a profile (``quick`` is the file's top level)."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    path = suite_path(name_or_path)
+    with path.open("rb") as handle:
+        raw = tomllib.load(handle)
+    return suite_from_dict(raw, profile, source=str(path))
+
+
+def suite_from_dict(raw: Mapping[str, Any], profile: str = "quick",
+                    source: str = "<dict>") -> Suite:
+    data = copy.deepcopy(dict(raw))
+    profiles = data.pop("profiles", {})
+    if profile != "quick" or "quick" in profiles:
+        overrides = profiles.get(profile)
+        if overrides is None:
+            raise ValueError(f"suite {source} has no profile {profile!r}; it has "
+                             f"{['quick', *sorted(profiles)]}")
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(data.get(key), dict):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+    try:
+        populations = dict(data.pop("populations"))
+        heatmap = data.pop("heatmap", None)
+        suite = Suite(
+            name=data.pop("name"),
+            env=data.pop("env"),
+            principals=tuple(data.pop("principals")),
+            seeds=tuple(int(s) for s in data.pop("seeds")),
+            shots=tuple(int(k) for k in data.pop("shots")),
+            population_kind=populations.pop("kind", "agents"),
+            train_population=populations.pop("train"),
+            test_population=populations.pop("test"),
+            population_kwargs=populations,
+            task_argument=data.pop("task_argument", "agent"),
+            description=data.pop("description", ""),
+            env_kwargs=data.pop("env_kwargs", {}),
+            evaluation=Evaluation(**data.pop("evaluation", {})),
+            principal_kwargs=data.pop("principal_kwargs", {}),
+            heatmap=None if heatmap is None else Heatmap(
+                **{**heatmap, "betas": tuple(heatmap.get("betas", Heatmap.betas))}),
+            sweep={k: tuple(v) for k, v in data.pop("sweep", {}).items()},
+            profile=profile,
+        )
+    except KeyError as missing:
+        raise ValueError(f"suite {source} lacks the required key {missing}") from None
+    except TypeError as error:
+        raise ValueError(f"suite {source} has an unknown key: {error}") from None
+    if data:
+        raise ValueError(f"suite {source} has unknown keys {sorted(data)}")
+    _check(suite)
+    return suite
+
+
+def _check(suite: Suite) -> None:
+    if not suite.principals:
+        raise ValueError("principals must name at least one principal, got none")
+    if not suite.seeds:
+        raise ValueError("seeds must hold at least one seed, got none")
+    if len(set(suite.seeds)) != len(suite.seeds):
+        raise ValueError(f"seeds must be distinct, got {list(suite.seeds)}")
+    if not suite.shots or min(suite.shots) < 0:
+        raise ValueError(f"shots must be integers >= 0, got {list(suite.shots)}")
+    if suite.population_kind not in POPULATION_KINDS:
+        raise ValueError(f"populations.kind must be one of {POPULATION_KINDS}, got "
+                         f"{suite.population_kind!r}")
+    evaluation = suite.evaluation
+    for name in ("tasks", "episodes", "curve_points", "curve_tasks"):
+        if getattr(evaluation, name) < 1:
+            raise ValueError(f"evaluation.{name} must be >= 1, got {getattr(evaluation, name)}")
+    if evaluation.train_steps < 0:
+        raise ValueError(f"evaluation.train_steps must be >= 0, got {evaluation.train_steps}")
+    for key, values in suite.sweep.items():
+        if len(values) == 0:
+            raise ValueError(f"sweep.{key} must list at least one value, got none")
