@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mermaide.bench.runner import BACKENDS, run_suite
@@ -13,7 +13,7 @@ from mermaide.bench.suite import PROFILES, available_suites, load_suite
 RESULTS_DIR = Path("benchmarks") / "results"
 
 
-def _csv(kind: type) -> object:
+def _csv(kind: type) -> Callable[[str], list[object]]:
     def parse(text: str) -> list[object]:
         try:
             return [kind(part) for part in text.split(",") if part.strip()]
@@ -52,6 +52,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # "package.module:Class" principals of the user's own, in the current folder, import as
+    # they would under ``python -m``; worker processes inherit this path.
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
     try:
         suite = load_suite(args.suite, args.profile).with_overrides(
             args.principals, args.seeds, args.shots)

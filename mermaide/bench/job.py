@@ -125,7 +125,7 @@ def behaviour_heatmap(principal: Any, suite: Any, env_kwargs: dict[str, Any], se
     fixed = make_population("agents", config.population)
     reference = fixed.sample(np.random.default_rng(0))
     env = gym.make(suite.env, **{**env_kwargs, suite.task_argument: reference})
-    horizon = env.unwrapped.horizon
+    horizon = int(env.get_wrapper_attr("horizon"))
     target_frequency, best_frequency = [], []
     rng = np.random.default_rng(seed)
     for beta in config.betas:

@@ -29,7 +29,7 @@ METRICS = (
 )
 
 
-def mean_ci(values: Sequence[float]) -> tuple[float, float]:
+def mean_ci(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
     """Mean and half-width of the 95% t-interval (NaN with fewer than two values)."""
     array = np.asarray(values, dtype=np.float64)
     if array.size == 0:

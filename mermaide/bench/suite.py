@@ -115,7 +115,9 @@ def suite_path(name_or_path: str) -> Path:
             raise ValueError(f"suite must be a suite name or an existing .toml file, got "
                              f"{name_or_path!r}")
         return path
-    candidate = SUITES_DIR / f"{name_or_path}.toml"
+    # A suite in ./benchmarks (the user's own) wins over the one shipped with mermaide.
+    local = Path("benchmarks") / f"{name_or_path}.toml"
+    candidate = local if local.exists() else SUITES_DIR / f"{name_or_path}.toml"
     if not candidate.exists():
         raise ValueError(f"suite must be one of {available_suites()} or a .toml path, got "
                          f"{name_or_path!r}")
@@ -123,7 +125,7 @@ def suite_path(name_or_path: str) -> Path:
 
 
 def available_suites() -> list[str]:
-    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+    return sorted({p.stem for d in (Path("benchmarks"), SUITES_DIR) for p in d.glob("*.toml")})
 
 
 def load_suite(name_or_path: str, profile: str = "quick") -> Suite:
