@@ -34,9 +34,9 @@ class RepeatedStackelbergEnv(MatrixGameEnv):
 
     ## Action Space
     ``Box`` of shape (m + n + 1,), as in ``StackelbergEnv``: m strategy weights in [0, 1]
-    (``action_type="weights"``, x = w / sum(w), all zero = uniform) or logits in [-10, 10]
-    (``"logits"``, x = softmax), then n + 1 intervention scores whose argmax is 0 = no bonus or
-    j + 1 = a bonus on agent action j. ``env.encode_action(x, bonus_action)`` builds one.
+    (``action_type="weights"``, x = w / sum(w), all zero = uniform) or logits l in [-1, 1]
+    (``"logits"``, x = softmax(10 l)), then n + 1 intervention scores whose argmax is 0 = no
+    bonus or j + 1 = a bonus on agent action j. ``env.encode_action(x, bonus_action)`` builds one.
 
     ## Observation Space
     ``Box`` laid out in ``RepeatedStackelbergCore``: one-hot of the last response as observed

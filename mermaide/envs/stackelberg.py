@@ -190,7 +190,9 @@ def best_response(agent_payoffs: np.ndarray, principal_payoffs: np.ndarray,
 
 # --- actions: how a flat Box becomes a commitment and an intervention ------------------------
 
-LOGIT_BOUND = 10.0
+# Logits live in [-1, 1] (the normalised Box SB3 recommends) and are scaled before the
+# softmax, so a strategy can still put as little as e^-20 on an action.
+LOGIT_SCALE = 10.0
 
 
 def _from_weights(params: np.ndarray) -> np.ndarray:
@@ -201,7 +203,7 @@ def _from_weights(params: np.ndarray) -> np.ndarray:
 
 
 def _from_logits(params: np.ndarray) -> np.ndarray:
-    shifted = np.exp(params - params.max(axis=-1, keepdims=True))
+    shifted = np.exp(LOGIT_SCALE * (params - params.max(axis=-1, keepdims=True)))
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
@@ -209,8 +211,8 @@ def _from_logits(params: np.ndarray) -> np.ndarray:
 _ACTION_TYPES: dict[str, tuple[float, float, Callable[[np.ndarray], np.ndarray],
                                Callable[[np.ndarray], np.ndarray]]] = {
     "weights": (0.0, 1.0, _from_weights, lambda x: x),
-    "logits": (-LOGIT_BOUND, LOGIT_BOUND, _from_logits,
-               lambda x: np.clip(np.log(np.maximum(x, 1e-300)), -LOGIT_BOUND, LOGIT_BOUND)),
+    "logits": (-1.0, 1.0, _from_logits,
+               lambda x: np.clip(np.log(np.maximum(x, 1e-300)) / LOGIT_SCALE, -1.0, 1.0)),
 }
 ACTION_TYPES = tuple(_ACTION_TYPES)
 
@@ -588,8 +590,8 @@ class StackelbergEnv(MatrixGameEnv):
     ## Action Space
     ``Box`` of shape (m + n + 1,), float32. The first m entries parametrise x: with
     ``action_type="weights"`` (default) weights in [0, 1], x = w / sum(w) (all zero =
-    uniform); with ``"logits"`` logits in [-10, 10], x = softmax. The last n + 1 entries are
-    intervention scores: their argmax (first on ties) is 0 = no bonus, j + 1 = a bonus on
+    uniform); with ``"logits"`` logits l in [-1, 1], x = softmax(10 l). The last n + 1 entries
+    are intervention scores: their argmax (first on ties) is 0 = no bonus, j + 1 = a bonus on
     agent action j. ``env.encode_action(x, bonus_action)`` builds an action.
 
     ## Observation Space
