@@ -164,6 +164,7 @@ def test_game_rules_hold(episode):
     obs, _ = env.reset(seed=seed)
     assert env.observation_space.contains(obs)
     budget = knobs["intervention_budget"]
+    equilibrium_value = solve(A, B).value
     used = 0
     for raw in actions:
         action = np.array(raw, dtype=np.float32)
@@ -184,7 +185,7 @@ def test_game_rules_hold(episode):
         assert info["agent_reward"] == pytest.approx(payoffs[j])
         assert info["principal_value"] == pytest.approx(x @ A[:, j])
         assert reward == pytest.approx(info["principal_value"] - info["cost"])
-        assert info["equilibrium_value"] == solve(A, B).value
+        assert info["equilibrium_value"] == equilibrium_value
         if knobs["agent"] == "follower":
             assert payoffs[j] >= payoffs.max() - 1e-6
         if knobs["observation_noise"] == 0.0:

@@ -391,7 +391,8 @@ def test_observation_layout_and_noise():
     flips = []
     for s in range(400):
         noisy.reset(seed=s)
-        info = noisy.step(noisy.encode_action([0.5, 0.5]))[4]
+        obs, _, _, _, info = noisy.step(noisy.encode_action([0.5, 0.5]))
+        assert obs[info["observed_action"]] == 1.0 and obs[:n].sum() == 1.0
         flips.append(info["observed_action"] != info["agent_action"])
     assert np.mean(flips) == pytest.approx(0.5, abs=0.08)
 
