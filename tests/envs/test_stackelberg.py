@@ -1,5 +1,9 @@
 """The Stackelberg solver, the game populations and the one-round game Mermaide/Stackelberg-v0."""
 
+import inspect
+import re
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -458,3 +462,26 @@ def test_population_agents_can_be_learner_families():
     population = GamePopulation((2, 3), 0.0, agents=(LearnerFamily("exp3", {"gamma": 0.1}),))
     game = population.sample(np.random.default_rng(0))
     assert game.learner == "exp3" and game.params == {"gamma": 0.1}
+
+
+def readme_section():
+    """The README's Stackelberg section (docs/readme/stackelberg.md until it is pasted in)."""
+    root = Path(__file__).resolve().parents[2]
+    readme = root / "README.md"
+    if readme.exists() and "## Stackelberg games" in readme.read_text():
+        text = readme.read_text().split("## Stackelberg games", 1)[1]
+        return text.split("\n## ", 1)[0]
+    return (root / "docs" / "readme" / "stackelberg.md").read_text()
+
+
+def test_readme_section_runs_and_lists_every_argument():
+    from mermaide.envs.repeated_stackelberg import RepeatedStackelbergEnv
+
+    text = readme_section()
+    namespace: dict = {}  # the blocks run in order, as in one session
+    for block in re.findall(r"```python\n(.*?)```", text, re.S):
+        exec(compile(block, "README", "exec"), namespace)
+    listed = set(re.findall(r"^\| `(\w+)`", text, re.M))
+    arguments = (set(inspect.signature(StackelbergEnv).parameters)
+                 | set(inspect.signature(RepeatedStackelbergEnv).parameters))
+    assert listed == arguments
