@@ -8,7 +8,9 @@ sampled, so the agent's payoff for action j is ``x @ B[:, j]`` and the principal
 ``x @ A[:, j]``. This makes the one-round game exactly the game the solver solves.
 
 ``solve(A, B)`` returns the strong Stackelberg equilibrium (ties broken in the principal's
-favour) by one linear program per agent action, and compares it with the pure Nash equilibria.
+favour) by one linear program per agent action, and compares it with the pure Nash equilibria;
+``equilibrium_values`` computes the same value for a batch of games at once (the games report
+it in ``info`` so that a harness can measure each principal's gap to it).
 ``RepeatedStackelbergCore`` simulates B games at once with (B, m, n) arrays;
 ``StackelbergEnv`` is its one-round (T = 1) Gymnasium form, and
 ``mermaide.envs.repeated_stackelberg`` its repeated form.
@@ -17,7 +19,8 @@ favour) by one linear program per agent action, and compares it with the pure Na
 from __future__ import annotations
 
 import dataclasses
-import weakref
+import functools
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +64,7 @@ __all__ = [
     "StackelbergSolution",
     "best_response",
     "classic_game",
-    "equilibrium",
+    "equilibrium_values",
     "game_population",
     "game_population_names",
     "pure_nash_equilibria",
@@ -156,16 +159,52 @@ def solve(A: Any, B: Any) -> StackelbergSolution:
     )
 
 
-_SOLUTIONS: weakref.WeakKeyDictionary[MatrixGame, StackelbergSolution] = (
-    weakref.WeakKeyDictionary())
+# Batched vertex enumeration is used while a game has at most this many (m x m) systems to
+# solve; beyond it the per-game linear programs are cheaper.
+_MAX_SYSTEMS = 20_000
 
 
-def equilibrium(game: MatrixGame) -> StackelbergSolution:
-    """``solve(game.A, game.B)``, remembered for as long as the game object lives."""
-    solution = _SOLUTIONS.get(game)
-    if solution is None:
-        solution = _SOLUTIONS[game] = solve(game.A, game.B)
-    return solution
+@functools.lru_cache(maxsize=64)
+def _bases(m: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which constraints are active at each candidate vertex, and the other agent actions."""
+    combinations = list(itertools.combinations(range(n - 1 + m), m - 1))
+    subsets = np.array(combinations, dtype=np.int64).reshape(len(combinations), m - 1)
+    others = np.array([[k for k in range(n) if k != j] for j in range(n)], dtype=np.int64)
+    return subsets, others
+
+
+def equilibrium_values(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """The strong Stackelberg values of G games at once: A, B (G, m, n) -> (G,).
+
+    The same quantity as ``solve(A[g], B[g]).value``, computed without a Python loop over games
+    by enumerating vertices: every program of ``solve`` attains its optimum at a vertex of
+    {x in the simplex : j is a best response}, which solves ``sum(x) = 1`` with m - 1 of its
+    inequalities active. Large games fall back to ``solve``.
+    """
+    games, m, n = A.shape
+    subsets, others = _bases(m, n)
+    if len(subsets) * n * m * m > _MAX_SYSTEMS:
+        return np.array([solve(A[g], B[g]).value for g in range(games)])
+    # Constraints G x <= 0 of program j: x @ (B[:, k] - B[:, j]) <= 0 for k != j, and -x <= 0.
+    differences = np.swapaxes(B, 1, 2)[:, None, :, :] - np.swapaxes(B, 1, 2)[:, :, None, :]
+    rows = differences[:, np.arange(n)[:, None], others]  # (G, n, n - 1, m)
+    constraints = np.concatenate(
+        [rows, np.broadcast_to(-np.eye(m), (games, n, m, m))], axis=2)  # (G, n, n - 1 + m, m)
+    active = constraints[:, :, subsets]  # (G, n, S, m - 1, m)
+    systems = np.concatenate(
+        [np.ones((*active.shape[:3], 1, m)), active], axis=3)  # (G, n, S, m, m)
+    # A basis must be nonsingular; compare the determinant with Hadamard's bound on it.
+    scale = np.prod(np.linalg.norm(systems, axis=4), axis=3)
+    regular = np.abs(np.linalg.det(systems)) > 1e-10 * scale
+    systems[~regular] = np.eye(m)
+    rhs = np.zeros((m, 1))
+    rhs[0] = 1.0
+    vertices = np.linalg.solve(systems, np.broadcast_to(rhs, (*systems.shape[:-1], 1)))[..., 0]
+    tolerance = 1e-9 * (1.0 + np.abs(B).max(axis=(1, 2)))[:, None, None, None]
+    slack = np.einsum("gjcm,gjsm->gjsc", constraints, vertices)
+    feasible = regular & np.all(slack <= tolerance, axis=3)
+    values = np.einsum("gjsm,gmj->gjs", vertices, A)
+    return np.where(feasible, values, -np.inf).max(axis=(1, 2))
 
 
 # --- the follower's response -----------------------------------------------------------------
@@ -351,7 +390,7 @@ class RepeatedStackelbergCore:
         self.games = list(games)
         self.A = np.stack([g.A for g in games])
         self.B = np.stack([g.B for g in games])
-        self.equilibrium_values = np.array([equilibrium(g).value for g in games])
+        self.equilibrium_values = equilibrium_values(self.A, self.B)
         kinds = np.array([g.learner for g in games])
         self._followers = (np.zeros(0, dtype=np.int64) if self.external_agent
                            else np.flatnonzero(kinds == FOLLOWER))

@@ -24,6 +24,7 @@ from mermaide.envs.games import (
 from mermaide.envs.stackelberg import (
     StackelbergEnv,
     best_response,
+    equilibrium_values,
     pure_nash_equilibria,
     solve,
 )
@@ -117,6 +118,18 @@ def test_random_games_solution_is_feasible_optimal_and_beats_pure_nash(seed):
     assert strong_response_values(A, B, samples).max() <= solution.value + 1e-9
     if solution.nash_value is not None:
         assert solution.value >= solution.nash_value - 1e-12
+
+
+@pytest.mark.parametrize("shape", [(1, 2), (2, 2), (3, 3), (2, 5), (5, 3), (4, 4), (7, 7)])
+def test_batched_equilibrium_values_equal_the_solver(shape):
+    rng = np.random.default_rng(sum(shape))
+    games = 40
+    A, B = rng.random((games, *shape)), rng.random((games, *shape))
+    A[:10], B[:10] = rng.integers(0, 3, (2, 10, *shape))  # degenerate: many ties
+    B[10:15] = -A[10:15]  # zero-sum
+    B[15:18] = 0.0  # an indifferent agent
+    expected = [solve(A[g], B[g]).value for g in range(games)]
+    np.testing.assert_allclose(equilibrium_values(A, B), expected, rtol=0, atol=1e-9)
 
 
 def test_indifferent_agent_gives_the_principal_its_best_cell():
@@ -319,7 +332,7 @@ def test_committing_to_the_solution_earns_the_equilibrium_value():
     for game in game_population("test-ood").sample_many(20, rng):
         _, info = env.reset(seed=0, options={"game": game})
         solution = solve(game.A, game.B)
-        assert info["equilibrium_value"] == solution.value
+        assert info["equilibrium_value"] == pytest.approx(solution.value, abs=1e-9)
         _, reward, _, _, info = env.step(env.encode_action(solution.strategy))
         assert info["agent_action"] == solution.response
         assert reward == pytest.approx(solution.value, abs=1e-6)
