@@ -31,7 +31,7 @@ from gymnasium import spaces
 from scipy.optimize import linprog
 
 from mermaide.agents import make as make_learner
-from mermaide.agents.base import Learner
+from mermaide.agents.base import Learner, learner_names
 from mermaide.agents.population import LearnerFamily
 from mermaide.envs.games import (
     CLASSIC_GAMES,
@@ -39,6 +39,7 @@ from mermaide.envs.games import (
     Follower,
     GamePopulation,
     MatrixGame,
+    check_learner_params,
     check_payoffs,
     classic_game,
     game_population,
@@ -517,10 +518,17 @@ def game_source(game: GameSource, agent: str | None = None,
             raise ValueError(f"agent_kwargs apply only with an agent name, got "
                              f"agent_kwargs={agent_kwargs!r}")
         return source
+    if agent != FOLLOWER and agent not in learner_names():
+        raise ValueError(f"agent must be {FOLLOWER!r} or a registered learner "
+                         f"({', '.join(learner_names())}), got {agent!r}")
     params = dict(agent_kwargs or {})
+    if agent == FOLLOWER and params:
+        raise ValueError(f"the follower takes no agent_kwargs, got {params!r}")
+    if agent != FOLLOWER:
+        check_learner_params(agent, params)
     if isinstance(source, MatrixGame):
         return dataclasses.replace(source, learner=agent, params=params)
-    family = Follower() if agent == FOLLOWER and not params else LearnerFamily(agent, params)
+    family = Follower() if agent == FOLLOWER else LearnerFamily(agent, params)
     return source.with_agents(family)
 
 

@@ -198,10 +198,14 @@ def test_bad_knobs_raise():
         RepeatedStackelbergEnv(horizon=0)
     with pytest.raises(ValueError, match="agent_kwargs"):
         RepeatedStackelbergEnv(agent_kwargs={"eta": 1.0})
-    with pytest.raises(ValueError, match="kind must be"):
+    with pytest.raises(ValueError, match="agent must be 'follower' or a registered"):
         RepeatedStackelbergEnv(agent="oracle")
-    with pytest.raises(ValueError, match="learner must be"):
+    with pytest.raises(ValueError, match="agent must be"):
         RepeatedStackelbergEnv(game=(A3, B3), agent="oracle")
+    with pytest.raises(ValueError, match="follower takes no agent_kwargs"):
+        RepeatedStackelbergEnv(agent="follower", agent_kwargs={"eta": 1.0})
+    with pytest.raises(ValueError, match="eta must be"):
+        RepeatedStackelbergEnv(agent="hedge", agent_kwargs={"eta": -1.0})
     with pytest.raises(ValueError, match="B must have finite"):
         RepeatedStackelbergEnv(game=(A3, B3 * np.nan))
     with pytest.raises(ValueError, match="same shape"):

@@ -262,6 +262,10 @@ def test_bad_games_and_names_raise():
         MatrixGame(np.eye(2), np.eye(2), learner="oracle")
     with pytest.raises(ValueError, match="params"):
         MatrixGame(np.eye(2), np.eye(2), params={"eta": 1.0})
+    with pytest.raises(ValueError, match="eta must be"):
+        MatrixGame(np.eye(2), np.eye(2), learner="hedge", params={"eta": 0.0})
+    with pytest.raises(ValueError, match="do not fit learner 'hedge'"):
+        MatrixGame(np.eye(2), np.eye(2), learner="hedge", params={"beta": 1.0})
     with pytest.raises(ValueError, match="unknown game population"):
         game_population("nope")
     with pytest.raises(ValueError, match="game must be one of"):
