@@ -28,6 +28,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
 from scipy.optimize import linprog
 
 from mermaide.agents import make as make_learner
@@ -63,6 +65,7 @@ __all__ = [
     "RepeatedStackelbergCore",
     "StackelbergEnv",
     "StackelbergSolution",
+    "StackelbergVectorEnv",
     "best_response",
     "classic_game",
     "equilibrium_values",
@@ -554,18 +557,16 @@ def validated_knobs(intervention_budget: int | None, intervention_cost: float, b
     return knobs
 
 
-class MatrixGameEnv(gym.Env[np.ndarray, np.ndarray]):
-    """What the one-round and the repeated Gymnasium forms share: one core with B = 1."""
+class _MatrixGameForm:
+    """What the Gymnasium forms share: knob validation, one core, actions in and games drawn."""
 
-    # Gymnasium declares metadata as a class-level dict; ClassVar would clash with its typing.
-    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012
-    follower_only = False
+    follower_only = False  # the one-round game: the agent is always the exact follower
 
-    def __init__(self, game: GameSource, horizon: int, agent: str | None,
-                 agent_kwargs: dict[str, Any] | None, action_type: str,
-                 intervention_budget: int | None, intervention_cost: float, bonus: float,
-                 observation_noise: float, principal_observes: str, tie_break: str,
-                 tie_tolerance: float):
+    def _setup(self, batch: int, game: GameSource, horizon: int, agent: str | None,
+               agent_kwargs: dict[str, Any] | None, action_type: str,
+               intervention_budget: int | None, intervention_cost: float, bonus: float,
+               observation_noise: float, principal_observes: str, tie_break: str,
+               tie_tolerance: float) -> None:
         check_int("horizon", horizon, 1)
         self.knobs = validated_knobs(intervention_budget, intervention_cost, bonus,
                                      observation_noise, principal_observes, action_type,
@@ -573,28 +574,67 @@ class MatrixGameEnv(gym.Env[np.ndarray, np.ndarray]):
         self.game = game_source(game, agent, agent_kwargs)
         self.m, self.n = source_shape(self.game)
         self.horizon, self.action_type = horizon, action_type
-        self.core = RepeatedStackelbergCore((self.m, self.n), horizon, 1, self.knobs,
+        self.core = RepeatedStackelbergCore((self.m, self.n), horizon, batch, self.knobs,
                                             float(bonus), tie_break, float(tie_tolerance))
         self._box = action_space(self.m, self.n, action_type)
-        self.action_space = self._box
-        self.observation_space = self.core.observation_space()
-        self._needs_reset = True
 
     def encode_action(self, strategy: Any, bonus_action: int | None = None) -> np.ndarray:
         """The action committing to ``strategy`` (m,), with a bonus on ``bonus_action``."""
         return encode_action(strategy, self.n, bonus_action, self.action_type)
 
+    def _games(self, given: Sequence[Any] | None, count: int, rng: np.random.Generator,
+               option: str) -> list[MatrixGame]:
+        if given is None:
+            games = [draw_game(self.game, rng) for _ in range(count)]
+        else:
+            games = list(given)
+            if len(games) != count or not all(isinstance(g, MatrixGame)
+                                               and g.shape == (self.m, self.n) for g in games):
+                raise ValueError(f"options[{option!r}] must be {count} {self.m}x{self.n} "
+                                 f"MatrixGame(s), got {given!r}")
+        if self.follower_only:
+            games = [g if g.learner == FOLLOWER
+                     else dataclasses.replace(g, learner=FOLLOWER, params={}) for g in games]
+        return games
+
+    def _decode(self, actions: Any, batch_shape: tuple[int, ...]
+                ) -> tuple[np.ndarray, np.ndarray]:
+        flat = np.asarray(actions)
+        space = self._box
+        if (flat.shape != batch_shape + space.shape or not np.issubdtype(flat.dtype, np.number)
+                or not np.all(np.isfinite(flat)) or np.any(flat < space.low)
+                or np.any(flat > space.high)):
+            raise ValueError(f"action must be an array of shape {batch_shape + space.shape} in "
+                             f"[{space.low[0]:g}, {space.high[0]:g}] ({self.m} strategy "
+                             f"{self.action_type}, then {self.n + 1} intervention scores), got "
+                             f"{actions!r} ({type(actions).__name__})")
+        return decode_actions(flat.reshape(-1, space.shape[0]).astype(np.float64), self.m,
+                              self.action_type)
+
+
+class MatrixGameEnv(_MatrixGameForm, gym.Env[np.ndarray, np.ndarray]):
+    """The B = 1 Gymnasium form of a matrix game (one round or repeated)."""
+
+    # Gymnasium declares metadata as a class-level dict; ClassVar would clash with its typing.
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012
+
+    def __init__(self, game: GameSource, horizon: int, agent: str | None,
+                 agent_kwargs: dict[str, Any] | None, action_type: str,
+                 intervention_budget: int | None, intervention_cost: float, bonus: float,
+                 observation_noise: float, principal_observes: str, tie_break: str,
+                 tie_tolerance: float):
+        self._setup(1, game, horizon, agent, agent_kwargs, action_type, intervention_budget,
+                    intervention_cost, bonus, observation_noise, principal_observes, tie_break,
+                    tie_tolerance)
+        self.action_space = self._box
+        self.observation_space = self.core.observation_space()
+        self._needs_reset = True
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        game = (options or {}).get("game")
-        if game is None:
-            game = draw_game(self.game, self.np_random)
-        elif not isinstance(game, MatrixGame) or game.shape != (self.m, self.n):
-            raise ValueError(f"options['game'] must be a {self.m}x{self.n} MatrixGame, got "
-                             f"{game!r}")
-        if self.follower_only and game.learner != FOLLOWER:
-            game = dataclasses.replace(game, learner=FOLLOWER, params={})
+        given = (options or {}).get("game")
+        (game,) = self._games(None if given is None else [given], 1, self.np_random, "game")
         obs = self.core.reset([game], self.np_random)
         self._needs_reset = False
         return obs[0], {"game": game, "equilibrium_value": float(self.core.equilibrium_values[0])}
@@ -602,17 +642,7 @@ class MatrixGameEnv(gym.Env[np.ndarray, np.ndarray]):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
             raise RuntimeError("step() called before reset() or after the episode ended")
-        flat = np.asarray(action)
-        space = self._box
-        if (flat.shape != space.shape or not np.issubdtype(flat.dtype, np.number)
-                or not np.all(np.isfinite(flat)) or np.any(flat < space.low)
-                or np.any(flat > space.high)):
-            raise ValueError(f"action must be an array of shape {space.shape} in "
-                             f"[{space.low[0]:g}, {space.high[0]:g}] ({self.m} strategy "
-                             f"{self.action_type}, then {self.n + 1} intervention scores), got "
-                             f"{action!r} ({type(action).__name__})")
-        strategies, bonus_actions = decode_actions(flat[None].astype(np.float64), self.m,
-                                                   self.action_type)
+        strategies, bonus_actions = self._decode(action, ())
         obs, reward, done, info = self.core.step(strategies, bonus_actions, self.np_random)
         self._needs_reset = done
         step_info = {key: value[0].item() if value.ndim == 1 else value[0].copy()
@@ -620,6 +650,60 @@ class MatrixGameEnv(gym.Env[np.ndarray, np.ndarray]):
         step_info["strategy"] = strategies[0]
         step_info["bonus_action"] = int(bonus_actions[0])
         return obs[0], float(reward[0]), done, False, step_info
+
+
+class MatrixGameVectorEnv(_MatrixGameForm, VectorEnv):
+    """``num_envs`` matrix games in one ``RepeatedStackelbergCore``: the native
+    ``gym.make_vec`` form.
+
+    All sub-environments share the horizon, so they end together; the next ``step`` after the
+    end resets them all (Gymnasium's next-step autoreset) and returns the first observations
+    with zero rewards. Each sub-environment draws its own game at every reset;
+    ``reset(options={"games": [...]})`` plays given ones. Info holds (num_envs, ...) arrays
+    under the single form's keys.
+    """
+
+    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}  # noqa: RUF012
+
+    def __init__(self, num_envs: int, game: GameSource, horizon: int, agent: str | None,
+                 agent_kwargs: dict[str, Any] | None, action_type: str,
+                 intervention_budget: int | None, intervention_cost: float, bonus: float,
+                 observation_noise: float, principal_observes: str, tie_break: str,
+                 tie_tolerance: float):
+        check_int("num_envs", num_envs, 1)
+        self.num_envs = num_envs
+        self._setup(num_envs, game, horizon, agent, agent_kwargs, action_type,
+                    intervention_budget, intervention_cost, bonus, observation_noise,
+                    principal_observes, tie_break, tie_tolerance)
+        self.single_action_space = self._box
+        self.single_observation_space = self.core.observation_space()
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self._autoreset = False
+
+    def reset(self, *, seed: int | list[int] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        if isinstance(seed, list):
+            raise ValueError(f"seed must be an int or None (one generator drives all "
+                             f"sub-environments), got a list {seed!r}")
+        super().reset(seed=seed)
+        games = self._games((options or {}).get("games"), self.num_envs, self.np_random,
+                            "games")
+        obs = self.core.reset(games, self.np_random)
+        self._autoreset = False
+        return obs, {"equilibrium_value": self.core.equilibrium_values.copy()}
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                          dict[str, Any]]:
+        strategies, bonus_actions = self._decode(actions, (self.num_envs,))
+        zeros = np.zeros(self.num_envs, dtype=bool)
+        if self._autoreset:
+            obs, info = self.reset()
+            return obs, np.zeros(self.num_envs), zeros, zeros.copy(), info
+        obs, reward, done, info = self.core.step(strategies, bonus_actions, self.np_random)
+        info["strategy"], info["bonus_action"] = strategies, bonus_actions
+        self._autoreset = done
+        return obs, reward, np.full(self.num_envs, done), zeros, info
 
 
 class StackelbergEnv(MatrixGameEnv):
@@ -695,5 +779,30 @@ class StackelbergEnv(MatrixGameEnv):
         tie_tolerance: float = 1e-6,
     ):
         super().__init__(game, 1, None, None, action_type, intervention_budget,
+                         intervention_cost, bonus, observation_noise, principal_observes,
+                         tie_break, tie_tolerance)
+
+
+class StackelbergVectorEnv(MatrixGameVectorEnv):
+    """``num_envs`` one-round Stackelberg games at once (``gym.make_vec`` form of
+    ``StackelbergEnv``, same arguments). Every step ends the round, so steps alternate between
+    playing and Gymnasium's next-step autoreset."""
+
+    follower_only = True
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        game: GameSource = "train",
+        action_type: str = "weights",
+        intervention_budget: int | None = 0,
+        intervention_cost: float = 0.1,
+        bonus: float = 1.0,
+        observation_noise: float = 0.0,
+        principal_observes: str = OBSERVES_ACTIONS,
+        tie_break: str = "principal",
+        tie_tolerance: float = 1e-6,
+    ):
+        super().__init__(num_envs, game, 1, None, None, action_type, intervention_budget,
                          intervention_cost, bonus, observation_noise, principal_observes,
                          tie_break, tie_tolerance)
