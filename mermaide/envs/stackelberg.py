@@ -185,6 +185,12 @@ def equilibrium_values(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     {x in the simplex : j is a best response}, which solves ``sum(x) = 1`` with m - 1 of its
     inequalities active. Large games fall back to ``solve``.
     """
+    A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
+    if A.ndim != 3 or A.shape != B.shape or A.shape[1] < 1 or A.shape[2] < 2:
+        raise ValueError(f"A and B must both have shape (G, m, n) with m >= 1 and n >= 2, got "
+                         f"{A.shape} and {B.shape}")
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
+        raise ValueError("A and B must have finite entries (no NaN or inf)")
     games, m, n = A.shape
     subsets, others = _bases(m, n)
     if len(subsets) * n * m * m > _MAX_SYSTEMS:

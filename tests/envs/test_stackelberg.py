@@ -132,6 +132,15 @@ def test_batched_equilibrium_values_equal_the_solver(shape):
     np.testing.assert_allclose(equilibrium_values(A, B), expected, rtol=0, atol=1e-9)
 
 
+def test_batched_equilibrium_values_refuse_bad_matrices():
+    with pytest.raises(ValueError, match="shape \\(G, m, n\\)"):
+        equilibrium_values(np.zeros((2, 2)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="shape \\(G, m, n\\)"):
+        equilibrium_values(np.zeros((1, 2, 2)), np.zeros((1, 2, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        equilibrium_values(np.full((1, 2, 2), np.nan), np.zeros((1, 2, 2)))
+
+
 def test_indifferent_agent_gives_the_principal_its_best_cell():
     A = np.array([[0.1, 0.7, 0.3], [0.9, 0.2, 0.4]])
     solution = solve(A, np.zeros((2, 3)))
