@@ -507,7 +507,10 @@ def test_readme_section_runs_and_lists_every_argument():
     namespace: dict = {}  # the blocks run in order, as in one session
     for block in re.findall(r"```python\n(.*?)```", text, re.S):
         exec(compile(block, "README", "exec"), namespace)
-    listed = set(re.findall(r"^\| `(\w+)`", text, re.M))
-    arguments = (set(inspect.signature(StackelbergEnv).parameters)
-                 | set(inspect.signature(RepeatedStackelbergEnv).parameters))
-    assert listed == arguments
+    for env_id, env_class in (("Stackelberg-v0", StackelbergEnv),
+                              ("RepeatedStackelberg-v0", RepeatedStackelbergEnv)):
+        table = text.split(f"### Knobs of `Mermaide/{env_id}`", 1)[1].split("\n\n")[1]
+        listed = set(re.findall(r"^\| `(\w+)` \|", table, re.M))
+        assert listed == set(inspect.signature(env_class).parameters)
+    table = text.split("### Game populations", 1)[1].split("\n\n")[2]
+    assert set(re.findall(r"^\| `([^`]+)` \|", table, re.M)) == set(game_population_names())
