@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mermaide.agents import learner_names, population_names
-from mermaide.envs import BanditEnv
+from mermaide.envs import BanditEnv, RepeatedStackelbergEnv, StackelbergEnv
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -21,7 +21,11 @@ def table_first_column(heading: str) -> set[str]:
     return set(rows)
 
 
-@pytest.mark.parametrize("heading,env_class", [("### Knobs of `Mermaide/Bandit-v0`", BanditEnv)])
+@pytest.mark.parametrize("heading,env_class", [
+    ("### Knobs of `Mermaide/Bandit-v0`", BanditEnv),
+    ("### Knobs of `Mermaide/Stackelberg-v0`", StackelbergEnv),
+    ("### Knobs of `Mermaide/RepeatedStackelberg-v0`", RepeatedStackelbergEnv),
+])
 def test_every_knob_is_documented(heading, env_class):
     knobs = set(inspect.signature(env_class.__init__).parameters) - {"self"}
     assert table_first_column(heading) == knobs
