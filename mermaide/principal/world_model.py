@@ -52,7 +52,8 @@ class WorldModelConfig:
     lr: float = 3e-3  # Adam learning rate
     epochs: int = 20  # passes over the trajectories per fit
     batch_size: int = 64  # whole episodes per minibatch
-    weight_decay: float = 0.0  # Adam L2 penalty (a little helps when fine-tuning on few episodes)
+    weight_decay: float = 0.0  # Adam L2 penalty towards zero
+    anchor: float = 0.0  # L2 pull towards the weights at the start of a fit (for fine-tuning)
     grad_clip: float = 1.0  # max global gradient norm; recurrent nets blow up without it
     init_seed: int = 0  # seeds the initial weights (the global torch RNG is left untouched)
 
@@ -62,8 +63,24 @@ class WorldModelConfig:
         check_int("epochs", self.epochs, 0)
         check_int("batch_size", self.batch_size, 1)
         check_number("weight_decay", self.weight_decay, low=0.0)
+        check_number("anchor", self.anchor, low=0.0)
         check_number("grad_clip", self.grad_clip, low=0.0, low_open=True)
         check_int("init_seed", self.init_seed, 0)
+
+
+def fine_tune_config(config: WorldModelConfig | None = None) -> WorldModelConfig:
+    """Settings for fine-tuning a pre-trained model on a few episodes of one agent: ``config``
+    (the pre-training's) with lr 3e-3, 20 epochs and anchor 1.0.
+
+    Why: a free fine-tune on 1-5 episodes over-fits them and often *lowers* the held-out
+    likelihood of the same agent; the anchor keeps the model near the pre-trained weights.
+    Measured on 16 held-out agents of ``population("train", 5)``, horizon 30, 1 / 3 / 5
+    adaptation episodes: mean held-out gain +0.022 / +0.034 / +0.037 nats per step, positive
+    for 10 / 12 / 15 of the 16 agents; unanchored, the pre-training's defaults (lr 3e-3, 20
+    epochs) give -1.86 / -0.43 / -0.21, and lr 1e-3 with 10 epochs -0.027 / +0.019 / +0.028.
+    """
+    base = config if config is not None else WorldModelConfig()
+    return dataclasses.replace(base, lr=3e-3, epochs=20, anchor=1.0)
 
 
 class AgentWorldModel(nn.Module):
@@ -448,7 +465,9 @@ def fit_world_model(model: AgentWorldModel, trajectories: Trajectories,
     """Maximum likelihood of the observed agent actions: Adam over minibatches of whole
     episodes, shuffled by ``seed``. ``config`` (default: the model's) sets lr, epochs, batch
     size, weight decay and clipping, so a fine-tune may use gentler settings than the
-    pre-training. Returns the mean per-step NLL of each epoch (during that epoch)."""
+    pre-training; with ``config.anchor`` > 0 the loss adds anchor * (sum of squared weight
+    changes since the start of this fit). Returns each epoch's mean per-step NLL (the anchor
+    term excluded), averaged over the epoch's minibatches as they were fitted."""
     _check_fit_args(model, trajectories)
     config = model.config if config is None else config
     if not isinstance(config, WorldModelConfig):
@@ -459,6 +478,7 @@ def fit_world_model(model: AgentWorldModel, trajectories: Trajectories,
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr,
                                  weight_decay=config.weight_decay)
+    start_weights = [p.detach().clone() for p in model.parameters()]
     n = len(trajectories)
     losses = []
     model.train()
@@ -470,8 +490,12 @@ def fit_world_model(model: AgentWorldModel, trajectories: Trajectories,
             logits, _ = model(observations[index])
             loss = F.cross_entropy(logits.reshape(-1, model.n_actions),
                                    targets[index].reshape(-1))
+            objective = loss
+            if config.anchor > 0:
+                moved = zip(model.parameters(), start_weights, strict=True)
+                objective = loss + config.anchor * sum(((p - p0) ** 2).sum() for p, p0 in moved)
             optimiser.zero_grad()
-            loss.backward()
+            objective.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimiser.step()
             total += loss.item() * len(index)
