@@ -273,15 +273,15 @@ def _start_episodes(behaviour: Behaviour | None, batch: int) -> None:
         reset(batch)
 
 
-def random_behaviour(n_actions: int, intervene_prob: float) -> Behaviour:
-    """A principal that intervenes with probability ``intervene_prob``, on a uniformly drawn
-    arm (actions 1 .. n_actions - 1 of ``Discrete(n_actions)``), and does nothing otherwise."""
-    check_int("n_actions", n_actions, 2)
+def random_behaviour(n_arms: int, intervene_prob: float) -> Behaviour:
+    """A principal that, each step, puts the bonus on a uniformly drawn arm (action 1 ..
+    n_arms) with probability ``intervene_prob`` and does nothing (action 0) otherwise."""
+    check_int("n_arms", n_arms, 1)
     check_number("intervene_prob", intervene_prob, low=0.0, high=1.0)
 
     def behaviour(obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         batch = obs.shape[0]
-        arms = rng.integers(1, n_actions, size=batch)
+        arms = rng.integers(1, n_arms + 1, size=batch)
         return np.where(rng.random(batch) < intervene_prob, arms, 0)
 
     return behaviour
@@ -319,10 +319,14 @@ class _AgentDraw:
             self.source: AgentPopulation | AgentSpec | None = agents
             self.specs: tuple[AgentSpec, ...] = ()
         else:
-            specs = tuple(agents)
+            specs = tuple(agents) if isinstance(agents, Sequence) else ()
             if not specs or not all(isinstance(s, AgentSpec) for s in specs):
                 raise ValueError(f"population must be an AgentPopulation, an AgentSpec or a "
                                  f"non-empty list of AgentSpec, got {agents!r}")
+            arms = sorted({s.n_arms for s in specs})
+            if len(arms) > 1:
+                raise ValueError(f"population's AgentSpecs must share one number of arms, got "
+                                 f"{arms}")
             self.source, self.specs = None, specs
 
     @property

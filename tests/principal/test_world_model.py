@@ -171,7 +171,7 @@ def test_generic_path_matches_batched_path_in_distribution():
         # A reward wrapper is not known to be transparent, so the generic loop plays it.
         return TransformReward(bandit()(), lambda r: r)
 
-    behaviour = random_behaviour(K + 1, 0.3)
+    behaviour = random_behaviour(K, 0.3)
     fast = collect_trajectories(bandit(), spec, 300, seed=1, behaviour=behaviour)
     slow = collect_trajectories(wrapped, spec, 300, seed=2, behaviour=behaviour)
     assert fast.observations.shape == slow.observations.shape
@@ -262,6 +262,8 @@ def test_save_load_round_trip(tmp_path):
     (lambda: collect_trajectories(bandit(), population("train", K), 0, seed=0), "n_episodes"),
     (lambda: collect_trajectories(bandit(), population("train"), 2, seed=0), "population"),
     (lambda: collect_trajectories(bandit(), [], 2, seed=0), "population"),
+    (lambda: collect_trajectories(bandit(), 3, 2, seed=0), "population"),
+    (lambda: random_behaviour(K, 1.5), "intervene_prob"),
     (lambda: collect_trajectories(bandit(), None, 2, seed=0,
                                   behaviour=lambda obs, rng: 0), "behaviour"),
     (lambda: collect_trajectories(lambda: gym.make("CartPole-v1"), None, 1, seed=0), "env"),
