@@ -339,11 +339,12 @@ class _AgentDraw:
         return self.specs[episode % len(self.specs)]
 
 
-def _checked_actions(actions: Any, batch: int, n_actions: int) -> np.ndarray:
+def _checked_actions(actions: Any, batch: int, low: int, high: int) -> np.ndarray:
+    """The behaviour's (B,) actions, refused loudly unless ints in [low, high)."""
     array = np.asarray(actions)
     if array.shape != (batch,) or not np.issubdtype(array.dtype, np.integer) \
-            or array.min() < 0 or array.max() >= n_actions:
-        raise ValueError(f"behaviour must return {batch} int actions in [0, {n_actions - 1}] "
+            or array.min() < low or array.max() >= high:
+        raise ValueError(f"behaviour must return {batch} int actions in [{low}, {high - 1}] "
                          f"for a batch of {batch} observations, got {actions!r}")
     return array.astype(np.int64)
 
@@ -371,7 +372,7 @@ def _collect_bandit(env: BanditEnv, draw: _AgentDraw, n_episodes: int,
             if behaviour is None:
                 actions = act_rng.integers(n_principal, size=batch)
             else:
-                actions = _checked_actions(behaviour(obs, act_rng), batch, n_principal)
+                actions = _checked_actions(behaviour(obs, act_rng), batch, 0, n_principal)
             principal[:, t] = actions
             obs, _, _, info = core.step(actions, env_rng)
             agent[:, t] = info["observed_action"]
@@ -387,6 +388,7 @@ def _collect_generic(env: gym.Env[Any, Any], draw: _AgentDraw | None, n_episodes
     space = env.action_space
     if not isinstance(space, gym.spaces.Discrete):
         raise ValueError(f"env must have a Discrete action space, got {space!r}")
+    low, high = int(space.start), int(space.start) + int(space.n)
     episodes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     specs: list[AgentSpec] = []
     for episode in range(n_episodes):
@@ -404,10 +406,10 @@ def _collect_generic(env: gym.Env[Any, Any], draw: _AgentDraw | None, n_episodes
         while not done:
             seen.append(np.asarray(obs, dtype=np.float32))
             if behaviour is None:
-                action = int(space.start) + int(act_rng.integers(int(space.n)))
+                action = low + int(act_rng.integers(high - low))
             else:
-                action = int(_checked_actions(behaviour(seen[-1][None], act_rng), 1,
-                                              int(space.start) + int(space.n))[0])
+                action = int(_checked_actions(behaviour(seen[-1][None], act_rng), 1, low,
+                                              high)[0])
             obs, _, terminated, truncated, info = env.step(action)
             if "observed_action" not in info:
                 raise ValueError("env must report info['observed_action'] at each step (the "
