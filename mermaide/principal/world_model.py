@@ -344,8 +344,11 @@ def _checked_actions(actions: Any, batch: int, low: int, high: int) -> np.ndarra
     array = np.asarray(actions)
     if array.shape != (batch,) or not np.issubdtype(array.dtype, np.integer) \
             or array.min() < low or array.max() >= high:
+        got = (f"{array.dtype} of shape {array.shape}" if array.size == 0 or array.ndim
+               != 1 or not np.issubdtype(array.dtype, np.number) else
+               f"{array.dtype} of shape {array.shape} in [{array.min()}, {array.max()}]")
         raise ValueError(f"behaviour must return {batch} int actions in [{low}, {high - 1}] "
-                         f"for a batch of {batch} observations, got {actions!r}")
+                         f"for a batch of {batch} observations, got {got}")
     return array.astype(np.int64)
 
 

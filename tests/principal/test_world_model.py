@@ -147,7 +147,8 @@ def test_shapes_step_and_features_agree_with_forward():
 def test_trajectories_layout_from_bandit():
     data = collect_trajectories(bandit(intervention_budget=3), population("train", K), 8,
                                 seed=0)
-    assert data.observations.shape == (8, T, 2 * K + 3) and data.n_actions == K
+    obs_dim = bandit()().observation_space.shape[0]
+    assert data.observations.shape == (8, T, obs_dim) and data.n_actions == K
     assert len(data.agents) == 8
     # obs_t holds the principal's action of step t - 1 and the agent's observed action then.
     prev_principal = data.observations[:, 1:, K:2 * K + 1].argmax(-1)
