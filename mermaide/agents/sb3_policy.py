@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from mermaide.agents.base import register_learner_prefix, sample_categorical
+from mermaide.agents.base import Feedback, register_learner_prefix, sample_categorical
 from mermaide.agents.observation import AgentObservation, agent_observation_dim
 
 PREFIX = "sb3:"
@@ -82,7 +82,7 @@ def policy_actions(model: Any, observations: np.ndarray, rng: np.random.Generato
     Policies with an action distribution are sampled with ``rng`` (not torch's global
     generator), so every draw flows from the caller's seed; others act greedily.
     """
-    policy = getattr(model, "policy", None)
+    policy: Any = getattr(model, "policy", None)
     if hasattr(policy, "get_distribution"):
         import torch
 
@@ -104,7 +104,7 @@ def policy_actions(model: Any, observations: np.ndarray, rng: np.random.Generato
 class SB3Policy:
     """B agents played by one saved SB3 policy (batched: one forward pass per step)."""
 
-    feedback = "bandit"
+    feedback: Feedback = "bandit"
 
     def __init__(self, algorithm: str, path: str | os.PathLike[str] | None = None,
                  horizon: float | np.ndarray | None = None, deterministic: bool = False):

@@ -4,6 +4,13 @@ from gymnasium.envs.registration import register, registry
 
 from mermaide.envs.bandit import BanditCore, BanditEnv, BanditVectorEnv
 from mermaide.envs.knobs import Knobs
+from mermaide.envs.parallel import (
+    BanditParallelEnv,
+    TwoPlayerParallelEnv,
+    bandit_aec,
+    bandit_parallel,
+)
+from mermaide.envs.single_player import SinglePlayerEnv, as_agent_env, as_principal_env
 
 _ENVIRONMENTS = [
     dict(
@@ -17,4 +24,16 @@ for _spec in _ENVIRONMENTS:
     if _spec["id"] not in registry:
         register(**_spec)
 
-__all__ = ["BanditCore", "BanditEnv", "BanditVectorEnv", "Knobs"]
+__all__ = [
+    "BanditCore",
+    "BanditEnv",
+    "BanditParallelEnv",
+    "BanditVectorEnv",
+    "Knobs",
+    "SinglePlayerEnv",
+    "TwoPlayerParallelEnv",
+    "as_agent_env",
+    "as_principal_env",
+    "bandit_aec",
+    "bandit_parallel",
+]

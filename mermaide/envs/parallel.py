@@ -1,0 +1,238 @@
+"""PettingZoo forms of the games: the principal and the agent as two separate players.
+
+In the Gymnasium forms the agent is a built-in learner inside the environment. Here it is a
+player of its own, so any external learner (an SB3 algorithm, a MARL library, a human) can
+play it, and the principal's side stays exactly what it is in the Gymnasium form.
+
+>>> from mermaide.envs import bandit_parallel
+>>> env = bandit_parallel(n_arms=10, horizon=200)
+>>> obs, infos = env.reset(seed=0)
+>>> actions = {a: env.action_space(a).sample() for a in env.agents}
+>>> obs, rewards, terms, truncs, infos = env.step(actions)
+
+``bandit_aec(...)`` is the AEC form (``parallel_to_aec`` plus PettingZoo's order check), and
+``mermaide.envs.single_player`` turns either side into a Gymnasium env against a fixed
+policy on the other side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.utils import parallel_to_aec, wrappers
+
+from mermaide.agents.observation import AgentObservation, agent_observation_space
+from mermaide.agents.population import AgentPopulation, AgentSpec
+from mermaide.envs.bandit import (
+    AgentSource,
+    BanditCore,
+    _validated_knobs,
+    agent_source,
+    draw_spec,
+)
+from mermaide.envs.knobs import OBSERVES_ACTIONS
+
+PRINCIPAL, AGENT = "principal", "agent"
+PLAYERS = (PRINCIPAL, AGENT)
+
+
+class TwoPlayerParallelEnv(ParallelEnv[str, np.ndarray, Any]):
+    """A game's batched core, run at B = 1 with its agent played from outside.
+
+    The core must accept ``external_agent=True`` and offer ``reset(specs, rng) -> obs (1, D)``
+    and ``step(principal_actions, rng, agent_actions) -> (obs, principal_reward, done, info)``
+    with the agent's received reward in ``info["agent_reward"]``. Both players act at once
+    each step; the principal sees the core's observation (which the knobs shape), the agent
+    sees ``mermaide.agents.observation`` (its own last action and received reward, and time).
+
+    ``principal_info_keys``: the entries of the core's step info the principal may read (what
+    it did and paid, what it observed); the rest (the agent's true action, its reward, whether
+    the target was hit) is in ``game_info``, for harnesses and the single-player views.
+    """
+
+    render_mode = None
+
+    def __init__(self, core: Any, *, name: str, agent: AgentSpec | AgentPopulation,
+                 principal_action_space: spaces.Space[Any], n_agent_actions: int,
+                 horizon: int, principal_info_keys: Sequence[str]):
+        self.metadata = {"name": name, "render_modes": [], "is_parallelizable": True}
+        self.possible_agents = list(PLAYERS)
+        self.core, self.agent, self.horizon = core, agent, horizon
+        self.n_agent_actions = n_agent_actions
+        self._principal_info_keys = tuple(principal_info_keys)
+        # Built once: PettingZoo requires the same space object on every call (seeding).
+        self._observation_spaces: dict[str, spaces.Space[Any]] = {
+            PRINCIPAL: core.observation_space(), AGENT: agent_observation_space(n_agent_actions)}
+        self._action_spaces: dict[str, spaces.Space[Any]] = {
+            PRINCIPAL: principal_action_space, AGENT: spaces.Discrete(n_agent_actions)}
+        self._view = AgentObservation(1, n_agent_actions, horizon)
+        self.np_random: np.random.Generator | None = None
+        self.agents: list[str] = []
+        self.agent_spec: AgentSpec | None = None
+        self.game_info: dict[str, Any] = {}
+
+    def observation_space(self, agent: str) -> spaces.Space[Any]:
+        return self._observation_spaces[self._check_player(agent)]
+
+    def action_space(self, agent: str) -> spaces.Space[Any]:
+        return self._action_spaces[self._check_player(agent)]
+
+    @staticmethod
+    def _check_player(agent: str) -> str:
+        if agent not in PLAYERS:
+            raise ValueError(f"agent must be one of {PLAYERS}, got {agent!r}")
+        return agent
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+        """Draw this episode's agent (payoffs and target) and start afresh.
+
+        ``options={"agent": spec}`` plays a given ``AgentSpec``; other options are ignored.
+        """
+        if seed is not None or self.np_random is None:
+            self.np_random, _ = seeding.np_random(seed)
+        spec = (options or {}).get("agent")
+        if spec is None:
+            spec = draw_spec(self.agent, self.np_random)
+        elif not isinstance(spec, AgentSpec) or spec.n_arms != self.n_agent_actions:
+            raise ValueError(f"options['agent'] must be an AgentSpec over "
+                             f"{self.n_agent_actions} actions, got {spec!r}")
+        self.agent_spec = spec
+        principal_obs = self.core.reset([spec], self.np_random)
+        self._view.reset()
+        self.agents = list(PLAYERS)
+        self.game_info = {"agent": spec, "target_action": spec.target}
+        observations = {PRINCIPAL: principal_obs[0], AGENT: self._view.observation()[0]}
+        return observations, {PRINCIPAL: {"target_action": spec.target}, AGENT: {}}
+
+    def step(self, actions: Mapping[str, Any]) -> tuple[
+            dict[str, np.ndarray], dict[str, float], dict[str, bool], dict[str, bool],
+            dict[str, dict[str, Any]]]:
+        if not self.agents or self.np_random is None:
+            raise RuntimeError("step() called before reset() or after the episode ended")
+        if not isinstance(actions, Mapping) or set(actions) != set(PLAYERS):
+            raise ValueError(f"actions must map each of {PLAYERS} to its action, got "
+                             f"{actions!r}")
+        for player in PLAYERS:
+            if not self._action_spaces[player].contains(actions[player]):
+                raise ValueError(f"action of {player!r} must be in "
+                                 f"{self._action_spaces[player]}, got {actions[player]!r} "
+                                 f"({type(actions[player]).__name__})")
+        agent_action = np.array([actions[AGENT]], dtype=np.int64)
+        obs, principal_reward, done, info = self.core.step(
+            np.asarray(actions[PRINCIPAL])[None], self.np_random, agent_actions=agent_action)
+        agent_reward = info["agent_reward"]
+        self._view.record(agent_action, agent_reward)
+        self.game_info = {key: value[0].item() for key, value in info.items()}
+        observations = {PRINCIPAL: obs[0], AGENT: self._view.observation()[0]}
+        rewards = {PRINCIPAL: float(principal_reward[0]), AGENT: float(agent_reward[0])}
+        terminations = dict.fromkeys(PLAYERS, bool(done))
+        truncations = dict.fromkeys(PLAYERS, False)
+        principal_info = {key: self.game_info[key] for key in self._principal_info_keys
+                          if key in self.game_info}
+        if done:
+            self.agents = []
+        return observations, rewards, terminations, truncations, {PRINCIPAL: principal_info,
+                                                                   AGENT: {}}
+
+    def render(self) -> None:
+        gymnasium.logger.warn("the mermaide games have no rendering; nothing was drawn")
+        return None
+
+
+class BanditParallelEnv(TwoPlayerParallelEnv):
+    """The bandit game with the principal and the agent as two players (``bandit_parallel``).
+
+    ## Description
+    The game of ``Mermaide/Bandit-v0`` (see ``BanditEnv``), but the agent is a player: at
+    each step the principal chooses whether and where to put a bonus, and at the same time
+    (neither sees the other's current choice) the agent picks an arm. The agent receives its
+    noisy base reward for the arm plus the bonus if the principal put it on that arm.
+
+    ## Action Space
+    ``"principal"``: ``Discrete(n_arms + 1)``, 0 = do nothing, i >= 1 = bonus on arm i - 1.
+    ``"agent"``: ``Discrete(n_arms)``, the arm it picks.
+
+    ## Observation Space
+    ``"principal"``: exactly ``BanditEnv``'s observation (see ``BanditCore``): the agent's
+    last action as observed (wrong with probability ``observation_noise``), the principal's
+    own last action, time and budget left, and, only with
+    ``principal_observes="actions+rewards"``, the agent's last received reward plus Gaussian
+    noise of std ``observation_noise``.
+    ``"agent"``: ``Box`` of shape (n_arms + 2,), see ``mermaide.agents.observation``: one-hot
+    of its own last arm, the reward it received for it (bonus included, no noise added), and
+    the fraction of time left. It never sees the principal's actions, its payoffs or its
+    budget; a bonus shows only in the reward.
+
+    ## Rewards
+    ``"principal"``: ``r_p[agent's arm] - cost``, as in ``BanditEnv``.
+    ``"agent"``: its base reward for the arm (noised by ``reward_noise``) plus the bonus when
+    the principal's applied intervention was on that arm.
+
+    ## Starting State
+    An agent task (its base rewards and the principal's target) is drawn from ``agent``;
+    ``reset(options={"agent": spec})`` plays a given ``AgentSpec``. The learner named in the
+    spec does not play here (the ``"agent"`` player does); it is what
+    ``as_principal_env(env)`` plays when no agent policy is given.
+
+    ## Episode End
+    Both players terminate after ``horizon`` steps; there is no truncation.
+
+    ## Arguments
+    The knobs of ``BanditEnv``, with the same defaults and checks: n_arms, horizon, agent,
+    agent_kwargs, intervention_budget, intervention_cost, bonus, observation_noise,
+    reward_noise, principal_observes.
+
+    ## Info
+    ``reset``: the principal gets ``target_action``; the agent nothing. ``step``: the
+    principal gets ``observed_action``, ``target_action``, ``intervened``, ``refused``,
+    ``interventions_used`` and ``cost``; the agent nothing. ``env.game_info`` holds the whole
+    step info of ``BanditEnv`` (true agent action and reward, ``target_hit``, and at the end
+    ``target_rate`` and ``episode_cost``), and after ``reset`` the episode's ``agent`` spec,
+    for harnesses; it is part of neither player's view.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    def __init__(
+        self,
+        n_arms: int = 10,
+        horizon: int = 200,
+        agent: AgentSource = "ucb",
+        agent_kwargs: Mapping[str, Any] | None = None,
+        intervention_budget: int | None = None,
+        intervention_cost: float = 0.1,
+        bonus: float = 1.0,
+        observation_noise: float = 0.0,
+        reward_noise: float | str = 0.1,
+        principal_observes: str = OBSERVES_ACTIONS,
+    ):
+        knobs = _validated_knobs(n_arms, horizon, intervention_budget, intervention_cost, bonus,
+                                 observation_noise, reward_noise, principal_observes)
+        self.knobs = knobs
+        core = BanditCore(n_arms, horizon, 1, knobs, float(bonus), reward_noise,
+                          external_agent=True)
+        super().__init__(
+            core, name="mermaide_bandit_v0", agent=agent_source(agent, agent_kwargs, n_arms),
+            principal_action_space=spaces.Discrete(n_arms + 1), n_agent_actions=n_arms,
+            horizon=horizon,
+            principal_info_keys=("observed_action", "target_action", "intervened", "refused",
+                                 "interventions_used", "cost"))
+        self.n_arms = n_arms
+
+
+def bandit_parallel(**knobs: Any) -> BanditParallelEnv:
+    """The bandit game as a ``pettingzoo.ParallelEnv``; knobs as ``BanditEnv``."""
+    return BanditParallelEnv(**knobs)
+
+
+def bandit_aec(**knobs: Any) -> AECEnv[str, np.ndarray, Any]:
+    """The bandit game as a PettingZoo AEC env: principal, then agent, within each step."""
+    return wrappers.OrderEnforcingWrapper(parallel_to_aec(bandit_parallel(**knobs)))
