@@ -1,0 +1,160 @@
+"""Single-player views: Gymnasium's checker, every kind of fixed side, and SB3 PPO learning to be
+the agent inside the bandit game."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+from stable_baselines3 import PPO
+
+from mermaide.agents import AgentSpec, make
+from mermaide.envs import as_agent_env, as_principal_env, bandit_parallel
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*Not able to test alternative render modes")
+
+# Agent's best arm: 2 (0.9). The principal's target: arm 0.
+SPEC = AgentSpec("epsilon_greedy", {"epsilon": 0.1}, [0.1, 0.5, 0.9], target=0)
+
+
+def game(**knobs):
+    return bandit_parallel(**{"n_arms": 3, "horizon": 20, "agent": SPEC, **knobs})
+
+
+def no_bonus(obs, rng):
+    return 0
+
+
+def bonus_on_arm_0(obs, rng):
+    return 1
+
+
+class CountingPrincipal:
+    """A principal with the Principal seam's ``act(obs, state) -> (action, state)``: pays the
+    bonus on the target every other step, counting steps in its state."""
+
+    def act(self, obs, state):
+        state = 0 if state is None else state + 1
+        return (1 if state % 2 == 0 else 0), state
+
+
+@pytest.mark.parametrize("principal", [no_bonus, CountingPrincipal(), "ucb"])
+def test_the_agent_view_passes_gymnasiums_checker(principal) -> None:
+    check_env(as_agent_env(game(), principal))
+
+
+@pytest.mark.parametrize("agent", [None, "thompson", make("exp3"), lambda obs, rng: 2])
+def test_the_principal_view_passes_gymnasiums_checker(agent) -> None:
+    check_env(as_principal_env(game(principal_observes="actions+rewards"), agent))
+
+
+def late_target_rate(env, principal_action: int, episodes: int = 10) -> float:
+    """How often the agent picks the target in the second half of its episodes."""
+    env.reset(seed=0)
+    hits = []
+    for _ in range(episodes):
+        done = False
+        episode = []
+        while not done:
+            _, _, done, _, info = env.step(principal_action)
+            episode.append(info["target_hit"])
+        hits += episode[len(episode) // 2:]
+        env.reset()
+    return float(np.mean(hits))
+
+
+def test_the_principal_view_plays_the_spec_learner_which_learns_from_the_bonus() -> None:
+    env = as_principal_env(game(horizon=100))
+    # Left alone, the epsilon-greedy agent settles on its best arm, not on the target...
+    assert late_target_rate(env, 0) < 0.2
+    # ...while a bonus of 1 on the target (0.1 + 1 > 0.9) moves it there once it has tried it.
+    assert late_target_rate(env, 1) > 0.8
+
+
+def test_a_principal_objects_state_starts_afresh_each_episode() -> None:
+    env = as_agent_env(game(horizon=4, reward_noise=0.0), CountingPrincipal())
+    for _ in range(2):
+        env.reset(seed=0)
+        interventions = [env.step(0)[4]["intervened"] for _ in range(4)]
+        assert interventions == [True, False, True, False]
+
+
+def test_a_fixed_learner_learns_online_from_its_own_reward() -> None:
+    # Played as the agent, UCB must end up on its best arm (2) when nobody pays a bonus.
+    env = as_principal_env(game(horizon=200, reward_noise=0.0), "ucb")
+    env.reset(seed=0)
+    actions = [env.step(0)[4]["agent_action"] for _ in range(200)]
+    assert np.mean(np.array(actions[-100:]) == 2) > 0.9
+
+
+def test_the_views_are_reproducible_from_the_seed() -> None:
+    def trajectory(seed: int) -> list[int]:
+        env = as_principal_env(game(observation_noise=0.2), "thompson")
+        env.reset(seed=seed)
+        return [env.step(t % 4)[4]["agent_action"] for t in range(20)]
+
+    assert trajectory(3) == trajectory(3)
+    assert trajectory(3) != trajectory(4)
+
+
+def test_bad_fixed_sides_and_actions_are_refused() -> None:
+    with pytest.raises(ValueError, match="the fixed side must be a callable"):
+        as_agent_env(game(), 42)
+    with pytest.raises(ValueError, match="the fixed side must be a callable"):
+        as_agent_env(game(), None)  # only the agent side has a default (the spec's learner)
+    env = as_principal_env(game(), "hedge")
+    with pytest.raises(ValueError, match="bandit-feedback learner"):
+        env.reset(seed=0)
+    with pytest.raises(ValueError, match="env must be a two-player game"):
+        as_agent_env(object(), no_bonus)
+    env = as_agent_env(game(), no_bonus)
+    with pytest.raises(RuntimeError, match="before reset"):
+        env.step(0)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action must be in Discrete\\(3\\)"):
+        env.step(3)
+
+
+# --- SB3 PPO learns to be the agent (the issue's behaviour test) ------------------------------
+
+TIMESTEPS = 4096
+
+
+def train_agent(principal, seed: int = 0) -> PPO:
+    torch.set_num_threads(1)
+    env = as_agent_env(game(), principal)
+    model = PPO("MlpPolicy", env, n_steps=256, batch_size=64, seed=seed, device="cpu")
+    model.learn(TIMESTEPS)
+    return model
+
+
+def arm_rates(model: PPO, principal, episodes: int = 20) -> np.ndarray:
+    """How often the trained agent picks each arm, sampling from its policy."""
+    env = as_agent_env(game(), principal)
+    counts = np.zeros(3)
+    obs, _ = env.reset(seed=123)
+    for _ in range(episodes):
+        done = False
+        while not done:
+            action, _ = model.predict(obs, deterministic=False)
+            obs, _, done, _, info = env.step(action)
+            counts[info["agent_action"]] += 1
+        obs, _ = env.reset()
+    return counts / counts.sum()
+
+
+def test_ppo_trained_as_the_agent_learns_to_prefer_its_best_arm() -> None:
+    before = arm_rates(PPO("MlpPolicy", as_agent_env(game(), no_bonus), seed=0, device="cpu"),
+                       no_bonus)
+    rates = arm_rates(train_agent(no_bonus), no_bonus)
+    chance = 1 / 3
+    assert before[2] < chance + 0.1  # an untrained policy is near chance
+    assert rates[2] > 0.7 > chance + 0.3
+
+
+def test_ppo_trained_against_a_large_bonus_on_another_arm_prefers_that_arm() -> None:
+    # The principal pays a bonus of 1 on arm 0 every step: 0.1 + 1 beats the best arm's 0.9.
+    rates = arm_rates(train_agent(bonus_on_arm_0), bonus_on_arm_0)
+    assert rates[0] > 0.7
+    assert rates[0] > rates[2]
