@@ -129,6 +129,10 @@ class SB3Policy:
                 f"{n_actions} actions needs shape {expected} and Discrete({n_actions})")
         self._view = AgentObservation(batch, n_actions, self.horizon)
 
+    def observation(self) -> np.ndarray:
+        """(B, K + 2): what the policy acts on at this step (``mermaide.agents.observation``)."""
+        return self._view.observation()
+
     def act(self, rng: np.random.Generator) -> np.ndarray:
         return policy_actions(self.model, self._view.observation(), rng, self.deterministic)
 
