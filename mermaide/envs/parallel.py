@@ -17,6 +17,7 @@ policy on the other side.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,7 +29,7 @@ from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils import parallel_to_aec, wrappers
 
 from mermaide.agents.observation import AgentObservation, agent_observation_space
-from mermaide.agents.population import AgentPopulation, AgentSpec
+from mermaide.agents.population import AgentSpec
 from mermaide.envs.bandit import (
     AgentSource,
     BanditCore,
@@ -42,29 +43,28 @@ PRINCIPAL, AGENT = "principal", "agent"
 PLAYERS = (PRINCIPAL, AGENT)
 
 
-class TwoPlayerParallelEnv(ParallelEnv[str, np.ndarray, Any]):
+class TwoPlayerParallelEnv(ParallelEnv[str, np.ndarray, Any], abc.ABC):
     """A game's batched core, run at B = 1 with its agent played from outside.
 
-    The core must accept ``external_agent=True`` and offer ``reset(specs, rng) -> obs (1, D)``
-    and ``step(principal_actions, rng, agent_actions) -> (obs, principal_reward, done, info)``
-    with the agent's received reward in ``info["agent_reward"]``. Both players act at once
-    each step; the principal sees the core's observation (which the knobs shape), the agent
-    sees ``mermaide.agents.observation`` (its own last action and received reward, and time).
+    Both players act at once each step; the principal sees the core's observation (which the
+    knobs shape), the agent sees ``mermaide.agents.observation`` (its own last action and
+    received reward, and the time left). A game subclasses this with three hooks: drawing an
+    episode's task and resetting the core (``_reset_core``), one core step
+    (``_step_core``, whose info holds the agent's received reward in ``"agent_reward"``) and
+    the built-in learner the task names (``episode_learner``).
 
     ``principal_info_keys``: the entries of the core's step info the principal may read (what
-    it did and paid, what it observed); the rest (the agent's true action, its reward, whether
-    the target was hit) is in ``game_info``, for harnesses and the single-player views.
+    it did and paid, what it observed); the rest (the agent's true action, its reward, ...)
+    is in ``game_info``, for harnesses and the single-player views.
     """
 
     render_mode = None
 
-    def __init__(self, core: Any, *, name: str, agent: AgentSpec | AgentPopulation,
-                 principal_action_space: spaces.Space[Any], n_agent_actions: int,
-                 horizon: int, principal_info_keys: Sequence[str]):
+    def __init__(self, core: Any, *, name: str, principal_action_space: spaces.Space[Any],
+                 n_agent_actions: int, horizon: int, principal_info_keys: Sequence[str]):
         self.metadata = {"name": name, "render_modes": [], "is_parallelizable": True}
         self.possible_agents = list(PLAYERS)
-        self.core, self.agent, self.horizon = core, agent, horizon
-        self.n_agent_actions = n_agent_actions
+        self.core, self.horizon, self.n_agent_actions = core, horizon, n_agent_actions
         self._principal_info_keys = tuple(principal_info_keys)
         # Built once: PettingZoo requires the same space object on every call (seeding).
         self._observation_spaces: dict[str, spaces.Space[Any]] = {
@@ -74,8 +74,27 @@ class TwoPlayerParallelEnv(ParallelEnv[str, np.ndarray, Any]):
         self._view = AgentObservation(1, n_agent_actions, horizon)
         self.np_random: np.random.Generator | None = None
         self.agents: list[str] = []
-        self.agent_spec: AgentSpec | None = None
         self.game_info: dict[str, Any] = {}
+
+    # --- the game's hooks ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _reset_core(self, options: Mapping[str, Any], rng: np.random.Generator
+                    ) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+        """Draw the episode's task, reset the core: (principal obs (D,), the principal's reset
+        info, the harness's reset info)."""
+
+    @abc.abstractmethod
+    def _step_core(self, principal_action: Any, agent_actions: np.ndarray,
+                   rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray, bool, dict[str, np.ndarray]]:
+        """One core step at B = 1: (obs (1, D), principal reward (1,), done, info)."""
+
+    @abc.abstractmethod
+    def episode_learner(self) -> tuple[str, dict[str, Any]]:
+        """(learner name, parameters) of the agent this episode's task names."""
+
+    # --- PettingZoo's API ---------------------------------------------------------------------
 
     def observation_space(self, agent: str) -> spaces.Space[Any]:
         return self._observation_spaces[self._check_player(agent)]
@@ -91,25 +110,14 @@ class TwoPlayerParallelEnv(ParallelEnv[str, np.ndarray, Any]):
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
-        """Draw this episode's agent (payoffs and target) and start afresh.
-
-        ``options={"agent": spec}`` plays a given ``AgentSpec``; other options are ignored.
-        """
         if seed is not None or self.np_random is None:
             self.np_random, _ = seeding.np_random(seed)
-        spec = (options or {}).get("agent")
-        if spec is None:
-            spec = draw_spec(self.agent, self.np_random)
-        elif not isinstance(spec, AgentSpec) or spec.n_arms != self.n_agent_actions:
-            raise ValueError(f"options['agent'] must be an AgentSpec over "
-                             f"{self.n_agent_actions} actions, got {spec!r}")
-        self.agent_spec = spec
-        principal_obs = self.core.reset([spec], self.np_random)
+        principal_obs, principal_info, self.game_info = self._reset_core(options or {},
+                                                                         self.np_random)
         self._view.reset()
         self.agents = list(PLAYERS)
-        self.game_info = {"agent": spec, "target_action": spec.target}
-        observations = {PRINCIPAL: principal_obs[0], AGENT: self._view.observation()[0]}
-        return observations, {PRINCIPAL: {"target_action": spec.target}, AGENT: {}}
+        observations = {PRINCIPAL: principal_obs, AGENT: self._view.observation()[0]}
+        return observations, {PRINCIPAL: principal_info, AGENT: {}}
 
     def step(self, actions: Mapping[str, Any]) -> tuple[
             dict[str, np.ndarray], dict[str, float], dict[str, bool], dict[str, bool],
@@ -125,11 +133,13 @@ class TwoPlayerParallelEnv(ParallelEnv[str, np.ndarray, Any]):
                                  f"{self._action_spaces[player]}, got {actions[player]!r} "
                                  f"({type(actions[player]).__name__})")
         agent_action = np.array([actions[AGENT]], dtype=np.int64)
-        obs, principal_reward, done, info = self.core.step(
-            np.asarray(actions[PRINCIPAL])[None], self.np_random, agent_actions=agent_action)
+        obs, principal_reward, done, info = self._step_core(actions[PRINCIPAL], agent_action,
+                                                            self.np_random)
         agent_reward = info["agent_reward"]
         self._view.record(agent_action, agent_reward)
-        self.game_info = {key: value[0].item() for key, value in info.items()}
+        # B = 1: per-agent entries become Python scalars, vectors (e.g. payoffs) arrays.
+        self.game_info = {key: value[0].item() if value.ndim == 1 else value[0].copy()
+                          for key, value in info.items()}
         observations = {PRINCIPAL: obs[0], AGENT: self._view.observation()[0]}
         rewards = {PRINCIPAL: float(principal_reward[0]), AGENT: float(agent_reward[0])}
         terminations = dict.fromkeys(PLAYERS, bool(done))
@@ -220,12 +230,38 @@ class BanditParallelEnv(TwoPlayerParallelEnv):
         core = BanditCore(n_arms, horizon, 1, knobs, float(bonus), reward_noise,
                           external_agent=True)
         super().__init__(
-            core, name="mermaide_bandit_v0", agent=agent_source(agent, agent_kwargs, n_arms),
-            principal_action_space=spaces.Discrete(n_arms + 1), n_agent_actions=n_arms,
-            horizon=horizon,
+            core, name="mermaide_bandit_v0", principal_action_space=spaces.Discrete(n_arms + 1),
+            n_agent_actions=n_arms, horizon=horizon,
             principal_info_keys=("observed_action", "target_action", "intervened", "refused",
                                  "interventions_used", "cost"))
+        self.agent = agent_source(agent, agent_kwargs, n_arms)
         self.n_arms = n_arms
+        self.agent_spec: AgentSpec | None = None
+
+    def _reset_core(self, options: Mapping[str, Any], rng: np.random.Generator
+                    ) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+        """``options={"agent": spec}`` plays a given ``AgentSpec``; other options are ignored."""
+        spec = options.get("agent")
+        if spec is None:
+            spec = draw_spec(self.agent, rng)
+        elif not isinstance(spec, AgentSpec) or spec.n_arms != self.n_arms:
+            raise ValueError(f"options['agent'] must be an AgentSpec over {self.n_arms} arms, "
+                             f"got {spec!r}")
+        self.agent_spec = spec
+        obs = self.core.reset([spec], rng)
+        return obs[0], {"target_action": spec.target}, {"agent": spec,
+                                                        "target_action": spec.target}
+
+    def _step_core(self, principal_action: Any, agent_actions: np.ndarray,
+                   rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray, bool, dict[str, np.ndarray]]:
+        return self.core.step(np.array([principal_action], dtype=np.int64), rng,
+                              agent_actions=agent_actions)
+
+    def episode_learner(self) -> tuple[str, dict[str, Any]]:
+        if self.agent_spec is None:
+            raise RuntimeError("episode_learner() called before reset()")
+        return self.agent_spec.learner, dict(self.agent_spec.params)
 
 
 def bandit_parallel(**knobs: Any) -> BanditParallelEnv:

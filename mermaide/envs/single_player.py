@@ -132,17 +132,16 @@ class PrincipalPolicy:
         pass
 
 
-def _spec_learner(env: TwoPlayerParallelEnv) -> Learner:
-    spec = env.agent_spec
-    assert spec is not None  # the env has just been reset
-    return make_learner(spec.learner, **spec.params)
+def _episode_learner(env: TwoPlayerParallelEnv) -> Learner:
+    kind, params = env.episode_learner()
+    return make_learner(kind, **params)
 
 
 def fixed_policy(policy: Any, action_space: spaces.Space[Any], deterministic: bool = False,
                  allow_none: bool = False) -> FixedPolicy:
     """Wrap what the user passed as the fixed side (see the module's table)."""
     if policy is None and allow_none:
-        return LearnerPolicy(_spec_learner, action_space)
+        return LearnerPolicy(_episode_learner, action_space)
     if isinstance(policy, str):
         learner = make_learner(policy)
         return LearnerPolicy(lambda env: learner, action_space)

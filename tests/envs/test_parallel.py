@@ -196,7 +196,7 @@ def test_reset_options_play_a_given_agent_and_seeds_reproduce_tasks() -> None:
     env = bandit_parallel(n_arms=4, horizon=3)
     _, infos = env.reset(seed=0, options={"agent": SPEC})
     assert env.agent_spec is SPEC and infos["principal"]["target_action"] == 0
-    with pytest.raises(ValueError, match="AgentSpec over 4 actions"):
+    with pytest.raises(ValueError, match="AgentSpec over 4 arms"):
         env.reset(options={"agent": AgentSpec("ucb", {}, [0.1, 0.2], target=0)})
     drawn = []
     for _ in range(2):
