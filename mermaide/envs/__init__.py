@@ -3,6 +3,7 @@
 from gymnasium.envs.registration import register, registry
 
 from mermaide.envs.bandit import BanditCore, BanditEnv, BanditVectorEnv
+from mermaide.envs.games import GamePopulation, MatrixGame, game_population
 from mermaide.envs.knobs import Knobs
 from mermaide.envs.parallel import (
     BanditParallelEnv,
@@ -10,13 +11,23 @@ from mermaide.envs.parallel import (
     bandit_aec,
     bandit_parallel,
 )
+from mermaide.envs.repeated_stackelberg import RepeatedStackelbergCore, RepeatedStackelbergEnv
 from mermaide.envs.single_player import SinglePlayerEnv, as_agent_env, as_principal_env
+from mermaide.envs.stackelberg import StackelbergEnv, StackelbergSolution, solve
 
 _ENVIRONMENTS = [
     dict(
         id="Mermaide/Bandit-v0",
         entry_point="mermaide.envs.bandit:BanditEnv",
         vector_entry_point="mermaide.envs.bandit:BanditVectorEnv",
+    ),
+    dict(
+        id="Mermaide/Stackelberg-v0",
+        entry_point="mermaide.envs.stackelberg:StackelbergEnv",
+    ),
+    dict(
+        id="Mermaide/RepeatedStackelberg-v0",
+        entry_point="mermaide.envs.repeated_stackelberg:RepeatedStackelbergEnv",
     ),
 ]
 
@@ -29,11 +40,19 @@ __all__ = [
     "BanditEnv",
     "BanditParallelEnv",
     "BanditVectorEnv",
+    "GamePopulation",
     "Knobs",
+    "MatrixGame",
+    "RepeatedStackelbergCore",
+    "RepeatedStackelbergEnv",
     "SinglePlayerEnv",
+    "StackelbergEnv",
+    "StackelbergSolution",
     "TwoPlayerParallelEnv",
     "as_agent_env",
     "as_principal_env",
     "bandit_aec",
     "bandit_parallel",
+    "game_population",
+    "solve",
 ]
