@@ -7,9 +7,12 @@ from mermaide.envs.games import GamePopulation, MatrixGame, game_population
 from mermaide.envs.knobs import Knobs
 from mermaide.envs.parallel import (
     BanditParallelEnv,
+    RepeatedStackelbergParallelEnv,
     TwoPlayerParallelEnv,
     bandit_aec,
     bandit_parallel,
+    repeated_stackelberg_aec,
+    repeated_stackelberg_parallel,
 )
 from mermaide.envs.repeated_stackelberg import RepeatedStackelbergCore, RepeatedStackelbergEnv
 from mermaide.envs.single_player import SinglePlayerEnv, as_agent_env, as_principal_env
@@ -45,6 +48,7 @@ __all__ = [
     "MatrixGame",
     "RepeatedStackelbergCore",
     "RepeatedStackelbergEnv",
+    "RepeatedStackelbergParallelEnv",
     "SinglePlayerEnv",
     "StackelbergEnv",
     "StackelbergSolution",
@@ -54,5 +58,7 @@ __all__ = [
     "bandit_aec",
     "bandit_parallel",
     "game_population",
+    "repeated_stackelberg_aec",
+    "repeated_stackelberg_parallel",
     "solve",
 ]

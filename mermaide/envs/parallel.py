@@ -37,7 +37,19 @@ from mermaide.envs.bandit import (
     agent_source,
     draw_spec,
 )
-from mermaide.envs.knobs import OBSERVES_ACTIONS
+from mermaide.envs.games import FOLLOWER, MatrixGame
+from mermaide.envs.knobs import OBSERVES_ACTIONS, check_int
+from mermaide.envs.stackelberg import (
+    GameSource,
+    RepeatedStackelbergCore,
+    decode_actions,
+    draw_game,
+    encode_action,
+    game_source,
+    source_shape,
+    validated_knobs,
+)
+from mermaide.envs.stackelberg import action_space as stackelberg_action_space
 
 PRINCIPAL, AGENT = "principal", "agent"
 PLAYERS = (PRINCIPAL, AGENT)
@@ -128,7 +140,7 @@ class TwoPlayerParallelEnv(ParallelEnv[str, np.ndarray, Any], abc.ABC):
             raise ValueError(f"actions must map each of {PLAYERS} to its action, got "
                              f"{actions!r}")
         for player in PLAYERS:
-            if not self._action_spaces[player].contains(actions[player]):
+            if not valid_action(self._action_spaces[player], actions[player]):
                 raise ValueError(f"action of {player!r} must be in "
                                  f"{self._action_spaces[player]}, got {actions[player]!r} "
                                  f"({type(actions[player]).__name__})")
@@ -154,6 +166,18 @@ class TwoPlayerParallelEnv(ParallelEnv[str, np.ndarray, Any], abc.ABC):
     def render(self) -> None:
         gymnasium.logger.warn("the mermaide games have no rendering; nothing was drawn")
         return None
+
+
+def valid_action(space: spaces.Space[Any], action: Any) -> bool:
+    """``space.contains``, but a Box takes any real array of its shape within its bounds
+    (float64 included: Box.contains would refuse what a policy in float64 outputs)."""
+    if not isinstance(space, spaces.Box):
+        return space.contains(action)
+    array = np.asarray(action)
+    return bool(array.shape == space.shape and np.issubdtype(array.dtype, np.number)
+                and not np.issubdtype(array.dtype, np.complexfloating)
+                and np.all(np.isfinite(array)) and np.all(array >= space.low)
+                and np.all(array <= space.high))
 
 
 class BanditParallelEnv(TwoPlayerParallelEnv):
@@ -272,3 +296,142 @@ def bandit_parallel(**knobs: Any) -> BanditParallelEnv:
 def bandit_aec(**knobs: Any) -> AECEnv[str, np.ndarray, Any]:
     """The bandit game as a PettingZoo AEC env: principal, then agent, within each step."""
     return wrappers.OrderEnforcingWrapper(parallel_to_aec(bandit_parallel(**knobs)))
+
+
+class RepeatedStackelbergParallelEnv(TwoPlayerParallelEnv):
+    """The repeated Stackelberg game with the principal and the agent as two players
+    (``repeated_stackelberg_parallel``).
+
+    ## Description
+    The game of ``Mermaide/RepeatedStackelberg-v0`` (see ``RepeatedStackelbergEnv``), but the
+    agent is a player: each round the principal commits to a mixed strategy x over its m
+    actions and may request a costed bonus on one agent action, and at the same time (without
+    seeing this round's commitment) the agent picks one of its n actions j. The agent receives
+    ``x @ B[:, j]`` plus the bonus if it was on j; payoffs are expected over x. Because the
+    agent moves simultaneously, it is a *learning* agent here, as the repeated game's learners
+    are; the exact follower, which sees the current commitment, is not a player of this form.
+
+    ## Action Space
+    ``"principal"``: ``Box`` of shape (m + n + 1,), exactly ``RepeatedStackelbergEnv``'s (m
+    strategy weights or logits, then n + 1 intervention scores); ``env.encode_action(x,
+    bonus_action)`` builds one. ``"agent"``: ``Discrete(n)``.
+
+    ## Observation Space
+    ``"principal"``: exactly ``RepeatedStackelbergEnv``'s (see ``RepeatedStackelbergCore``):
+    the agent's last action as observed (wrong with probability ``observation_noise``), its
+    own last commitment and intervention, time and budget left, its own payoffs A, and as
+    ``principal_observes`` allows the agent's last payoff and its matrix B (+ Gaussian noise
+    of std ``observation_noise``). ``"agent"``: ``Box`` of shape (n + 2,), see
+    ``mermaide.agents.observation``: one-hot of its own last action, the payoff it received
+    (bonus included, no noise added) and the fraction of time left. It sees neither matrix nor
+    the principal's commitments; they show only in its payoffs.
+
+    ## Rewards
+    ``"principal"``: ``x @ A[:, j] - cost``. ``"agent"``: ``x @ B[:, j]`` + the bonus when the
+    applied intervention was on j.
+
+    ## Starting State
+    A game from ``game``; ``reset(options={"game": MatrixGame(...)})`` plays a given one. The
+    learner the game names is what ``as_principal_env(env)`` plays when no agent policy is
+    given (a game whose agent is the follower needs an agent policy there).
+
+    ## Episode End
+    Both players terminate after ``horizon`` rounds; there is no truncation.
+
+    ## Arguments
+    The knobs of ``RepeatedStackelbergEnv`` with the same defaults and checks: game, horizon,
+    agent, agent_kwargs, action_type, intervention_budget, intervention_cost, bonus,
+    observation_noise, principal_observes; not tie_break and tie_tolerance, which only the
+    follower uses.
+
+    ## Info
+    ``step``: the principal gets ``observed_action``, ``intervened``, ``refused``,
+    ``interventions_used``, ``cost``, ``strategy`` (its decoded x) and ``bonus_action``; the
+    agent nothing. ``env.game_info`` holds the whole step info of ``RepeatedStackelbergEnv``
+    (true agent action and payoffs, ``principal_value``, ``equilibrium_value``, and at the end
+    ``average_value`` and ``episode_cost``), and after ``reset`` the episode's ``game`` and
+    ``equilibrium_value``, for harnesses; it is part of neither player's view.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    def __init__(
+        self,
+        game: GameSource = "train",
+        horizon: int = 100,
+        agent: str | None = None,
+        agent_kwargs: dict[str, Any] | None = None,
+        action_type: str = "weights",
+        intervention_budget: int | None = None,
+        intervention_cost: float = 0.1,
+        bonus: float = 1.0,
+        observation_noise: float = 0.0,
+        principal_observes: str = OBSERVES_ACTIONS,
+    ):
+        check_int("horizon", horizon, 1)
+        knobs = validated_knobs(intervention_budget, intervention_cost, bonus,
+                                observation_noise, principal_observes, action_type,
+                                "principal", 0.0)
+        self.knobs, self.action_type = knobs, action_type
+        self.game = game_source(game, agent, agent_kwargs)
+        self.m, self.n = source_shape(self.game)
+        core = RepeatedStackelbergCore((self.m, self.n), horizon, 1, knobs, float(bonus),
+                                       external_agent=True)
+        super().__init__(
+            core, name="mermaide_repeated_stackelberg_v0",
+            principal_action_space=stackelberg_action_space(self.m, self.n, action_type),
+            n_agent_actions=self.n, horizon=horizon,
+            principal_info_keys=("observed_action", "intervened", "refused",
+                                 "interventions_used", "cost", "strategy", "bonus_action"))
+        self.matrix_game: MatrixGame | None = None
+
+    def encode_action(self, strategy: Any, bonus_action: int | None = None) -> np.ndarray:
+        """The principal's action committing to ``strategy`` (m,), bonus on ``bonus_action``."""
+        return encode_action(strategy, self.n, bonus_action, self.action_type)
+
+    def _reset_core(self, options: Mapping[str, Any], rng: np.random.Generator
+                    ) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+        """``options={"game": MatrixGame(...)}`` plays a given game; others are ignored."""
+        game = options.get("game")
+        if game is None:
+            game = draw_game(self.game, rng)
+        elif not isinstance(game, MatrixGame) or game.shape != (self.m, self.n):
+            raise ValueError(f"options['game'] must be a {self.m}x{self.n} MatrixGame, got "
+                             f"{game!r}")
+        self.matrix_game = game
+        obs = self.core.reset([game], rng)
+        return obs[0], {}, {"game": game,
+                            "equilibrium_value": float(self.core.equilibrium_values[0])}
+
+    def _step_core(self, principal_action: Any, agent_actions: np.ndarray,
+                   rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray, bool, dict[str, np.ndarray]]:
+        strategies, bonus_actions = decode_actions(
+            np.asarray(principal_action, dtype=np.float64)[None], self.m, self.action_type)
+        obs, reward, done, info = self.core.step(strategies, bonus_actions, rng,
+                                                 agent_actions=agent_actions)
+        info["strategy"], info["bonus_action"] = strategies, bonus_actions
+        return obs, reward, done, info
+
+    def episode_learner(self) -> tuple[str, dict[str, Any]]:
+        if self.matrix_game is None:
+            raise RuntimeError("episode_learner() called before reset()")
+        if self.matrix_game.learner == FOLLOWER:
+            raise ValueError(f"this episode's agent is the {FOLLOWER!r}, which sees the current "
+                             f"commitment and so cannot play the simultaneous two-player form; "
+                             f"give an agent policy, or a game whose agent is a learner "
+                             f"(agent='hedge', ...)")
+        return self.matrix_game.learner, dict(self.matrix_game.params)
+
+
+def repeated_stackelberg_parallel(**knobs: Any) -> RepeatedStackelbergParallelEnv:
+    """The repeated Stackelberg game as a ``pettingzoo.ParallelEnv``; knobs as
+    ``RepeatedStackelbergEnv`` (without the follower's tie_break and tie_tolerance)."""
+    return RepeatedStackelbergParallelEnv(**knobs)
+
+
+def repeated_stackelberg_aec(**knobs: Any) -> AECEnv[str, np.ndarray, Any]:
+    """The repeated Stackelberg game as a PettingZoo AEC env."""
+    return wrappers.OrderEnforcingWrapper(
+        parallel_to_aec(repeated_stackelberg_parallel(**knobs)))

@@ -38,7 +38,7 @@ from gymnasium import spaces
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner
 from mermaide.agents.sb3_policy import policy_actions
-from mermaide.envs.parallel import AGENT, PRINCIPAL, TwoPlayerParallelEnv
+from mermaide.envs.parallel import AGENT, PRINCIPAL, TwoPlayerParallelEnv, valid_action
 
 
 class FixedPolicy(Protocol):
@@ -184,7 +184,7 @@ class SinglePlayerEnv(gym.Env[np.ndarray, Any]):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._other_obs is None or not self.env.agents:
             raise RuntimeError("step() called before reset() or after the episode ended")
-        if not self.action_space.contains(action):
+        if not valid_action(self.action_space, action):
             raise ValueError(f"action must be in {self.action_space}, got {action!r} "
                              f"({type(action).__name__})")
         other_action = self.other.act(self._other_obs)

@@ -21,7 +21,13 @@ from mermaide.agents import (
     make,
 )
 from mermaide.agents.sb3_policy import load_model
-from mermaide.envs import as_agent_env, as_principal_env, bandit_parallel
+from mermaide.envs import (
+    as_agent_env,
+    as_principal_env,
+    bandit_parallel,
+    repeated_stackelberg_parallel,
+)
+from mermaide.envs.games import classic_game
 
 gym.register_envs(mermaide)
 
@@ -172,3 +178,22 @@ def test_value_based_models_act_greedily(tmp_path: Path) -> None:
     expected, _ = learner.model.predict(learner.observation(), deterministic=True)
     for seed in range(3):
         np.testing.assert_array_equal(learner.act(np.random.default_rng(seed)), expected)
+
+
+def test_an_sb3_agent_plays_the_repeated_stackelberg_game(tmp_path: Path) -> None:
+    # Trained as the agent against commitment to row 0 (where B = [1, 0]), saved, then named
+    # as the learner of a MatrixGame in the Gymnasium form of the game.
+    torch.set_num_threads(1)
+    game = repeated_stackelberg_parallel(game="commitment", agent="hedge", horizon=HORIZON)
+    row_0 = game.encode_action([1.0, 0.0])
+    model = PPO("MlpPolicy", as_agent_env(game, lambda obs, rng: row_0), n_steps=256,
+                batch_size=64, seed=0, device="cpu")
+    model.learn(2048)
+    model.save(tmp_path / "stackelberg_agent.zip")
+    matrix_game = classic_game("commitment", learner="sb3:PPO",
+                               params={"path": str(tmp_path / "stackelberg_agent.zip"),
+                                       "horizon": HORIZON})
+    env = gym.make("Mermaide/RepeatedStackelberg-v0", game=matrix_game, horizon=HORIZON)
+    env.reset(seed=0)
+    actions = [env.step(row_0)[4]["agent_action"] for _ in range(HORIZON)]
+    assert np.mean(np.array(actions) == 0) > 0.8  # chance is 1/2

@@ -9,7 +9,15 @@ from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, see
 from pettingzoo.utils import parallel_to_aec
 
 from mermaide.agents import AgentSpec
-from mermaide.envs import BanditEnv, bandit_aec, bandit_parallel
+from mermaide.envs import (
+    BanditEnv,
+    RepeatedStackelbergEnv,
+    bandit_aec,
+    bandit_parallel,
+    repeated_stackelberg_aec,
+    repeated_stackelberg_parallel,
+)
+from mermaide.envs.games import classic_game
 
 pytestmark = pytest.mark.filterwarnings(
     # PettingZoo's advice on naming ("player_0") and on equal observation sizes does not fit a
@@ -206,3 +214,98 @@ def test_reset_options_play_a_given_agent_and_seeds_reproduce_tasks() -> None:
     np.testing.assert_array_equal(drawn[0].rewards, drawn[1].rewards)
     env.reset()
     assert not np.array_equal(env.agent_spec.rewards, drawn[0].rewards)
+
+
+# --- the repeated Stackelberg game ------------------------------------------------------------
+
+STACKELBERG_KNOB_SETS = [
+    {},
+    {"principal_observes": "actions+payoffs", "observation_noise": 0.2, "action_type": "logits"},
+    {"game": "commitment", "agent": "hedge", "intervention_budget": 2},
+]
+
+
+@pytest.mark.parametrize("extra", STACKELBERG_KNOB_SETS)
+def test_pettingzoo_tests_pass_on_the_repeated_stackelberg_forms(extra: dict) -> None:
+    def make_parallel():
+        return repeated_stackelberg_parallel(horizon=20, **extra)
+
+    parallel_api_test(make_parallel(), num_cycles=50)
+    parallel_seed_test(make_parallel, num_cycles=50)
+    api_test(parallel_to_aec(make_parallel()), num_cycles=50)
+    api_test(repeated_stackelberg_aec(horizon=20, **extra), num_cycles=50)
+    seed_test(lambda: repeated_stackelberg_aec(horizon=20, **extra), num_cycles=50)
+
+
+BAD_STACKELBERG_KNOBS = [
+    {"horizon": 0},
+    {"game": "no-such-game"},
+    {"action_type": "probabilities"},
+    {"intervention_budget": -1},
+    {"intervention_cost": -1.0},
+    {"bonus": -1.0},
+    {"observation_noise": 2.0},
+    {"principal_observes": "everything"},
+    {"agent": "no-such-learner"},
+]
+
+
+@pytest.mark.parametrize("bad", BAD_STACKELBERG_KNOBS)
+def test_stackelberg_knobs_are_checked_as_in_the_gymnasium_form(bad: dict) -> None:
+    errors = []
+    for make in (RepeatedStackelbergEnv, repeated_stackelberg_parallel):
+        with pytest.raises((ValueError, KeyError)) as caught:
+            make(**bad)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+
+
+def test_stackelberg_players_see_their_own_side_of_the_game() -> None:
+    game = classic_game("commitment", learner="hedge")
+    knobs = {"game": game, "horizon": 4, "principal_observes": "actions+payoffs"}
+    env = repeated_stackelberg_parallel(**knobs)
+    reference = RepeatedStackelbergEnv(**knobs)
+    assert env.observation_space("principal") == reference.observation_space
+    assert env.action_space("principal") == reference.action_space
+    assert env.action_space("agent").n == 2
+    obs, infos = env.reset(seed=0)
+    assert infos == {"principal": {}, "agent": {}}
+    # The textbook value 3.5, with A's payoffs [1, 4] mapped to [0, 1].
+    assert env.game_info["equilibrium_value"] == pytest.approx((3.5 - 1) / 3)
+    x = np.array([0.5, 0.5])
+    obs, rewards, _, _, infos = env.step({"principal": env.encode_action(x, bonus_action=0),
+                                          "agent": 0})
+    m, n = 2, 2
+    # The agent: its action, the payoff x @ B[:, 0] plus the bonus of 1, and time left.
+    received = float(x @ game.B[:, 0]) + 1.0
+    np.testing.assert_allclose(obs["agent"], [1, 0, received, 0.75], rtol=1e-6)
+    assert rewards["agent"] == pytest.approx(received)
+    # The principal: x @ A[:, 0] minus the cost, and an observation laid out as the core's.
+    assert rewards["principal"] == pytest.approx(float(x @ game.A[:, 0]) - 0.1)
+    p = obs["principal"]
+    np.testing.assert_array_equal(p[:n], [1, 0])                   # the agent's action
+    np.testing.assert_allclose(p[n:n + m], x)                      # its own commitment
+    np.testing.assert_array_equal(p[n + m:2 * n + m + 1], [0, 1, 0])  # bonus on action 0
+    start = 2 * n + m + 3
+    np.testing.assert_allclose(p[start:start + m * n], game.A.ravel(), rtol=1e-6)
+    assert p[start + m * n] == pytest.approx(received)             # visible agent payoff
+    np.testing.assert_allclose(p[start + m * n + 1:], game.B.ravel(), rtol=1e-6)
+    assert set(infos["principal"]) == {"observed_action", "intervened", "refused",
+                                       "interventions_used", "cost", "strategy",
+                                       "bonus_action"}
+    assert infos["agent"] == {}
+    assert env.game_info["agent_action"] == 0
+
+
+def test_a_float64_commitment_is_accepted_and_out_of_range_ones_refused() -> None:
+    env = repeated_stackelberg_parallel(game="commitment", horizon=3)
+    env.reset(seed=0)
+    action = env.encode_action([0.25, 0.75]).astype(np.float64)
+    env.step({"principal": action, "agent": 1})
+    assert env.game_info["strategy"] == pytest.approx([0.25, 0.75])
+    with pytest.raises(ValueError, match="action of 'principal' must be in Box"):
+        env.step({"principal": action * 2, "agent": 1})
+    with pytest.raises(ValueError, match="action of 'principal' must be in Box"):
+        env.step({"principal": action[:3], "agent": 1})
+    with pytest.raises(ValueError, match="2x2 MatrixGame"):
+        env.reset(options={"game": classic_game("commitment").A})

@@ -10,7 +10,12 @@ from gymnasium.utils.env_checker import check_env
 from stable_baselines3 import PPO
 
 from mermaide.agents import AgentSpec, make
-from mermaide.envs import as_agent_env, as_principal_env, bandit_parallel
+from mermaide.envs import (
+    as_agent_env,
+    as_principal_env,
+    bandit_parallel,
+    repeated_stackelberg_parallel,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*Not able to test alternative render modes")
 
@@ -158,3 +163,32 @@ def test_ppo_trained_against_a_large_bonus_on_another_arm_prefers_that_arm() -> 
     rates = arm_rates(train_agent(bonus_on_arm_0), bonus_on_arm_0)
     assert rates[0] > 0.7
     assert rates[0] > rates[2]
+
+
+# --- the repeated Stackelberg game ------------------------------------------------------------
+
+
+def test_both_views_of_the_repeated_stackelberg_game_pass_gymnasiums_checker() -> None:
+    game = repeated_stackelberg_parallel(game="commitment", agent="hedge", horizon=10)
+    commit_to_row_0 = game.encode_action([1.0, 0.0])
+    check_env(as_agent_env(game, lambda obs, rng: commit_to_row_0))
+    check_env(as_principal_env(repeated_stackelberg_parallel(game="commitment", agent="exp3",
+                                                             horizon=10)))
+
+
+def test_the_stackelberg_principal_view_plays_the_games_learner() -> None:
+    # Against commitment to row 0, where B = [1, 0], Exp3 must learn to answer with action 0.
+    env = as_principal_env(repeated_stackelberg_parallel(game="commitment", agent="exp3",
+                                                         horizon=300))
+    env.reset(seed=0)
+    commit_to_row_0 = env.env.encode_action([1.0, 0.0])
+    actions = [env.step(commit_to_row_0)[4]["agent_action"] for _ in range(300)]
+    assert np.mean(np.array(actions[-100:]) == 0) > 0.8
+
+
+def test_the_follower_cannot_be_the_fixed_agent_of_the_simultaneous_game() -> None:
+    env = as_principal_env(repeated_stackelberg_parallel(game="commitment", agent="follower"))
+    with pytest.raises(ValueError, match="cannot play the simultaneous two-player form"):
+        env.reset(seed=0)
+    with pytest.raises(ValueError, match="a learner can only play a Discrete action space"):
+        as_agent_env(repeated_stackelberg_parallel(), "ucb")
