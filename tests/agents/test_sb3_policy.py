@@ -28,30 +28,20 @@ from mermaide.envs import (
     repeated_stackelberg_parallel,
 )
 from mermaide.envs.games import classic_game
+from tests.sb3_training import HORIZON, SPEC, no_bonus, trained_agent
 
 gym.register_envs(mermaide)
 
-HORIZON = 20
 # The agent's best arm is 2; the principal's target is arm 0.
-SPEC_REWARDS = [0.1, 0.5, 0.9]
-
-
-def no_bonus(obs, rng):
-    return 0
+SPEC_REWARDS = list(SPEC.rewards)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """A PPO agent trained inside the two-player bandit game against a principal that never
     pays a bonus, saved to a file."""
-    torch.set_num_threads(1)
-    env = as_agent_env(bandit_parallel(n_arms=3, horizon=HORIZON,
-                                       agent=AgentSpec("ucb", {}, SPEC_REWARDS, target=0)),
-                       no_bonus)
-    model = PPO("MlpPolicy", env, n_steps=256, batch_size=64, seed=0, device="cpu")
-    model.learn(4096)
     path = tmp_path_factory.mktemp("sb3") / "agent.zip"
-    model.save(path)
+    trained_agent("no_bonus").save(path)
     return path
 
 

@@ -5,34 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3 import PPO
 
-from mermaide.agents import AgentSpec, make
+from mermaide.agents import make
 from mermaide.envs import (
     as_agent_env,
     as_principal_env,
-    bandit_parallel,
     repeated_stackelberg_parallel,
 )
+from tests.sb3_training import bonus_on_arm_0, game, no_bonus, trained_agent
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*Not able to test alternative render modes")
-
-# Agent's best arm: 2 (0.9). The principal's target: arm 0.
-SPEC = AgentSpec("epsilon_greedy", {"epsilon": 0.1}, [0.1, 0.5, 0.9], target=0)
-
-
-def game(**knobs):
-    return bandit_parallel(**{"n_arms": 3, "horizon": 20, "agent": SPEC, **knobs})
-
-
-def no_bonus(obs, rng):
-    return 0
-
-
-def bonus_on_arm_0(obs, rng):
-    return 1
 
 
 class CountingPrincipal:
@@ -123,17 +107,6 @@ def test_bad_fixed_sides_and_actions_are_refused() -> None:
 
 # --- SB3 PPO learns to be the agent (the issue's behaviour test) ------------------------------
 
-TIMESTEPS = 4096
-
-
-def train_agent(principal, seed: int = 0) -> PPO:
-    torch.set_num_threads(1)
-    env = as_agent_env(game(), principal)
-    model = PPO("MlpPolicy", env, n_steps=256, batch_size=64, seed=seed, device="cpu")
-    model.learn(TIMESTEPS)
-    return model
-
-
 def arm_rates(model: PPO, principal, episodes: int = 20) -> np.ndarray:
     """How often the trained agent picks each arm, sampling from its policy."""
     env = as_agent_env(game(), principal)
@@ -152,7 +125,7 @@ def arm_rates(model: PPO, principal, episodes: int = 20) -> np.ndarray:
 def test_ppo_trained_as_the_agent_learns_to_prefer_its_best_arm() -> None:
     before = arm_rates(PPO("MlpPolicy", as_agent_env(game(), no_bonus), seed=0, device="cpu"),
                        no_bonus)
-    rates = arm_rates(train_agent(no_bonus), no_bonus)
+    rates = arm_rates(trained_agent("no_bonus"), no_bonus)
     chance = 1 / 3
     assert before[2] < chance + 0.1  # an untrained policy is near chance
     assert rates[2] > 0.7 > chance + 0.3
@@ -160,7 +133,7 @@ def test_ppo_trained_as_the_agent_learns_to_prefer_its_best_arm() -> None:
 
 def test_ppo_trained_against_a_large_bonus_on_another_arm_prefers_that_arm() -> None:
     # The principal pays a bonus of 1 on arm 0 every step: 0.1 + 1 beats the best arm's 0.9.
-    rates = arm_rates(train_agent(bonus_on_arm_0), bonus_on_arm_0)
+    rates = arm_rates(trained_agent("bonus_on_arm_0"), bonus_on_arm_0)
     assert rates[0] > 0.7
     assert rates[0] > rates[2]
 
