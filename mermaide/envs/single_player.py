@@ -100,16 +100,36 @@ class LearnerPolicy:
 
 
 class ModelPolicy:
-    """An SB3 model, or anything with ``predict(obs, deterministic=...)``."""
+    """An SB3 model, or anything with ``predict(obs, deterministic=...)``.
 
-    def __init__(self, model: Any, deterministic: bool):
+    Discrete actions are sampled from the policy's distribution with the view's generator
+    (``policy_actions``); other actions come from ``predict`` with torch's generator seeded
+    from the view's, inside ``fork_rng`` so torch's global state is left as it was.
+    """
+
+    def __init__(self, model: Any, deterministic: bool, action_space: spaces.Space[Any],
+                 observation_space: spaces.Space[Any]):
+        trained_on = getattr(model, "observation_space", None)
+        if trained_on is not None and trained_on.shape != observation_space.shape:
+            raise ValueError(f"the model was trained on observations of shape "
+                             f"{trained_on.shape}, but its player here sees shape "
+                             f"{observation_space.shape}")
         self.model, self.deterministic = model, deterministic
+        self.discrete = isinstance(action_space, spaces.Discrete)
 
     def reset(self, rng: np.random.Generator, env: TwoPlayerParallelEnv) -> None:
         self.rng = rng
 
     def act(self, observation: np.ndarray) -> Any:
-        return int(policy_actions(self.model, observation[None], self.rng, self.deterministic)[0])
+        if self.discrete:
+            return int(policy_actions(self.model, observation[None], self.rng,
+                                      self.deterministic)[0])
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.rng.integers(2**63 - 1)))
+            action, _ = self.model.predict(observation, deterministic=self.deterministic)
+        return action
 
     def observe(self, action: Any, reward: float) -> None:
         pass
@@ -137,7 +157,8 @@ def _episode_learner(env: TwoPlayerParallelEnv) -> Learner:
     return make_learner(kind, **params)
 
 
-def fixed_policy(policy: Any, action_space: spaces.Space[Any], deterministic: bool = False,
+def fixed_policy(policy: Any, action_space: spaces.Space[Any],
+                 observation_space: spaces.Space[Any], deterministic: bool = False,
                  allow_none: bool = False) -> FixedPolicy:
     """Wrap what the user passed as the fixed side (see the module's table)."""
     if policy is None and allow_none:
@@ -148,7 +169,7 @@ def fixed_policy(policy: Any, action_space: spaces.Space[Any], deterministic: bo
     if isinstance(policy, Learner):
         return LearnerPolicy(lambda env: policy, action_space)
     if hasattr(policy, "predict"):
-        return ModelPolicy(policy, deterministic)
+        return ModelPolicy(policy, deterministic, action_space, observation_space)
     if hasattr(policy, "act"):
         return PrincipalPolicy(policy)
     if callable(policy):
@@ -203,8 +224,9 @@ def as_agent_env(env: TwoPlayerParallelEnv, principal_policy: Any, *,
     ``deterministic``: an SB3 principal acts on its most likely action instead of sampling.
     """
     _check_env(env)
-    return SinglePlayerEnv(env, AGENT, fixed_policy(principal_policy, env.action_space(PRINCIPAL),
-                                                    deterministic))
+    return SinglePlayerEnv(env, AGENT, fixed_policy(
+        principal_policy, env.action_space(PRINCIPAL), env.observation_space(PRINCIPAL),
+        deterministic))
 
 
 def as_principal_env(env: TwoPlayerParallelEnv, agent_policy: Any = None, *,
@@ -215,8 +237,9 @@ def as_principal_env(env: TwoPlayerParallelEnv, agent_policy: Any = None, *,
     ``"sb3:..."``), as the Gymnasium form of the game does.
     """
     _check_env(env)
-    return SinglePlayerEnv(env, PRINCIPAL, fixed_policy(agent_policy, env.action_space(AGENT),
-                                                        deterministic, allow_none=True))
+    return SinglePlayerEnv(env, PRINCIPAL, fixed_policy(
+        agent_policy, env.action_space(AGENT), env.observation_space(AGENT), deterministic,
+        allow_none=True))
 
 
 def _check_env(env: Any) -> None:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3 import PPO
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from mermaide.agents import make
 from mermaide.envs import (
@@ -29,13 +30,15 @@ class CountingPrincipal:
 
 
 @pytest.mark.parametrize("principal", [no_bonus, CountingPrincipal(), "ucb"])
-def test_the_agent_view_passes_gymnasiums_checker(principal) -> None:
+def test_the_agent_view_passes_gymnasiums_and_sb3s_checkers(principal) -> None:
     check_env(as_agent_env(game(), principal))
+    sb3_check_env(as_agent_env(game(), principal))
 
 
 @pytest.mark.parametrize("agent", [None, "thompson", make("exp3"), lambda obs, rng: 2])
-def test_the_principal_view_passes_gymnasiums_checker(agent) -> None:
+def test_the_principal_view_passes_gymnasiums_and_sb3s_checkers(agent) -> None:
     check_env(as_principal_env(game(principal_observes="actions+rewards"), agent))
+    sb3_check_env(as_principal_env(game(principal_observes="actions+rewards"), agent))
 
 
 def late_target_rate(env, principal_action: int, episodes: int = 10) -> float:
@@ -165,3 +168,23 @@ def test_the_follower_cannot_be_the_fixed_agent_of_the_simultaneous_game() -> No
         env.reset(seed=0)
     with pytest.raises(ValueError, match="a learner can only play a Discrete action space"):
         as_agent_env(repeated_stackelberg_parallel(), "ucb")
+
+
+def test_an_sb3_principal_with_continuous_commitments_can_be_the_fixed_side() -> None:
+    def principal_view():
+        return as_principal_env(repeated_stackelberg_parallel(game="commitment", agent="hedge",
+                                                              horizon=10))
+
+    principal = PPO("MlpPolicy", principal_view(), seed=0, device="cpu")  # Box actions
+    check_env(as_agent_env(repeated_stackelberg_parallel(game="commitment", horizon=10),
+                           principal))
+
+    def commitments(seed: int) -> list:
+        env = as_agent_env(repeated_stackelberg_parallel(game="commitment", horizon=10),
+                           principal)
+        env.reset(seed=seed)
+        return [env.step(0)[4]["strategy"][0] for _ in range(10)]
+
+    assert commitments(1) == commitments(1) != commitments(2)
+    with pytest.raises(ValueError, match="trained on observations of shape"):
+        as_agent_env(game(), principal)
