@@ -8,18 +8,16 @@ split.
 
 The fixed side may be any of:
 
-=================================  ===========================================================
-a callable ``(obs, rng) -> action``  called every step with its player's observation
-a learner name or a ``Learner``      ``mermaide.agents`` (B = 1), learning online from its own
-                                     rewards; full-feedback learners are refused (the two-player
-                                     game reports only the reward of the action taken)
-an SB3 model (has ``predict``)       acts on its player's observation (seeded sampling, see
-                                     ``mermaide.agents.sb3_policy.policy_actions``)
-a principal (has ``act(obs, state)``) ``act(obs, state) -> (action, state)``, state None at the
-                                     start of each episode
-``None`` (agent side only)          the learner of the episode's ``AgentSpec``, exactly the agent
-                                     the Gymnasium form would play
-=================================  ===========================================================
+- a callable ``(obs, rng) -> action``, called every step with its player's observation;
+- a learner name or a ``mermaide.agents`` ``Learner`` (B = 1), learning online from its own
+  rewards (full-feedback learners are refused: the two-player game reports only the reward
+  of the action taken);
+- an SB3 model, or anything with ``predict(obs, deterministic=...)``, acting on its player's
+  observation (``deterministic=True`` on the view: its most likely action);
+- a principal, anything with ``act(obs, state) -> (action, state)``; state is None at the
+  start of each episode;
+- ``None``, on the agent side only: the learner that the episode's task (``AgentSpec``,
+  ``MatrixGame``) names, the agent the Gymnasium form would play.
 
 Every draw of the fixed side comes from the view's generator, seeded by ``reset(seed=...)``.
 The view's ``info`` is the game's full step info (``env.game_info``: true agent action and
