@@ -4,15 +4,18 @@ In the Gymnasium forms the agent is a built-in learner inside the environment. H
 player of its own, so any external learner (an SB3 algorithm, a MARL library, a human) can
 play it, and the principal's side stays exactly what it is in the Gymnasium form.
 
->>> from mermaide.envs import bandit_parallel
+>>> from mermaide.envs import bandit_parallel, repeated_stackelberg_parallel
 >>> env = bandit_parallel(n_arms=10, horizon=200)
 >>> obs, infos = env.reset(seed=0)
 >>> actions = {a: env.action_space(a).sample() for a in env.agents}
 >>> obs, rewards, terms, truncs, infos = env.step(actions)
 
-``bandit_aec(...)`` is the AEC form (``parallel_to_aec`` plus PettingZoo's order check), and
-``mermaide.envs.single_player`` turns either side into a Gymnasium env against a fixed
-policy on the other side.
+Games: ``bandit_parallel`` (``Mermaide/Bandit-v0``) and ``repeated_stackelberg_parallel``
+(``Mermaide/RepeatedStackelberg-v0``), each with the knobs of its Gymnasium form;
+``bandit_aec`` / ``repeated_stackelberg_aec`` are the AEC forms (``parallel_to_aec`` plus
+PettingZoo's order check). ``mermaide.envs.single_player`` turns either side into a Gymnasium
+env against a fixed policy on the other side. Each game's class docstring says exactly what
+each player sees.
 """
 
 from __future__ import annotations
