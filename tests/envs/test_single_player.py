@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
@@ -188,3 +189,33 @@ def test_an_sb3_principal_with_continuous_commitments_can_be_the_fixed_side() ->
     assert commitments(1) == commitments(1) != commitments(2)
     with pytest.raises(ValueError, match="trained on observations of shape"):
         as_agent_env(game(), principal)
+
+
+def principal_results(model: PPO, episodes: int = 10) -> tuple[float, float]:
+    """(target rate, mean episode return) of a principal model against a fixed UCB agent."""
+    env = as_principal_env(game(), "ucb")
+    obs, _ = env.reset(seed=123)
+    hits, total = [], 0.0
+    for _ in range(episodes):
+        done = False
+        while not done:
+            action, _ = model.predict(obs, deterministic=False)
+            obs, reward, done, _, info = env.step(action)
+            hits.append(info["target_hit"])
+            total += reward
+        obs, _ = env.reset()
+    return float(np.mean(hits)), total / episodes
+
+
+def test_ppo_trained_as_the_principal_learns_to_steer_a_fixed_ucb_agent() -> None:
+    torch.set_num_threads(1)
+    model = PPO("MlpPolicy", as_principal_env(game(), "ucb"), n_steps=256, batch_size=64,
+                seed=0, device="cpu")
+    rate_before, return_before = principal_results(model)
+    model.learn(4096)
+    rate, episode_return = principal_results(model)
+    # Left alone, UCB settles on its best arm 2; paying the bonus on the target arm 0 (cost
+    # 0.1 for a reward of 1 when the agent takes it) is what the principal must learn.
+    assert rate_before < 0.2
+    assert rate > rate_before + 0.25
+    assert episode_return > return_before + 5.0
