@@ -82,11 +82,7 @@ class LearnerPolicy:
         self.learner_for, self.n_actions = learner_for, int(action_space.n)
 
     def reset(self, rng: np.random.Generator, env: TwoPlayerParallelEnv) -> None:
-        learner = self.learner_for(env)
-        if learner.feedback != "bandit":
-            raise ValueError(f"the fixed side must be a bandit-feedback learner (the game reports "
-                             f"only the reward of the action taken), got "
-                             f"{type(learner).__name__} with feedback={learner.feedback!r}")
+        learner = _bandit_feedback(self.learner_for(env))
         learner.reset(1, self.n_actions, rng)
         self.learner, self.rng = learner, rng
 
@@ -155,17 +151,23 @@ def _episode_learner(env: TwoPlayerParallelEnv) -> Learner:
     return make_learner(kind, **params)
 
 
+def _bandit_feedback(learner: Learner) -> Learner:
+    if learner.feedback != "bandit":
+        raise ValueError(f"the fixed side must be a bandit-feedback learner (the game reports "
+                         f"only the reward of the action taken), got {type(learner).__name__} "
+                         f"with feedback={learner.feedback!r}")
+    return learner
+
+
 def fixed_policy(policy: Any, action_space: spaces.Space[Any],
                  observation_space: spaces.Space[Any], deterministic: bool = False,
                  allow_none: bool = False) -> FixedPolicy:
     """Wrap what the user passed as the fixed side (see the module's table)."""
     if policy is None and allow_none:
         return LearnerPolicy(_episode_learner, action_space)
-    if isinstance(policy, str):
-        learner = make_learner(policy)
+    if isinstance(policy, str | Learner):
+        learner = _bandit_feedback(make_learner(policy) if isinstance(policy, str) else policy)
         return LearnerPolicy(lambda env: learner, action_space)
-    if isinstance(policy, Learner):
-        return LearnerPolicy(lambda env: policy, action_space)
     if hasattr(policy, "predict"):
         return ModelPolicy(policy, deterministic, action_space, observation_space)
     if hasattr(policy, "act"):

@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from mermaide.agents import make
+from mermaide.agents import AgentSpec, make
 from mermaide.envs import (
     as_agent_env,
     as_principal_env,
@@ -96,9 +96,11 @@ def test_bad_fixed_sides_and_actions_are_refused() -> None:
         as_agent_env(game(), 42)
     with pytest.raises(ValueError, match="the fixed side must be a callable"):
         as_agent_env(game(), None)  # only the agent side has a default (the spec's learner)
-    env = as_principal_env(game(), "hedge")
     with pytest.raises(ValueError, match="bandit-feedback learner"):
-        env.reset(seed=0)
+        as_principal_env(game(), "hedge")
+    env = as_principal_env(game(agent=AgentSpec("hedge", {}, [0.1, 0.5, 0.9], target=0)))
+    with pytest.raises(ValueError, match="bandit-feedback learner"):
+        env.reset(seed=0)  # the episode's own learner is known only once it is drawn
     with pytest.raises(ValueError, match="env must be a two-player game"):
         as_agent_env(object(), no_bonus)
     env = as_agent_env(game(), no_bonus)
