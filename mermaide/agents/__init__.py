@@ -5,15 +5,24 @@ from mermaide.agents import (  # noqa: F401  (importing registers the learners)
     exp3,
     greedy,
     hedge,
+    sb3_policy,
     softmax,
     thompson,
     ucb,
 )
-from mermaide.agents.base import Learner, learner_names, make, register_learner
+from mermaide.agents.base import (
+    Learner,
+    is_learner_name,
+    learner_names,
+    make,
+    register_learner,
+    register_learner_prefix,
+)
 from mermaide.agents.best_response import BestResponse
 from mermaide.agents.exp3 import Exp3
 from mermaide.agents.greedy import EpsilonGreedy, Greedy
 from mermaide.agents.hedge import Hedge
+from mermaide.agents.observation import AgentObservation, agent_observation_space
 from mermaide.agents.population import (
     AgentPopulation,
     AgentSpec,
@@ -24,12 +33,14 @@ from mermaide.agents.population import (
     population_names,
     register_population,
 )
+from mermaide.agents.sb3_policy import SB3Policy
 from mermaide.agents.softmax import Softmax
 from mermaide.agents.thompson import ThompsonSampling
 from mermaide.agents.ucb import UCB
 
 __all__ = [
     "UCB",
+    "AgentObservation",
     "AgentPopulation",
     "AgentSpec",
     "BestResponse",
@@ -40,13 +51,17 @@ __all__ = [
     "Hedge",
     "Learner",
     "LearnerFamily",
+    "SB3Policy",
     "Softmax",
     "ThompsonSampling",
     "Uniform",
+    "agent_observation_space",
+    "is_learner_name",
     "learner_names",
     "make",
     "population",
     "population_names",
     "register_learner",
+    "register_learner_prefix",
     "register_population",
 ]

@@ -64,20 +64,40 @@ def register_learner(name: str) -> Callable[[L], L]:
     return decorator
 
 
+# Families of learners named by a prefix and a free suffix, e.g. "sb3:PPO" for any saved
+# stable-baselines3 model: the factory receives the whole name, then the parameters.
+_PREFIXES: dict[str, Callable[..., Learner]] = {}
+
+
+def register_learner_prefix(prefix: str, factory: Callable[..., Learner]) -> None:
+    """Make every name ``prefix + suffix`` buildable as ``factory(name, **params)``."""
+    if not prefix or prefix in _PREFIXES:
+        raise ValueError(f"learner prefix must be new and non-empty, got {prefix!r}")
+    _PREFIXES[prefix] = factory
+
+
 def learner_names() -> list[str]:
-    """The registered learner names, sorted."""
+    """The registered learner names, sorted (prefix families not included)."""
     return sorted(_LEARNERS)
 
 
+def is_learner_name(name: str) -> bool:
+    """Whether ``make(name, ...)`` knows the name: a registered learner or a prefix family."""
+    return name in _LEARNERS or any(name.startswith(prefix) for prefix in _PREFIXES)
+
+
 def make(name: str, **params: object) -> Learner:
-    """Build a registered learner by name, e.g. ``make("ucb", beta=0.5)``."""
-    try:
-        factory = _LEARNERS[name]
-    except KeyError:
-        raise KeyError(
-            f"unknown learner {name!r}; known learners: {', '.join(learner_names())}"
-        ) from None
-    return factory(**params)
+    """Build a learner by name, e.g. ``make("ucb", beta=0.5)`` or
+    ``make("sb3:PPO", path="agent.zip", horizon=200)``."""
+    factory = _LEARNERS.get(name)
+    if factory is not None:
+        return factory(**params)
+    for prefix, family in _PREFIXES.items():
+        if name.startswith(prefix):
+            return family(name, **params)
+    families = "".join(f", {prefix}<name>" for prefix in sorted(_PREFIXES))
+    raise KeyError(f"unknown learner {name!r}; known learners: {', '.join(learner_names())}"
+                   f"{families}")
 
 
 # --- helpers shared by the learners -------------------------------------------------------

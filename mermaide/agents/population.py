@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from mermaide.agents.base import learner_names
+from mermaide.agents.base import is_learner_name, learner_names
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,10 @@ class LearnerFamily:
     weight: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.kind not in learner_names() and not self.kind.startswith("sb3:"):
+        if not is_learner_name(self.kind):
             raise ValueError(
-                f"kind must be a registered learner ({', '.join(learner_names())}), "
-                f"got {self.kind!r}"
+                f"kind must be a registered learner ({', '.join(learner_names())}) or "
+                f"\"sb3:<Algorithm>\", got {self.kind!r}"
             )
         if not (np.isfinite(self.weight) and self.weight > 0):
             raise ValueError(f"weight must be > 0, got {self.weight!r}")

@@ -7,11 +7,21 @@ from gymnasium.envs.registration import register, registry
 from mermaide.envs.bandit import BanditCore, BanditEnv, BanditVectorEnv
 from mermaide.envs.games import GamePopulation, MatrixGame, game_population
 from mermaide.envs.knobs import Knobs
+from mermaide.envs.parallel import (
+    BanditParallelEnv,
+    RepeatedStackelbergParallelEnv,
+    TwoPlayerParallelEnv,
+    bandit_aec,
+    bandit_parallel,
+    repeated_stackelberg_aec,
+    repeated_stackelberg_parallel,
+)
 from mermaide.envs.repeated_stackelberg import (
     RepeatedStackelbergCore,
     RepeatedStackelbergEnv,
     RepeatedStackelbergVectorEnv,
 )
+from mermaide.envs.single_player import SinglePlayerEnv, as_agent_env, as_principal_env
 from mermaide.envs.stackelberg import (
     StackelbergEnv,
     StackelbergSolution,
@@ -44,16 +54,26 @@ for _spec in _ENVIRONMENTS:
 __all__ = [
     "BanditCore",
     "BanditEnv",
+    "BanditParallelEnv",
     "BanditVectorEnv",
     "GamePopulation",
     "Knobs",
     "MatrixGame",
     "RepeatedStackelbergCore",
     "RepeatedStackelbergEnv",
+    "RepeatedStackelbergParallelEnv",
     "RepeatedStackelbergVectorEnv",
+    "SinglePlayerEnv",
     "StackelbergEnv",
     "StackelbergSolution",
     "StackelbergVectorEnv",
+    "TwoPlayerParallelEnv",
+    "as_agent_env",
+    "as_principal_env",
+    "bandit_aec",
+    "bandit_parallel",
     "game_population",
+    "repeated_stackelberg_aec",
+    "repeated_stackelberg_parallel",
     "solve",
 ]

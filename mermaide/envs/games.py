@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr
 
-from mermaide.agents.base import learner_names
+from mermaide.agents.base import is_learner_name, learner_names
 from mermaide.agents.base import make as make_learner
 from mermaide.agents.population import Choice, LearnerFamily, Uniform
 
@@ -95,9 +95,10 @@ class MatrixGame:
 
     def __post_init__(self) -> None:
         A, B = check_payoffs(self.A, self.B)
-        if self.learner != FOLLOWER and self.learner not in learner_names():
-            raise ValueError(f"learner must be {FOLLOWER!r} or a registered learner "
-                             f"({', '.join(learner_names())}), got {self.learner!r}")
+        if self.learner != FOLLOWER and not is_learner_name(self.learner):
+            raise ValueError(f"learner must be {FOLLOWER!r}, a registered learner "
+                             f"({', '.join(learner_names())}) or \"sb3:<Algorithm>\", got "
+                             f"{self.learner!r}")
         if self.learner == FOLLOWER and self.params:
             raise ValueError(f"the follower takes no params, got {dict(self.params)!r}")
         if self.learner != FOLLOWER:

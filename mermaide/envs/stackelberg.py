@@ -33,7 +33,7 @@ from gymnasium.vector.utils import batch_space
 from scipy.optimize import linprog
 
 from mermaide.agents import make as make_learner
-from mermaide.agents.base import Learner, learner_names
+from mermaide.agents.base import Learner, is_learner_name, learner_names
 from mermaide.agents.population import LearnerFamily
 from mermaide.envs.games import (
     CLASSIC_GAMES,
@@ -527,8 +527,8 @@ def game_source(game: GameSource, agent: str | None = None,
             raise ValueError(f"agent_kwargs apply only with an agent name, got "
                              f"agent_kwargs={agent_kwargs!r}")
         return source
-    if agent != FOLLOWER and agent not in learner_names():
-        raise ValueError(f"agent must be {FOLLOWER!r} or a registered learner "
+    if agent != FOLLOWER and not is_learner_name(agent):
+        raise ValueError(f"agent must be {FOLLOWER!r}, a registered learner or \"sb3:<Algorithm>\" "
                          f"({', '.join(learner_names())}), got {agent!r}")
     params = dict(agent_kwargs or {})
     if agent == FOLLOWER and params:
@@ -622,7 +622,7 @@ class MatrixGameEnv(_MatrixGameForm, gym.Env[np.ndarray, np.ndarray]):
     """The B = 1 Gymnasium form of a matrix game (one round or repeated)."""
 
     # Gymnasium declares metadata as a class-level dict; ClassVar would clash with its typing.
-    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012
+    metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(self, game: GameSource, horizon: int, agent: str | None,
                  agent_kwargs: dict[str, Any] | None, action_type: str,
@@ -669,7 +669,7 @@ class MatrixGameVectorEnv(_MatrixGameForm, VectorEnv):
     under the single form's keys.
     """
 
-    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}  # noqa: RUF012
+    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int, game: GameSource, horizon: int, agent: str | None,
                  agent_kwargs: dict[str, Any] | None, action_type: str,

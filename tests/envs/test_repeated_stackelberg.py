@@ -198,7 +198,7 @@ def test_bad_knobs_raise():
         RepeatedStackelbergEnv(horizon=0)
     with pytest.raises(ValueError, match="agent_kwargs"):
         RepeatedStackelbergEnv(agent_kwargs={"eta": 1.0})
-    with pytest.raises(ValueError, match="agent must be 'follower' or a registered"):
+    with pytest.raises(ValueError, match="agent must be 'follower', a registered learner"):
         RepeatedStackelbergEnv(agent="oracle")
     with pytest.raises(ValueError, match="agent must be"):
         RepeatedStackelbergEnv(game=(A3, B3), agent="oracle")
