@@ -1,0 +1,453 @@
+"""``"reinforce"``: a model-free policy-gradient principal (REINFORCE with a baseline).
+
+The pieces are written once and reused by the meta-learning principals (``maml``, ``model``,
+``mermaide``):
+
+* ``PolicyNet``: an MLP over the last ``history`` inputs or a GRU over the whole input history,
+  ending in logits over the (discrete) principal actions. Its GRU is written with plain
+  ``Linear`` layers so that ``torch.func.functional_call`` and ``vmap`` work on it.
+* ``rollout``: N environments played in lockstep, one episode each, with one batched forward
+  pass per step (no Python work per agent beyond ``env.step``).
+* ``reinforce_advantages``: rewards-to-go minus a per-time-step baseline (the batch mean at
+  that step), normalised; this is the variance reduction of the update.
+* ``policy_gradient_loss(policy, params, batch, entropy_coef)``: the REINFORCE loss with an
+  entropy bonus, a pure function of a parameter dict (``functional_call``), so that MAML's inner
+  loop differentiates through it.
+
+``Reinforce.meta_train`` draws a fresh agent from the population for every episode (it ignores
+the task structure); ``adapt`` plays K episodes of the new agent and takes ``adapt_steps``
+gradient steps of size ``adapt_lr`` on them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from mermaide.envs.knobs import check_int, check_number
+from mermaide.principal.base import EnvFn, TaskDistribution
+
+POLICY_KINDS = ("mlp", "gru")
+
+
+@dataclass
+class ReinforceConfig:
+    """Hyper-parameters of the REINFORCE principal (and of the policy learner reused by MAML)."""
+
+    policy: str = "gru"            # "mlp" (over the last `history` inputs) or "gru" (whole history)
+    hidden_size: int = 64          # width of the hidden layers / GRU state
+    history: int = 1               # inputs the MLP sees (the current one and history - 1 before)
+    lr: float = 1e-2               # Adam step size of meta_train
+    gamma: float = 1.0             # discount of the rewards-to-go
+    entropy_coef: float = 0.01     # weight of the entropy bonus
+    episodes_per_batch: int = 16   # episodes (played in lockstep) per gradient step
+    normalize_advantages: bool = True  # divide advantages by their std (when > 1 episode)
+    max_grad_norm: float = 1.0     # gradient clipping of meta_train steps
+    adapt_lr: float = 0.1          # SGD step size of adapt
+    adapt_steps: int = 1           # gradient steps adapt takes on its K episodes
+    greedy: bool = True            # act() takes the most likely action (False: samples)
+    seed: int = 0                  # seeds action sampling before meta_train is called
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICY_KINDS:
+            raise ValueError(f"policy must be one of {POLICY_KINDS}, got {self.policy!r}")
+        check_int("hidden_size", self.hidden_size, 1)
+        check_int("history", self.history, 1)
+        check_number("lr", self.lr, low=0.0, low_open=True)
+        check_number("gamma", self.gamma, low=0.0, high=1.0)
+        check_number("entropy_coef", self.entropy_coef, low=0.0)
+        check_int("episodes_per_batch", self.episodes_per_batch, 1)
+        check_number("max_grad_norm", self.max_grad_norm, low=0.0, low_open=True)
+        check_number("adapt_lr", self.adapt_lr, low=0.0)
+        check_int("adapt_steps", self.adapt_steps, 0)
+        check_int("seed", self.seed, 0)
+
+
+def config_from(cls: type, config: Any, overrides: dict[str, Any]) -> Any:
+    """A config of type ``cls`` from an instance, a dict or None, plus keyword overrides."""
+    if config is None:
+        config = cls()
+    elif isinstance(config, dict):
+        config = cls(**config)
+    elif not isinstance(config, cls):
+        raise ValueError(f"config must be a {cls.__name__}, a dict or None, got {config!r}")
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {sorted(unknown)}; known: "
+                         f"{[f.name for f in dataclasses.fields(cls)]}")
+    return dataclasses.replace(config, **overrides)
+
+
+# --- the policy -------------------------------------------------------------------------------
+
+
+class GRULayer(nn.Module):
+    """A GRU over (N, T, F) inputs built from two ``Linear`` layers (``nn.GRU`` has no vmap
+    batching rule; this one is plain tensor algebra, so ``functional_call``/``vmap`` apply)."""
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.input_map = nn.Linear(input_size, 3 * hidden_size)
+        self.hidden_map = nn.Linear(hidden_size, 3 * hidden_size)
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.hidden_size)
+        gates_x = self.input_map(x)  # all time steps at once; only the recurrence loops
+        outputs = []
+        for t in range(x.shape[1]):
+            xr, xz, xn = gates_x[:, t].chunk(3, dim=-1)
+            hr, hz, hn = self.hidden_map(h).chunk(3, dim=-1)
+            r = torch.sigmoid(xr + hr)
+            z = torch.sigmoid(xz + hz)
+            n = torch.tanh(xn + r * hn)
+            h = (1.0 - z) * n + z * h
+            outputs.append(h)
+        return torch.stack(outputs, dim=1), h
+
+
+class PolicyNet(nn.Module):
+    """Logits over ``n_actions`` from an input history.
+
+    ``forward(x (N, T, F), state) -> (logits (N, T, A), state)``. The state is the GRU's hidden
+    state (N, H), or for the MLP the previous ``history - 1`` inputs (N, history - 1, F); None
+    starts an episode. Acting calls it with T = 1.
+    """
+
+    def __init__(self, input_size: int, n_actions: int, kind: str = "gru",
+                 hidden_size: int = 64, history: int = 1):
+        super().__init__()
+        if kind not in POLICY_KINDS:
+            raise ValueError(f"kind must be one of {POLICY_KINDS}, got {kind!r}")
+        self.kind, self.history = kind, history
+        self.input_size, self.n_actions = input_size, n_actions
+        if kind == "gru":
+            self.body: nn.Module = GRULayer(input_size, hidden_size)
+        else:
+            self.body = nn.Sequential(nn.Linear(input_size * history, hidden_size), nn.Tanh(),
+                                      nn.Linear(hidden_size, hidden_size), nn.Tanh())
+        self.head = nn.Linear(hidden_size, n_actions)
+        # A near-uniform initial policy: every action gets explored from the start.
+        nn.init.normal_(self.head.weight, std=0.01)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if self.kind == "gru":
+            features, h = self.body(x, state)
+            return self.head(features), h
+        n, t, f = x.shape
+        past = x.new_zeros(n, self.history - 1, f) if state is None else state
+        padded = torch.cat([past, x], dim=1)
+        windows = torch.cat([padded[:, i: i + t] for i in range(self.history)], dim=-1)
+        return self.head(self.body(windows)), padded[:, t:]
+
+
+# --- encoders: what the policy reads ---------------------------------------------------------
+
+
+class Encoder(Protocol):
+    """Turns principal observations into policy inputs, step by step or for whole episodes."""
+
+    output_size: int
+
+    def step(self, obs: Tensor, state: Any) -> tuple[Tensor, Any]: ...
+
+    def sequence(self, obs: Tensor) -> Tensor: ...
+
+
+class IdentityEncoder:
+    """The policy reads the observations themselves."""
+
+    def __init__(self, obs_dim: int):
+        self.output_size = obs_dim
+
+    def step(self, obs: Tensor, state: Any) -> tuple[Tensor, Any]:
+        return obs, None
+
+    def sequence(self, obs: Tensor) -> Tensor:
+        return obs
+
+
+# --- rollouts and the loss --------------------------------------------------------------------
+
+
+@dataclass
+class Episodes:
+    """N episodes padded to the longest: obs (N, T, D), actions (N, T), rewards (N, T),
+    mask (N, T) (1 where the step happened)."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    mask: np.ndarray
+
+    @property
+    def steps(self) -> int:
+        return int(self.mask.sum())
+
+    @staticmethod
+    def concatenate(parts: Sequence[Episodes]) -> Episodes:
+        horizon = max(p.obs.shape[1] for p in parts)
+
+        def pad(array: np.ndarray) -> np.ndarray:
+            widths = [(0, 0), (0, horizon - array.shape[1])] + [(0, 0)] * (array.ndim - 2)
+            return np.pad(array, widths)
+
+        return Episodes(*(np.concatenate([pad(getattr(p, name)) for p in parts])
+                          for name in ("obs", "actions", "rewards", "mask")))
+
+
+def sample_actions(logits: Tensor, rng: np.random.Generator) -> np.ndarray:
+    """One action per row of (N, A) logits, drawn with numpy (deep-copyable, seeded)."""
+    probs = torch.softmax(logits.double(), dim=-1).numpy()
+    cumulative = np.cumsum(probs, axis=1)
+    draws = rng.random((probs.shape[0], 1)) * cumulative[:, -1:]
+    return np.minimum((cumulative < draws).sum(axis=1), probs.shape[1] - 1)
+
+
+def rollout(envs: Sequence[gym.Env], encoder: Encoder, policy: PolicyNet,
+            rng: np.random.Generator, tasks: Sequence[Any] | None = None,
+            seeds: Sequence[int] | None = None) -> Episodes:
+    """Play one episode in each env in lockstep, sampling actions; a task (when given) is
+    passed as ``reset(options={"agent": task})``."""
+    n = len(envs)
+    first = [env.reset(seed=None if seeds is None else int(seeds[i]),
+                       options=None if tasks is None else {"agent": tasks[i]})[0]
+             for i, env in enumerate(envs)]
+    step_fns = [env.step for env in envs]
+    obs = np.stack(first).astype(np.float32)
+    alive = np.ones(n, dtype=bool)
+    observations, actions, rewards, masks = [], [], [], []
+    enc_state: Any = None
+    pol_state: Tensor | None = None
+    with torch.no_grad():
+        while alive.any():
+            x, enc_state = encoder.step(torch.from_numpy(obs), enc_state)
+            logits, pol_state = policy(x[:, None], pol_state)
+            action = sample_actions(logits[:, 0], rng)
+            reward = np.zeros(n, dtype=np.float32)
+            next_obs = obs.copy()
+            stepped = alive.astype(np.float32)
+            for i in np.flatnonzero(alive):
+                o, r, terminated, truncated, _ = step_fns[i](int(action[i]))
+                next_obs[i], reward[i] = o, r
+                if terminated or truncated:
+                    alive[i] = False
+            observations.append(obs)
+            actions.append(action)
+            rewards.append(reward)
+            masks.append(stepped)
+            obs = next_obs
+    return Episodes(np.stack(observations, 1), np.stack(actions, 1).astype(np.int64),
+                    np.stack(rewards, 1), np.stack(masks, 1))
+
+
+def reinforce_advantages(episodes: Episodes, gamma: float, normalize: bool) -> np.ndarray:
+    """Rewards-to-go minus the batch mean at each time step (no baseline for one episode),
+    divided by their std when ``normalize`` and there is more than one episode. (N, T)."""
+    rewards = episodes.rewards * episodes.mask
+    returns = np.zeros_like(rewards)
+    running = np.zeros(rewards.shape[0], dtype=rewards.dtype)
+    for t in range(rewards.shape[1] - 1, -1, -1):
+        running = rewards[:, t] + gamma * running
+        returns[:, t] = running
+    mask = episodes.mask
+    if rewards.shape[0] > 1:
+        counts = np.maximum(mask.sum(axis=0), 1.0)
+        baseline = (returns * mask).sum(axis=0) / counts
+        advantages = (returns - baseline) * mask
+        if normalize:
+            std = np.sqrt((advantages ** 2).sum() / max(mask.sum(), 1.0))
+            if std > 1e-8:
+                advantages = advantages / std
+        return advantages.astype(np.float32)
+    return (returns * mask).astype(np.float32)
+
+
+@dataclass
+class LossBatch:
+    """What the loss needs, as tensors: inputs (N, T, F), actions (N, T), advantages (N, T),
+    mask (N, T)."""
+
+    inputs: Tensor
+    actions: Tensor
+    advantages: Tensor
+    mask: Tensor
+
+
+def loss_batch(episodes: Episodes, encoder: Encoder, gamma: float, normalize: bool
+               ) -> LossBatch:
+    with torch.no_grad():
+        inputs = encoder.sequence(torch.from_numpy(episodes.obs))
+    return LossBatch(inputs, torch.from_numpy(episodes.actions),
+                     torch.from_numpy(reinforce_advantages(episodes, gamma, normalize)),
+                     torch.from_numpy(episodes.mask))
+
+
+def policy_gradient_loss(policy: nn.Module, params: dict[str, Tensor], batch: LossBatch,
+                         entropy_coef: float) -> Tensor:
+    """The REINFORCE loss, ``-E[log pi(a|h) * A + entropy_coef * H(pi(.|h))]`` over the steps
+    that happened, evaluated with the parameters ``params`` (a pure function of them)."""
+    logits, _ = functional_call(policy, params, (batch.inputs,))
+    log_probs = torch.log_softmax(logits, dim=-1)
+    chosen = log_probs.gather(-1, batch.actions[..., None])[..., 0]
+    entropy = -(log_probs.exp() * log_probs).sum(-1)
+    steps = batch.mask.sum().clamp(min=1.0)
+    return -((chosen * batch.advantages + entropy_coef * entropy) * batch.mask).sum() / steps
+
+
+def spaces_of(env: gym.Env) -> tuple[int, int]:
+    """(observation size, number of actions) of a game with a flat Box observation and a
+    Discrete action space, the kind these principals play."""
+    obs_space, action_space = env.observation_space, env.action_space
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise ValueError(f"these principals need a Discrete action space, got {action_space}")
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise ValueError(f"these principals need a flat Box observation space, got {obs_space}")
+    return int(obs_space.shape[0]), int(action_space.n)
+
+
+def check_steps_seed(steps: int, seed: int) -> None:
+    check_int("steps", steps, 1)
+    check_int("seed", seed, 0)
+
+
+# --- the principal ----------------------------------------------------------------------------
+
+
+class Reinforce:
+    """REINFORCE principal: ``make("reinforce", policy="mlp", lr=0.01, ...)`` (any
+    ``ReinforceConfig`` field as keyword, or ``config=ReinforceConfig(...)``)."""
+
+    name = "reinforce"
+
+    def __init__(self, config: ReinforceConfig | dict[str, Any] | None = None, **overrides: Any):
+        self.config: ReinforceConfig = config_from(ReinforceConfig, config, overrides)
+        self.rng = np.random.default_rng(self.config.seed)
+        self.policy: PolicyNet | None = None
+        self.encoder: Encoder | None = None
+        self.obs_dim = self.n_actions = 0
+
+    # building -----------------------------------------------------------------------------
+
+    def _build(self, obs_dim: int, n_actions: int) -> None:
+        self.obs_dim, self.n_actions = obs_dim, n_actions
+        self.encoder = self._make_encoder(obs_dim, n_actions)
+        c = self.config
+        self.policy = PolicyNet(self.encoder.output_size, n_actions, c.policy, c.hidden_size,
+                                c.history)
+
+    def _make_encoder(self, obs_dim: int, n_actions: int) -> Encoder:
+        return IdentityEncoder(obs_dim)
+
+    def _ready(self) -> tuple[Encoder, PolicyNet]:
+        if self.policy is None or self.encoder is None:
+            raise RuntimeError(f"{self.name!r} has no policy yet: call meta_train or load first")
+        return self.encoder, self.policy
+
+    # the protocol -------------------------------------------------------------------------
+
+    def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
+                   seed: int) -> None:
+        """Train on about ``steps`` env steps, one fresh agent per episode."""
+        check_steps_seed(steps, seed)
+        torch.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        envs = [env_fn() for _ in range(self.config.episodes_per_batch)]
+        self._build(*spaces_of(envs[0]))
+        self._before_policy_training(env_fn, population, steps, seed)
+        encoder, policy = self._ready()
+        optimizer = torch.optim.Adam(policy.parameters(), lr=self.config.lr)
+        seeds: Any = self.rng.integers(2**31, size=len(envs))
+        done = 0
+        while done < steps:
+            tasks = None if population is None else [population.sample(self.rng) for _ in envs]
+            episodes = rollout(envs, encoder, policy, self.rng, tasks, seeds)
+            seeds = None
+            done += episodes.steps
+            self._update(optimizer, episodes)
+
+    def _before_policy_training(self, env_fn: EnvFn, population: TaskDistribution | None,
+                                steps: int, seed: int) -> None:
+        """Hook for principals that fit something (a world model) before the policy."""
+
+    def _update(self, optimizer: torch.optim.Optimizer, episodes: Episodes) -> None:
+        encoder, policy = self._ready()
+        c = self.config
+        batch = loss_batch(episodes, encoder, c.gamma, c.normalize_advantages)
+        loss = policy_gradient_loss(policy, dict(policy.named_parameters()), batch,
+                                    c.entropy_coef)
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(policy.parameters(), c.max_grad_norm)
+        optimizer.step()
+
+    def play(self, env: gym.Env, episodes: int) -> Episodes:
+        """Play ``episodes`` episodes of ``env`` one after the other, sampling actions."""
+        encoder, policy = self._ready()
+        return Episodes.concatenate([rollout([env], encoder, policy, self.rng)
+                                     for _ in range(episodes)])
+
+    def adapt(self, env: gym.Env, episodes: int) -> None:
+        """K episodes of the new agent, then ``adapt_steps`` SGD steps of ``adapt_lr``."""
+        check_int("episodes", episodes, 0)
+        if episodes == 0:
+            return
+        encoder, policy = self._ready()
+        c = self.config
+        batch = loss_batch(self.play(env, episodes), encoder, c.gamma, c.normalize_advantages)
+        optimizer = torch.optim.SGD(policy.parameters(), lr=c.adapt_lr)
+        for _ in range(c.adapt_steps):
+            loss = policy_gradient_loss(policy, dict(policy.named_parameters()), batch,
+                                        c.entropy_coef)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    def act(self, obs: np.ndarray, state: Any) -> tuple[int, Any]:
+        encoder, policy = self._ready()
+        enc_state, pol_state = (None, None) if state is None else state
+        with torch.no_grad():
+            x = torch.as_tensor(np.asarray(obs, dtype=np.float32))[None]
+            x, enc_state = encoder.step(x, enc_state)
+            logits, pol_state = policy(x[:, None], pol_state)
+        if self.config.greedy:
+            action = int(torch.argmax(logits[0, 0]))
+        else:
+            action = int(sample_actions(logits[:, 0], self.rng)[0])
+        return action, (enc_state, pol_state)
+
+    # persistence --------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        _, policy = self._ready()
+        return {"principal": self.name, "config": dataclasses.asdict(self.config),
+                "obs_dim": self.obs_dim, "n_actions": self.n_actions,
+                "policy": policy.state_dict(), "rng": self.rng.bit_generator.state}
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        self.config = type(self.config)(**saved["config"])
+        self._build(saved["obs_dim"], saved["n_actions"])
+        _, policy = self._ready()
+        policy.load_state_dict(saved["policy"])
+        self.rng = np.random.default_rng()
+        self.rng.bit_generator.state = saved["rng"]
+
+    def save(self, path: str) -> None:
+        torch.save(self._state(), path)
+
+    def load(self, path: str) -> None:
+        saved = torch.load(path, weights_only=False)
+        if saved.get("principal") != self.name:
+            raise ValueError(f"{path!r} holds a {saved.get('principal')!r} principal, not a "
+                             f"{self.name!r} one")
+        self._restore(saved)
