@@ -3,7 +3,10 @@
 from gymnasium.envs.registration import register, registry
 
 from mermaide.envs.bandit import BanditCore, BanditEnv, BanditVectorEnv
+from mermaide.envs.games import GamePopulation, MatrixGame, game_population
 from mermaide.envs.knobs import Knobs
+from mermaide.envs.repeated_stackelberg import RepeatedStackelbergCore, RepeatedStackelbergEnv
+from mermaide.envs.stackelberg import StackelbergEnv, StackelbergSolution, solve
 
 _ENVIRONMENTS = [
     dict(
@@ -11,10 +14,31 @@ _ENVIRONMENTS = [
         entry_point="mermaide.envs.bandit:BanditEnv",
         vector_entry_point="mermaide.envs.bandit:BanditVectorEnv",
     ),
+    dict(
+        id="Mermaide/Stackelberg-v0",
+        entry_point="mermaide.envs.stackelberg:StackelbergEnv",
+    ),
+    dict(
+        id="Mermaide/RepeatedStackelberg-v0",
+        entry_point="mermaide.envs.repeated_stackelberg:RepeatedStackelbergEnv",
+    ),
 ]
 
 for _spec in _ENVIRONMENTS:
     if _spec["id"] not in registry:
         register(**_spec)
 
-__all__ = ["BanditCore", "BanditEnv", "BanditVectorEnv", "Knobs"]
+__all__ = [
+    "BanditCore",
+    "BanditEnv",
+    "BanditVectorEnv",
+    "GamePopulation",
+    "Knobs",
+    "MatrixGame",
+    "RepeatedStackelbergCore",
+    "RepeatedStackelbergEnv",
+    "StackelbergEnv",
+    "StackelbergSolution",
+    "game_population",
+    "solve",
+]
