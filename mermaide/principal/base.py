@@ -140,27 +140,37 @@ def make(name: str, **kwargs: Any) -> Any:
 # --- fixed tasks ------------------------------------------------------------------------------
 
 
+# How the games name a task in ``reset(options=...)`` and in the reset info: the bandit game's
+# agent ("agent": an AgentSpec), the matrix games' game and its agent ("game": a MatrixGame).
+TASK_KEYS = ("agent", "game")
+
+
+def task_key(info: dict[str, Any]) -> str:
+    """The task key a game uses, read from its reset info ("agent" when it reports none)."""
+    return next((key for key in TASK_KEYS if key in info), TASK_KEYS[0])
+
+
 class FixedTask(gym.Wrapper):
-    """Plays the same task every episode: ``reset`` passes ``options={"agent": task}``.
+    """Plays the same task every episode: ``reset`` passes ``options={key: task}``.
 
     This is how K-shot adaptation and evaluation keep one agent across episodes.
     """
 
-    def __init__(self, env: gym.Env, task: Any):
+    def __init__(self, env: gym.Env, task: Any, key: str = "agent"):
         super().__init__(env)
-        self.task = task
+        self.task, self.key = task, key
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[Any, dict[str, Any]]:
-        return self.env.reset(seed=seed, options={**(options or {}), "agent": self.task})
+        return self.env.reset(seed=seed, options={**(options or {}), self.key: self.task})
 
 
 class PopulationTasks(gym.Wrapper):
     """Draws a task from ``population`` at every reset (from the env's own seeded generator)."""
 
-    def __init__(self, env: gym.Env, population: TaskDistribution):
+    def __init__(self, env: gym.Env, population: TaskDistribution, key: str = "agent"):
         super().__init__(env)
-        self.population = population
+        self.population, self.key = population, key
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[Any, dict[str, Any]]:
@@ -169,7 +179,7 @@ class PopulationTasks(gym.Wrapper):
         elif not hasattr(self, "_task_rng"):
             self._task_rng = np.random.default_rng()
         task = self.population.sample(self._task_rng)
-        return self.env.reset(seed=seed, options={**(options or {}), "agent": task})
+        return self.env.reset(seed=seed, options={**(options or {}), self.key: task})
 
 
 # --- evaluation -------------------------------------------------------------------------------
@@ -252,8 +262,8 @@ def evaluate(principal: Any, env: gym.Env, episodes: int, seed: int, shots: int 
     """Score ``principal`` on ``env`` (DESIGN.md's K-shot protocol).
 
     ``tasks=None``: ``episodes`` scored episodes, each with an agent the env draws itself
-    (zero-shot only). ``tasks=n``: n tasks are drawn from the env (its reset ``info["agent"]``);
-    ``tasks=[spec, ...]``: those tasks. For each task a copy of the principal adapts on
+    (zero-shot only). ``tasks=n``: n tasks are drawn from the env (its reset ``info["agent"]``,
+    or ``info["game"]`` for the matrix games); ``tasks=[spec, ...]``: those tasks. For each task a copy of the principal adapts on
     ``shots`` episodes of that task, then plays ``episodes`` scored episodes of the same task;
     adaptation episodes are never scored and ``principal`` itself is never changed. Every draw
     flows from ``seed``.
@@ -263,7 +273,8 @@ def evaluate(principal: Any, env: gym.Env, episodes: int, seed: int, shots: int 
         raise ValueError(f"episodes must be an integer >= 1, got {episodes!r}")
     if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 0:
         raise ValueError(f"shots must be an integer >= 0, got {shots!r}")
-    env.reset(seed=int(seed))  # seeds the env; every later reset continues its generator
+    # Seeds the env (every later reset continues its generator) and tells the task key.
+    key = task_key(env.reset(seed=int(seed))[1])
     if tasks is None:
         if shots:
             raise ValueError(f"shots={shots} needs tasks (an int or a list of tasks), got None")
@@ -274,7 +285,7 @@ def evaluate(principal: Any, env: gym.Env, episodes: int, seed: int, shots: int 
         if isinstance(tasks, (int, np.integer)) and not isinstance(tasks, bool):
             if tasks < 1:
                 raise ValueError(f"tasks must be >= 1 when an int, got {tasks!r}")
-            task_list = [env.reset()[1]["agent"] for _ in range(int(tasks))]
+            task_list = [env.reset()[1][key] for _ in range(int(tasks))]
         elif isinstance(tasks, Sequence) and len(tasks) > 0:
             task_list = list(tasks)
         else:
@@ -283,7 +294,7 @@ def evaluate(principal: Any, env: gym.Env, episodes: int, seed: int, shots: int 
         rows, index = [], []
         for t, task in enumerate(task_list):
             player = copy.deepcopy(principal)
-            task_env = FixedTask(env, task)
+            task_env = FixedTask(env, task, key)
             if shots:
                 player.adapt(task_env, int(shots))
             rows.extend(run_episode(player, task_env) for _ in range(episodes))

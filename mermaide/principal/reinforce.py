@@ -22,7 +22,7 @@ gradient steps of size ``adapt_lr`` on them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from mermaide.envs.knobs import check_int, check_number
-from mermaide.principal.base import EnvFn, TaskDistribution
+from mermaide.principal.base import EnvFn, TaskDistribution, task_key
 
 POLICY_KINDS = ("mlp", "gru")
 
@@ -183,12 +183,14 @@ class IdentityEncoder:
 @dataclass
 class Episodes:
     """N episodes padded to the longest: obs (N, T, D), actions (N, T), rewards (N, T),
-    mask (N, T) (1 where the step happened)."""
+    mask (N, T) (1 where the step happened), agent_actions (N, T) (the agent's action as the
+    principal observed it, ``info["observed_action"]``; -1 where the game reports none)."""
 
     obs: np.ndarray
     actions: np.ndarray
     rewards: np.ndarray
     mask: np.ndarray
+    agent_actions: np.ndarray
 
     @property
     def steps(self) -> int:
@@ -202,8 +204,8 @@ class Episodes:
             widths = [(0, 0), (0, horizon - array.shape[1])] + [(0, 0)] * (array.ndim - 2)
             return np.pad(array, widths)
 
-        return Episodes(*(np.concatenate([pad(getattr(p, name)) for p in parts])
-                          for name in ("obs", "actions", "rewards", "mask")))
+        return Episodes(*(np.concatenate([pad(getattr(p, f.name)) for p in parts])
+                          for f in dataclasses.fields(Episodes)))
 
 
 def sample_actions(logits: Tensor, rng: np.random.Generator) -> np.ndarray:
@@ -214,41 +216,48 @@ def sample_actions(logits: Tensor, rng: np.random.Generator) -> np.ndarray:
     return np.minimum((cumulative < draws).sum(axis=1), probs.shape[1] - 1)
 
 
-def rollout(envs: Sequence[gym.Env], encoder: Encoder, policy: PolicyNet,
+PolicyFn = Callable[[Tensor, Any], tuple[Tensor, Any]]
+
+
+def rollout(envs: Sequence[gym.Env], encoder: Encoder, policy: PolicyFn,
             rng: np.random.Generator, tasks: Sequence[Any] | None = None,
-            seeds: Sequence[int] | None = None) -> Episodes:
-    """Play one episode in each env in lockstep, sampling actions; a task (when given) is
-    passed as ``reset(options={"agent": task})``."""
+            seeds: Sequence[int] | None = None, key: str = "agent") -> Episodes:
+    """Play one episode in each env in lockstep, sampling actions from ``policy`` (inputs
+    (N, 1, F), state -> logits (N, 1, A), state); a task (when given) is passed as
+    ``reset(options={key: task})``."""
     n = len(envs)
     first = [env.reset(seed=None if seeds is None else int(seeds[i]),
-                       options=None if tasks is None else {"agent": tasks[i]})[0]
+                       options=None if tasks is None else {key: tasks[i]})[0]
              for i, env in enumerate(envs)]
     step_fns = [env.step for env in envs]
     obs = np.stack(first).astype(np.float32)
     alive = np.ones(n, dtype=bool)
-    observations, actions, rewards, masks = [], [], [], []
+    observations, actions, rewards, masks, seen = [], [], [], [], []
     enc_state: Any = None
-    pol_state: Tensor | None = None
+    pol_state: Any = None
     with torch.no_grad():
         while alive.any():
             x, enc_state = encoder.step(torch.from_numpy(obs), enc_state)
             logits, pol_state = policy(x[:, None], pol_state)
             action = sample_actions(logits[:, 0], rng)
             reward = np.zeros(n, dtype=np.float32)
+            observed = np.full(n, -1, dtype=np.int64)
             next_obs = obs.copy()
             stepped = alive.astype(np.float32)
             for i in np.flatnonzero(alive):
-                o, r, terminated, truncated, _ = step_fns[i](int(action[i]))
+                o, r, terminated, truncated, info = step_fns[i](int(action[i]))
                 next_obs[i], reward[i] = o, r
+                observed[i] = info.get("observed_action", -1)
                 if terminated or truncated:
                     alive[i] = False
             observations.append(obs)
             actions.append(action)
             rewards.append(reward)
             masks.append(stepped)
+            seen.append(observed)
             obs = next_obs
     return Episodes(np.stack(observations, 1), np.stack(actions, 1).astype(np.int64),
-                    np.stack(rewards, 1), np.stack(masks, 1))
+                    np.stack(rewards, 1), np.stack(masks, 1), np.stack(seen, 1))
 
 
 def reinforce_advantages(episodes: Episodes, gamma: float, normalize: bool) -> np.ndarray:
@@ -336,6 +345,7 @@ class Reinforce:
         self.policy: PolicyNet | None = None
         self.encoder: Encoder | None = None
         self.obs_dim = self.n_actions = 0
+        self.task_key = "agent"
 
     # building -----------------------------------------------------------------------------
 
@@ -358,27 +368,39 @@ class Reinforce:
 
     def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
                    seed: int) -> None:
-        """Train on about ``steps`` env steps, one fresh agent per episode."""
+        """Train on about ``steps`` env steps (everything a principal plays counts)."""
         check_steps_seed(steps, seed)
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
-        envs = [env_fn() for _ in range(self.config.episodes_per_batch)]
-        self._build(*spaces_of(envs[0]))
-        self._before_policy_training(env_fn, population, steps, seed)
+        probe = env_fn()
+        self.task_key = task_key(probe.reset(seed=seed)[1])
+        self._build(*spaces_of(probe))
+        used = self._before_policy_training(env_fn, population, steps, seed)
+        if used >= steps:
+            raise ValueError(f"steps={steps} is spent before the policy trains ({used} steps "
+                             f"go to the world model's data); give more steps")
+        self._train_policy(env_fn, population, steps - used)
+
+    def _before_policy_training(self, env_fn: EnvFn, population: TaskDistribution | None,
+                                steps: int, seed: int) -> int:
+        """Hook for principals that fit something (a world model) before the policy; returns
+        the env steps it played."""
+        return 0
+
+    def _train_policy(self, env_fn: EnvFn, population: TaskDistribution | None,
+                      steps: int) -> None:
+        """Plain REINFORCE: every episode a fresh agent (from ``population`` when given)."""
         encoder, policy = self._ready()
+        envs = [env_fn() for _ in range(self.config.episodes_per_batch)]
         optimizer = torch.optim.Adam(policy.parameters(), lr=self.config.lr)
         seeds: Any = self.rng.integers(2**31, size=len(envs))
         done = 0
         while done < steps:
             tasks = None if population is None else [population.sample(self.rng) for _ in envs]
-            episodes = rollout(envs, encoder, policy, self.rng, tasks, seeds)
+            episodes = rollout(envs, encoder, policy, self.rng, tasks, seeds, self.task_key)
             seeds = None
             done += episodes.steps
             self._update(optimizer, episodes)
-
-    def _before_policy_training(self, env_fn: EnvFn, population: TaskDistribution | None,
-                                steps: int, seed: int) -> None:
-        """Hook for principals that fit something (a world model) before the policy."""
 
     def _update(self, optimizer: torch.optim.Optimizer, episodes: Episodes) -> None:
         encoder, policy = self._ready()

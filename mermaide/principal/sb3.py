@@ -24,7 +24,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from mermaide.envs.knobs import check_int
-from mermaide.principal.base import EnvFn, PopulationTasks, TaskDistribution
+from mermaide.principal.base import EnvFn, PopulationTasks, TaskDistribution, task_key
 from mermaide.principal.reinforce import check_steps_seed
 
 _MODULES = ("stable_baselines3", "sb3_contrib")
@@ -96,7 +96,7 @@ class SB3Principal:
         check_steps_seed(steps, seed)
         env = env_fn()
         if population is not None:
-            env = PopulationTasks(env, population)
+            env = PopulationTasks(env, population, task_key(env.reset(seed=seed)[1]))
         lengths = _EpisodeLength(env)
         lengths.reset(seed=seed)
         self.seed = seed
