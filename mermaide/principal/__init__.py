@@ -11,13 +11,13 @@ from mermaide.principal.base import (
     Principal,
     TaskDistribution,
     check_principal,
-    task_key,
     evaluate,
     make,
     principal_names,
     register_prefix,
     register_principal,
     run_episode,
+    task_key,
 )
 
 _PRINCIPALS = {
@@ -40,11 +40,11 @@ __all__ = [
     "Principal",
     "TaskDistribution",
     "check_principal",
-    "task_key",
     "evaluate",
     "make",
     "principal_names",
     "register_prefix",
     "register_principal",
     "run_episode",
+    "task_key",
 ]

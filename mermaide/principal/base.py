@@ -263,8 +263,9 @@ def evaluate(principal: Any, env: gym.Env, episodes: int, seed: int, shots: int 
 
     ``tasks=None``: ``episodes`` scored episodes, each with an agent the env draws itself
     (zero-shot only). ``tasks=n``: n tasks are drawn from the env (its reset ``info["agent"]``,
-    or ``info["game"]`` for the matrix games); ``tasks=[spec, ...]``: those tasks. For each task a copy of the principal adapts on
-    ``shots`` episodes of that task, then plays ``episodes`` scored episodes of the same task;
+    or ``info["game"]`` for the matrix games); ``tasks=[spec, ...]``: those tasks. For each
+    task a copy of the principal adapts on ``shots`` episodes of that task, then plays
+    ``episodes`` scored episodes of the same task;
     adaptation episodes are never scored and ``principal`` itself is never changed. Every draw
     flows from ``seed``.
     """
