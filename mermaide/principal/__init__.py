@@ -28,6 +28,9 @@ _PRINCIPALS = {
     "random": "mermaide.principal.heuristics:RandomInterventions",
     "reinforce": "mermaide.principal.reinforce:Reinforce",
     "ppo": "mermaide.principal.sb3:ppo",
+    "model": "mermaide.principal.model:AgentModel",
+    "maml": "mermaide.principal.maml:MAML",
+    "mermaide": "mermaide.principal.mermaide:Mermaide",
 }
 for _name, _entry_point in _PRINCIPALS.items():
     register_principal(_name, _entry_point)

@@ -261,25 +261,35 @@ def rollout(envs: Sequence[gym.Env], encoder: Encoder, policy: PolicyFn,
 
 
 def reinforce_advantages(episodes: Episodes, gamma: float, normalize: bool) -> np.ndarray:
-    """Rewards-to-go minus the batch mean at each time step (no baseline for one episode),
-    divided by their std when ``normalize`` and there is more than one episode. (N, T)."""
-    rewards = episodes.rewards * episodes.mask
+    """Rewards-to-go minus a baseline, (N, T).
+
+    With several episodes the baseline is their mean reward-to-go at each time step. A single
+    episode (K = 1 adaptation) has no batch to average over: its own mean reward per step,
+    times the steps left, stands in (for a one-step episode that is the reward itself, so no
+    baseline is taken there). With ``normalize`` the advantages are divided by their std.
+    """
+    mask = episodes.mask
+    rewards = episodes.rewards * mask
     returns = np.zeros_like(rewards)
     running = np.zeros(rewards.shape[0], dtype=rewards.dtype)
     for t in range(rewards.shape[1] - 1, -1, -1):
         running = rewards[:, t] + gamma * running
         returns[:, t] = running
-    mask = episodes.mask
+    lengths = mask.sum(axis=1, keepdims=True)
     if rewards.shape[0] > 1:
         counts = np.maximum(mask.sum(axis=0), 1.0)
         baseline = (returns * mask).sum(axis=0) / counts
-        advantages = (returns - baseline) * mask
-        if normalize:
-            std = np.sqrt((advantages ** 2).sum() / max(mask.sum(), 1.0))
-            if std > 1e-8:
-                advantages = advantages / std
-        return advantages.astype(np.float32)
-    return (returns * mask).astype(np.float32)
+    elif lengths[0, 0] > 1:
+        steps_left = np.cumsum(mask[:, ::-1], axis=1)[:, ::-1]
+        baseline = steps_left * rewards.sum(axis=1, keepdims=True) / lengths
+    else:
+        baseline = np.zeros_like(returns)
+    advantages = (returns - baseline) * mask
+    if normalize and mask.sum() > 1:
+        std = np.sqrt((advantages ** 2).sum() / mask.sum())
+        if std > 1e-8:
+            advantages = advantages / std
+    return advantages.astype(np.float32)
 
 
 @dataclass
@@ -338,9 +348,10 @@ class Reinforce:
     ``ReinforceConfig`` field as keyword, or ``config=ReinforceConfig(...)``)."""
 
     name = "reinforce"
+    config_class: type = ReinforceConfig
 
-    def __init__(self, config: ReinforceConfig | dict[str, Any] | None = None, **overrides: Any):
-        self.config: ReinforceConfig = config_from(ReinforceConfig, config, overrides)
+    def __init__(self, config: Any = None, **overrides: Any):
+        self.config = config_from(self.config_class, config, overrides)
         self.rng = np.random.default_rng(self.config.seed)
         self.policy: PolicyNet | None = None
         self.encoder: Encoder | None = None
@@ -374,11 +385,12 @@ class Reinforce:
         self.rng = np.random.default_rng(seed)
         probe = env_fn()
         self.task_key = task_key(probe.reset(seed=seed)[1])
-        self._build(*spaces_of(probe))
+        self.obs_dim, self.n_actions = spaces_of(probe)
         used = self._before_policy_training(env_fn, population, steps, seed)
         if used >= steps:
             raise ValueError(f"steps={steps} is spent before the policy trains ({used} steps "
                              f"go to the world model's data); give more steps")
+        self._build(self.obs_dim, self.n_actions)
         self._train_policy(env_fn, population, steps - used)
 
     def _before_policy_training(self, env_fn: EnvFn, population: TaskDistribution | None,
@@ -424,9 +436,13 @@ class Reinforce:
         check_int("episodes", episodes, 0)
         if episodes == 0:
             return
+        self._adapt_on(self.play(env, episodes))
+
+    def _adapt_on(self, played: Episodes) -> None:
+        """The adaptation update on the K episodes played."""
         encoder, policy = self._ready()
         c = self.config
-        batch = loss_batch(self.play(env, episodes), encoder, c.gamma, c.normalize_advantages)
+        batch = loss_batch(played, encoder, c.gamma, c.normalize_advantages)
         optimizer = torch.optim.SGD(policy.parameters(), lr=c.adapt_lr)
         for _ in range(c.adapt_steps):
             loss = policy_gradient_loss(policy, dict(policy.named_parameters()), batch,
