@@ -113,7 +113,7 @@ class MAML(Reinforce):
 
     def _train_policy(self, env_fn: EnvFn, population: TaskDistribution | None,
                       steps: int) -> None:
-        encoder, policy = self._ready()
+        _, policy = self._ready()
         c = self.config
         envs = [env_fn() for _ in range(c.meta_batch * max(c.shots, c.query_episodes))]
         probe = env_fn()

@@ -25,3 +25,22 @@ def bandit(**knobs):
     params = dict(n_arms=3, horizon=HORIZON, agent=UCB_AGENT, intervention_cost=0.05)
     params.update(knobs)
     return lambda: gym.make("Mermaide/Bandit-v0", **params)
+
+
+def steering_population():
+    """The training agents (optimistic UCB, epsilon-greedy) on fixed payoffs: arm 0 is their
+    best (0.9), the principal's target is arm 1. The target is fixed because the bandit
+    observation does not show it: a principal can only learn a target that stays put."""
+    from mermaide.agents import AgentPopulation, population
+
+    return AgentPopulation(population("train").families, n_arms=3, rewards=(0.9, 0.5, 0.2),
+                           target=1, name="steer")
+
+
+def actions_on(principal, observations):
+    """The actions ``principal`` takes along one episode of the given observations."""
+    state, actions = None, []
+    for obs in observations:
+        action, state = principal.act(obs, state)
+        actions.append(action)
+    return actions

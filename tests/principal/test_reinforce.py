@@ -10,7 +10,7 @@ from torch.func import functional_call
 from mermaide.principal import evaluate, make
 from mermaide.principal.reinforce import PolicyNet, ReinforceConfig
 
-from .conftest import bandit
+from .conftest import actions_on, bandit
 
 BUDGET_STEPS = 12_000
 
@@ -48,14 +48,6 @@ def test_mlp_policy_learns_too():
     learned = evaluate(principal, bandit()(), episodes=5, seed=1).mean_return
     nothing = evaluate(make("none"), bandit()(), episodes=5, seed=1).mean_return
     assert learned > nothing + 10.0
-
-
-def actions_on(principal, observations):
-    state, actions = None, []
-    for obs in observations:
-        action, state = principal.act(obs, state)
-        actions.append(action)
-    return actions
 
 
 @pytest.mark.parametrize("greedy", [True, False])
