@@ -37,7 +37,6 @@ from mermaide.principal.reinforce import (
     ReinforceConfig,
     policy_gradient_loss,
     reinforce_advantages,
-    rollout,
 )
 
 Params = dict[str, Tensor]
@@ -137,7 +136,7 @@ class MAML(Reinforce):
         _, policy = self._ready()
 
         def one(p: Params, x: Tensor, state: Any) -> tuple[Tensor, Tensor]:
-            return functional_call(policy, p, (x, state))  # type: ignore[no-any-return]
+            return functional_call(policy, p, (x, state))
 
         def act(x: Tensor, state: Any) -> tuple[Tensor, Tensor]:
             tasks = x.shape[0] // per_task
@@ -156,10 +155,9 @@ class MAML(Reinforce):
         encoder, policy = self._ready()
         c = self.config
         m = len(tasks)
-        theta = dict(policy.named_parameters())
+        theta: Params = dict(policy.named_parameters())
         support_tasks = [t for t in tasks for _ in range(c.shots)]
-        support = rollout(envs[: m * c.shots], encoder, policy, self.rng, support_tasks,
-                          key=self.task_key)
+        support = self._rollout(envs[: m * c.shots], policy, support_tasks)
         inputs, actions, advantages, mask = task_batch(support, m, encoder, c.gamma,
                                                        c.normalize_advantages)
 
@@ -171,9 +169,8 @@ class MAML(Reinforce):
                                                             advantages, mask)
         detached = {k: v.detach() for k, v in adapted.items()}
         query_tasks = [t for t in tasks for _ in range(c.query_episodes)]
-        query = rollout(envs[: m * c.query_episodes], encoder,
-                        self._adapted_policy(detached, c.query_episodes), self.rng,
-                        query_tasks, key=self.task_key)
+        query = self._rollout(envs[: m * c.query_episodes],
+                              self._adapted_policy(detached, c.query_episodes), query_tasks)
         q_inputs, q_actions, q_advantages, q_mask = task_batch(query, m, encoder, c.gamma,
                                                                c.normalize_advantages)
 

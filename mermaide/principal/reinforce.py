@@ -22,6 +22,7 @@ gradient steps of size ``adapt_lr`` on them.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -116,7 +117,8 @@ class GRULayer(nn.Module):
 
 
 class PolicyNet(nn.Module):
-    """Logits over ``n_actions`` from an input history.
+    """Logits over ``n_actions`` from an input history (or, with ``continuous``, the mean of
+    a diagonal Gaussian over ``n_actions`` dimensions, its log std a parameter).
 
     ``forward(x (N, T, F), state) -> (logits (N, T, A), state)``. The state is the GRU's hidden
     state (N, H), or for the MLP the previous ``history - 1`` inputs (N, history - 1, F); None
@@ -124,7 +126,8 @@ class PolicyNet(nn.Module):
     """
 
     def __init__(self, input_size: int, n_actions: int, kind: str = "gru",
-                 hidden_size: int = 64, history: int = 1):
+                 hidden_size: int = 64, history: int = 1, continuous: bool = False,
+                 init_std: float = 0.5):
         super().__init__()
         if kind not in POLICY_KINDS:
             raise ValueError(f"kind must be one of {POLICY_KINDS}, got {kind!r}")
@@ -139,6 +142,10 @@ class PolicyNet(nn.Module):
         # A near-uniform initial policy: every action gets explored from the start.
         nn.init.normal_(self.head.weight, std=0.01)
         nn.init.zeros_(self.head.bias)
+        self.continuous = continuous
+        if continuous:
+            # Box actions: the head gives a Gaussian's mean, this its state-independent log std.
+            self.log_std = nn.Parameter(torch.full((n_actions,), math.log(init_std)))
 
     def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if self.kind == "gru":
@@ -216,15 +223,53 @@ def sample_actions(logits: Tensor, rng: np.random.Generator) -> np.ndarray:
     return np.minimum((cumulative < draws).sum(axis=1), probs.shape[1] - 1)
 
 
+class ActionSpace:
+    """What the policy's outputs mean for a game: logits over a ``Discrete`` space, or a
+    Gaussian's mean over a flat ``Box`` (sampled actions are clipped to the box when played;
+    the policy gradient scores the unclipped sample)."""
+
+    def __init__(self, space: gym.Space):
+        if isinstance(space, gym.spaces.Discrete):
+            self.discrete, self.size, self.start = True, int(space.n), int(space.start)
+            self.low = self.high = np.zeros(0, dtype=np.float32)
+        elif isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+            self.discrete, self.size, self.start = False, int(space.shape[0]), 0
+            self.low, self.high = space.low.astype(np.float32), space.high.astype(np.float32)
+        else:
+            raise ValueError(f"these principals need a Discrete or a flat Box action space, "
+                             f"got {space}")
+
+    def sample(self, out: Tensor, log_std: Tensor | None, rng: np.random.Generator
+               ) -> np.ndarray:
+        """(N, A) policy outputs -> N actions as the policy scores them."""
+        if self.discrete:
+            return sample_actions(out, rng)
+        assert log_std is not None
+        noise = rng.standard_normal(out.shape).astype(np.float32)
+        return out.numpy() + np.exp(log_std.numpy()) * noise
+
+    def greedy(self, out: Tensor) -> np.ndarray:
+        return out.argmax(dim=-1).numpy() if self.discrete else out.numpy()
+
+    def to_env(self, action: np.ndarray) -> Any:
+        """One action as the env takes it."""
+        if self.discrete:
+            return int(action) + self.start
+        return np.clip(action, self.low, self.high).astype(np.float32)
+
+
 PolicyFn = Callable[[Tensor, Any], tuple[Tensor, Any]]
 
 
 def rollout(envs: Sequence[gym.Env], encoder: Encoder, policy: PolicyFn,
             rng: np.random.Generator, tasks: Sequence[Any] | None = None,
-            seeds: Sequence[int] | None = None, key: str = "agent") -> Episodes:
+            seeds: Sequence[int] | None = None, key: str = "agent",
+            space: ActionSpace | None = None, log_std: Tensor | None = None) -> Episodes:
     """Play one episode in each env in lockstep, sampling actions from ``policy`` (inputs
     (N, 1, F), state -> logits (N, 1, A), state); a task (when given) is passed as
-    ``reset(options={key: task})``."""
+    ``reset(options={key: task})``. ``space`` (default: the first env's) says how outputs
+    become actions; ``log_std`` is the Gaussian's for Box actions."""
+    space = ActionSpace(envs[0].action_space) if space is None else space
     n = len(envs)
     first = [env.reset(seed=None if seeds is None else int(seeds[i]),
                        options=None if tasks is None else {key: tasks[i]})[0]
@@ -239,13 +284,13 @@ def rollout(envs: Sequence[gym.Env], encoder: Encoder, policy: PolicyFn,
         while alive.any():
             x, enc_state = encoder.step(torch.from_numpy(obs), enc_state)
             logits, pol_state = policy(x[:, None], pol_state)
-            action = sample_actions(logits[:, 0], rng)
+            action = space.sample(logits[:, 0], log_std, rng)
             reward = np.zeros(n, dtype=np.float32)
             observed = np.full(n, -1, dtype=np.int64)
             next_obs = obs.copy()
             stepped = alive.astype(np.float32)
             for i in np.flatnonzero(alive):
-                o, r, terminated, truncated, info = step_fns[i](int(action[i]))
+                o, r, terminated, truncated, info = step_fns[i](space.to_env(action[i]))
                 next_obs[i], reward[i] = o, r
                 observed[i] = info.get("observed_action", -1)
                 if terminated or truncated:
@@ -256,7 +301,9 @@ def rollout(envs: Sequence[gym.Env], encoder: Encoder, policy: PolicyFn,
             masks.append(stepped)
             seen.append(observed)
             obs = next_obs
-    return Episodes(np.stack(observations, 1), np.stack(actions, 1).astype(np.int64),
+    played = np.stack(actions, 1)
+    return Episodes(np.stack(observations, 1),
+                    played.astype(np.int64) if space.discrete else played.astype(np.float32),
                     np.stack(rewards, 1), np.stack(masks, 1), np.stack(seen, 1))
 
 
@@ -316,23 +363,27 @@ def policy_gradient_loss(policy: nn.Module, params: dict[str, Tensor], batch: Lo
                          entropy_coef: float) -> Tensor:
     """The REINFORCE loss, ``-E[log pi(a|h) * A + entropy_coef * H(pi(.|h))]`` over the steps
     that happened, evaluated with the parameters ``params`` (a pure function of them)."""
-    logits, _ = functional_call(policy, params, (batch.inputs,))
-    log_probs = torch.log_softmax(logits, dim=-1)
-    chosen = log_probs.gather(-1, batch.actions[..., None])[..., 0]
-    entropy = -(log_probs.exp() * log_probs).sum(-1)
+    out, _ = functional_call(policy, params, (batch.inputs,))
+    if "log_std" in params:  # a Gaussian over Box actions
+        log_std = params["log_std"]
+        z = (batch.actions - out) / log_std.exp()
+        chosen = (-0.5 * z ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        entropy = (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum().expand_as(chosen)
+    else:
+        log_probs = torch.log_softmax(out, dim=-1)
+        chosen = log_probs.gather(-1, batch.actions[..., None])[..., 0]
+        entropy = -(log_probs.exp() * log_probs).sum(-1)
     steps = batch.mask.sum().clamp(min=1.0)
     return -((chosen * batch.advantages + entropy_coef * entropy) * batch.mask).sum() / steps
 
 
-def spaces_of(env: gym.Env) -> tuple[int, int]:
-    """(observation size, number of actions) of a game with a flat Box observation and a
-    Discrete action space, the kind these principals play."""
-    obs_space, action_space = env.observation_space, env.action_space
-    if not isinstance(action_space, gym.spaces.Discrete):
-        raise ValueError(f"these principals need a Discrete action space, got {action_space}")
+def spaces_of(env: gym.Env) -> tuple[int, gym.Space]:
+    """(observation size, action space) of a game with a flat Box observation."""
+    obs_space = env.observation_space
     if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
         raise ValueError(f"these principals need a flat Box observation space, got {obs_space}")
-    return int(obs_space.shape[0]), int(action_space.n)
+    ActionSpace(env.action_space)  # refuses the spaces a policy cannot produce
+    return int(obs_space.shape[0]), env.action_space
 
 
 def check_steps_seed(steps: int, seed: int) -> None:
@@ -356,16 +407,23 @@ class Reinforce:
         self.policy: PolicyNet | None = None
         self.encoder: Encoder | None = None
         self.obs_dim = self.n_actions = 0
+        self.action_space: gym.Space | None = None
+        self.space: ActionSpace | None = None
         self.task_key = "agent"
 
     # building -----------------------------------------------------------------------------
 
+    def _set_spaces(self, obs_dim: int, action_space: gym.Space) -> None:
+        self.obs_dim, self.action_space = obs_dim, action_space
+        self.space = ActionSpace(action_space)
+        self.n_actions = self.space.size
+
     def _build(self, obs_dim: int, n_actions: int) -> None:
-        self.obs_dim, self.n_actions = obs_dim, n_actions
         self.encoder = self._make_encoder(obs_dim, n_actions)
         c = self.config
+        assert self.space is not None
         self.policy = PolicyNet(self.encoder.output_size, n_actions, c.policy, c.hidden_size,
-                                c.history)
+                                c.history, continuous=not self.space.discrete)
 
     def _make_encoder(self, obs_dim: int, n_actions: int) -> Encoder:
         return IdentityEncoder(obs_dim)
@@ -374,6 +432,15 @@ class Reinforce:
         if self.policy is None or self.encoder is None:
             raise RuntimeError(f"{self.name!r} has no policy yet: call meta_train or load first")
         return self.encoder, self.policy
+
+    def _rollout(self, envs: Sequence[gym.Env], policy: PolicyFn,
+                 tasks: Sequence[Any] | None = None, seeds: Sequence[int] | None = None
+                 ) -> Episodes:
+        """``rollout`` with this principal's encoder, action space and sampling generator."""
+        encoder, net = self._ready()
+        log_std = net.log_std.detach() if net.continuous else None
+        return rollout(envs, encoder, policy, self.rng, tasks, seeds, self.task_key, self.space,
+                       log_std)
 
     # the protocol -------------------------------------------------------------------------
 
@@ -385,7 +452,7 @@ class Reinforce:
         self.rng = np.random.default_rng(seed)
         probe = env_fn()
         self.task_key = task_key(probe.reset(seed=seed)[1])
-        self.obs_dim, self.n_actions = spaces_of(probe)
+        self._set_spaces(*spaces_of(probe))
         used = self._before_policy_training(env_fn, population, steps, seed)
         if used >= steps:
             raise ValueError(f"steps={steps} is spent before the policy trains ({used} steps "
@@ -402,14 +469,14 @@ class Reinforce:
     def _train_policy(self, env_fn: EnvFn, population: TaskDistribution | None,
                       steps: int) -> None:
         """Plain REINFORCE: every episode a fresh agent (from ``population`` when given)."""
-        encoder, policy = self._ready()
+        _, policy = self._ready()
         envs = [env_fn() for _ in range(self.config.episodes_per_batch)]
         optimizer = torch.optim.Adam(policy.parameters(), lr=self.config.lr)
         seeds: Any = self.rng.integers(2**31, size=len(envs))
         done = 0
         while done < steps:
             tasks = None if population is None else [population.sample(self.rng) for _ in envs]
-            episodes = rollout(envs, encoder, policy, self.rng, tasks, seeds, self.task_key)
+            episodes = self._rollout(envs, policy, tasks, seeds)
             seeds = None
             done += episodes.steps
             self._update(optimizer, episodes)
@@ -427,9 +494,8 @@ class Reinforce:
 
     def play(self, env: gym.Env, episodes: int) -> Episodes:
         """Play ``episodes`` episodes of ``env`` one after the other, sampling actions."""
-        encoder, policy = self._ready()
-        return Episodes.concatenate([rollout([env], encoder, policy, self.rng)
-                                     for _ in range(episodes)])
+        _, policy = self._ready()
+        return Episodes.concatenate([self._rollout([env], policy) for _ in range(episodes)])
 
     def adapt(self, env: gym.Env, episodes: int) -> None:
         """K episodes of the new agent, then ``adapt_steps`` SGD steps of ``adapt_lr``."""
@@ -451,30 +517,34 @@ class Reinforce:
             loss.backward()
             optimizer.step()
 
-    def act(self, obs: np.ndarray, state: Any) -> tuple[int, Any]:
+    def act(self, obs: np.ndarray, state: Any) -> tuple[Any, Any]:
         encoder, policy = self._ready()
         enc_state, pol_state = (None, None) if state is None else state
         with torch.no_grad():
             x = torch.as_tensor(np.asarray(obs, dtype=np.float32))[None]
             x, enc_state = encoder.step(x, enc_state)
             logits, pol_state = policy(x[:, None], pol_state)
+        assert self.space is not None
+        out = logits[:, 0]
         if self.config.greedy:
-            action = int(torch.argmax(logits[0, 0]))
+            action = self.space.greedy(out)[0]
         else:
-            action = int(sample_actions(logits[:, 0], self.rng)[0])
-        return action, (enc_state, pol_state)
+            log_std = policy.log_std.detach() if policy.continuous else None
+            action = self.space.sample(out, log_std, self.rng)[0]
+        return self.space.to_env(action), (enc_state, pol_state)
 
     # persistence --------------------------------------------------------------------------
 
     def _state(self) -> dict[str, Any]:
         _, policy = self._ready()
         return {"principal": self.name, "config": dataclasses.asdict(self.config),
-                "obs_dim": self.obs_dim, "n_actions": self.n_actions,
+                "obs_dim": self.obs_dim, "action_space": self.action_space,
                 "policy": policy.state_dict(), "rng": self.rng.bit_generator.state}
 
     def _restore(self, saved: dict[str, Any]) -> None:
         self.config = type(self.config)(**saved["config"])
-        self._build(saved["obs_dim"], saved["n_actions"])
+        self._set_spaces(saved["obs_dim"], saved["action_space"])
+        self._build(self.obs_dim, self.n_actions)
         _, policy = self._ready()
         policy.load_state_dict(saved["policy"])
         self.rng = np.random.default_rng()
