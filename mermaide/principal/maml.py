@@ -146,7 +146,8 @@ class MAML(Reinforce):
             else:
                 state = state.reshape(tasks, per_task, *state.shape[1:])
                 logits, new = vmap(one)(params, x, state)
-            return (logits.reshape(-1, *logits.shape[2:]), new.reshape(-1, *new.shape[2:]))
+            n = tasks * per_task
+            return logits.reshape(n, *logits.shape[2:]), new.reshape(n, *new.shape[2:])
 
         return act
 
