@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mermaide.agents.population import AgentPopulation, AgentSpec
 from mermaide.envs.knobs import check_int, check_number
 from mermaide.principal.base import EnvFn, TaskDistribution
 from mermaide.principal.reinforce import Encoder, Episodes, Reinforce, ReinforceConfig
@@ -110,10 +111,14 @@ class WorldModelPrincipal(Reinforce):
         """Collect data with a random intervention behaviour and fit the world model on it;
         returns the env steps that took."""
         c = self.config
-        # The world model's collector takes the bandit family's agents (AgentPopulation,
-        # AgentSpec, lists of them); it refuses other task kinds with a ValueError.
-        data = collect_trajectories(env_fn, population,  # type: ignore[arg-type]
-                                    c.model_episodes, seed,
+        # The world model's collector plays the bandit family's agents; matrix games (tasks
+        # named "game") would need their own collector, and in the one-round game the world
+        # model could not even see the commitment the agent answers.
+        if not (population is None or isinstance(population, (AgentPopulation, AgentSpec))):
+            raise ValueError(f"{self.name!r} fits its world model on bandit agents: population "
+                             f"must be an AgentPopulation, an AgentSpec or None, got "
+                             f"{type(population).__name__}")
+        data = collect_trajectories(env_fn, population, c.model_episodes, seed,
                                     random_behaviour(self.n_actions, c.model_intervene_prob))
         self.world_model = AgentWorldModel(self.obs_dim, data.n_actions or 2, c.world_model)
         self.model_losses = fit_world_model(self.world_model, data, c.world_model, seed)

@@ -113,6 +113,9 @@ class SB3Principal:
         model = self._model()
         steps = episodes * max(self.episode_length, 1)
         if isinstance(model, OnPolicyAlgorithm):
+            # SB3's on-policy updates need at least 2 samples (PPO asserts it): K one-step
+            # episodes of a one-round game with K = 1 play 2 steps.
+            steps = max(steps, 2)
             kwargs = dict(self.algorithm_kwargs, n_steps=steps)
             if "batch_size" in inspect.signature(self.cls).parameters:
                 kwargs["batch_size"] = min(int(kwargs.get("batch_size", 64)), steps)
@@ -125,15 +128,16 @@ class SB3Principal:
         model.learn(total_timesteps=steps, reset_num_timesteps=False)
         self.model = model
 
-    def act(self, obs: np.ndarray, state: Any) -> tuple[int, Any]:
+    def act(self, obs: np.ndarray, state: Any) -> tuple[Any, Any]:
         model = self._model()
         if self.recurrent:
-            action, lstm_state = model.predict(obs, state=state,
-                                               episode_start=np.array([state is None]),
-                                               deterministic=True)
-            return int(action), lstm_state
-        action, _ = model.predict(obs, deterministic=True)
-        return int(action), None
+            action, state = model.predict(obs, state=state,
+                                          episode_start=np.array([state is None]),
+                                          deterministic=True)
+        else:
+            action, state = model.predict(obs, deterministic=True)
+        # Discrete actions come back as 0-d arrays: hand the env a plain int.
+        return (int(action) if np.ndim(action) == 0 else action), state
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SB3Principal:
         """A copy through SB3's own save/load (its models hold non-leaf tensors that

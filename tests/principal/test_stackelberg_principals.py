@@ -41,3 +41,18 @@ def test_principal_plays_the_matrix_game_below_the_equilibrium_value(name):
                                                      strict=True))
     action, _ = principal.act(env.reset(seed=1)[0], None)
     assert env.action_space.contains(action)
+
+
+def test_ppo_adapts_on_one_step_episodes():
+    principal = make("ppo", n_steps=32, batch_size=16)
+    population = game_population("train")
+    principal.meta_train(stackelberg, population, 64, seed=0)
+    games = population.sample_many(2, np.random.default_rng(5))
+    stats = evaluate(principal, stackelberg(), episodes=1, seed=0, shots=1, tasks=games)
+    assert np.all(stats.returns <= np.array([equilibrium(g).value for g in games]) + 1e-9)
+
+
+@pytest.mark.parametrize("name", ["model", "mermaide"])
+def test_world_model_principals_refuse_matrix_game_populations(name):
+    with pytest.raises(ValueError, match="AgentPopulation"):
+        make(name).meta_train(stackelberg, game_population("train"), 1000, seed=0)
