@@ -5,8 +5,17 @@ from gymnasium.envs.registration import register, registry
 from mermaide.envs.bandit import BanditCore, BanditEnv, BanditVectorEnv
 from mermaide.envs.games import GamePopulation, MatrixGame, game_population
 from mermaide.envs.knobs import Knobs
-from mermaide.envs.repeated_stackelberg import RepeatedStackelbergCore, RepeatedStackelbergEnv
-from mermaide.envs.stackelberg import StackelbergEnv, StackelbergSolution, solve
+from mermaide.envs.repeated_stackelberg import (
+    RepeatedStackelbergCore,
+    RepeatedStackelbergEnv,
+    RepeatedStackelbergVectorEnv,
+)
+from mermaide.envs.stackelberg import (
+    StackelbergEnv,
+    StackelbergSolution,
+    StackelbergVectorEnv,
+    solve,
+)
 
 _ENVIRONMENTS = [
     dict(
@@ -17,10 +26,12 @@ _ENVIRONMENTS = [
     dict(
         id="Mermaide/Stackelberg-v0",
         entry_point="mermaide.envs.stackelberg:StackelbergEnv",
+        vector_entry_point="mermaide.envs.stackelberg:StackelbergVectorEnv",
     ),
     dict(
         id="Mermaide/RepeatedStackelberg-v0",
         entry_point="mermaide.envs.repeated_stackelberg:RepeatedStackelbergEnv",
+        vector_entry_point="mermaide.envs.repeated_stackelberg:RepeatedStackelbergVectorEnv",
     ),
 ]
 
@@ -37,8 +48,10 @@ __all__ = [
     "MatrixGame",
     "RepeatedStackelbergCore",
     "RepeatedStackelbergEnv",
+    "RepeatedStackelbergVectorEnv",
     "StackelbergEnv",
     "StackelbergSolution",
+    "StackelbergVectorEnv",
     "game_population",
     "solve",
 ]

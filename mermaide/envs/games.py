@@ -36,6 +36,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from mermaide.agents.base import learner_names
+from mermaide.agents.base import make as make_learner
 from mermaide.agents.population import Choice, LearnerFamily, Uniform
 
 # The agent that sees the principal's current commitment and best-responds to it exactly: the
@@ -68,6 +69,15 @@ def check_payoffs(A: Any, B: Any) -> tuple[np.ndarray, np.ndarray]:
     return arrays[0], arrays[1]
 
 
+def check_learner_params(learner: str, params: Mapping[str, Any]) -> None:
+    """Build the learner once so that bad parameters fail here, not at the first reset."""
+    try:
+        make_learner(learner, **params)
+    except TypeError as error:
+        raise ValueError(f"params {dict(params)!r} do not fit learner {learner!r}: {error}"
+                         ) from None
+
+
 @dataclass(frozen=True, eq=False)
 class MatrixGame:
     """One game: payoffs A (principal) and B (agent), both (m, n), and the agent's kind.
@@ -90,6 +100,8 @@ class MatrixGame:
                              f"({', '.join(learner_names())}), got {self.learner!r}")
         if self.learner == FOLLOWER and self.params:
             raise ValueError(f"the follower takes no params, got {dict(self.params)!r}")
+        if self.learner != FOLLOWER:
+            check_learner_params(self.learner, self.params)
         A.setflags(write=False)
         B.setflags(write=False)
         object.__setattr__(self, "A", A)

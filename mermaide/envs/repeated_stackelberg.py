@@ -4,7 +4,8 @@ agent's actions.
 
 The simulation is ``RepeatedStackelbergCore`` (B games in (B, m, n) arrays, defined with the
 solver in ``mermaide.envs.stackelberg`` because the one-round game is its T = 1 case);
-``RepeatedStackelbergEnv`` is its B = 1 Gymnasium form.
+``RepeatedStackelbergEnv`` is its B = 1 Gymnasium form and ``RepeatedStackelbergVectorEnv`` its
+native ``gym.make_vec`` form (B = num_envs).
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from mermaide.envs.knobs import OBSERVES_ACTIONS
-from mermaide.envs.stackelberg import GameSource, MatrixGameEnv, RepeatedStackelbergCore
+from mermaide.envs.stackelberg import (
+    GameSource,
+    MatrixGameEnv,
+    MatrixGameVectorEnv,
+    RepeatedStackelbergCore,
+)
 
-__all__ = ["RepeatedStackelbergCore", "RepeatedStackelbergEnv"]
+__all__ = ["RepeatedStackelbergCore", "RepeatedStackelbergEnv", "RepeatedStackelbergVectorEnv"]
 
 
 class RepeatedStackelbergEnv(MatrixGameEnv):
@@ -95,3 +101,28 @@ class RepeatedStackelbergEnv(MatrixGameEnv):
         super().__init__(game, horizon, agent, agent_kwargs, action_type, intervention_budget,
                          intervention_cost, bonus, observation_noise, principal_observes,
                          tie_break, tie_tolerance)
+
+
+class RepeatedStackelbergVectorEnv(MatrixGameVectorEnv):
+    """``num_envs`` repeated Stackelberg games in one core (``gym.make_vec`` form of
+    ``RepeatedStackelbergEnv``, same arguments)."""
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        game: GameSource = "train",
+        horizon: int = 100,
+        agent: str | None = None,
+        agent_kwargs: dict[str, Any] | None = None,
+        action_type: str = "weights",
+        intervention_budget: int | None = None,
+        intervention_cost: float = 0.1,
+        bonus: float = 1.0,
+        observation_noise: float = 0.0,
+        principal_observes: str = OBSERVES_ACTIONS,
+        tie_break: str = "principal",
+        tie_tolerance: float = 1e-6,
+    ):
+        super().__init__(num_envs, game, horizon, agent, agent_kwargs, action_type,
+                         intervention_budget, intervention_cost, bonus, observation_noise,
+                         principal_observes, tie_break, tie_tolerance)

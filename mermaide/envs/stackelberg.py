@@ -8,7 +8,9 @@ sampled, so the agent's payoff for action j is ``x @ B[:, j]`` and the principal
 ``x @ A[:, j]``. This makes the one-round game exactly the game the solver solves.
 
 ``solve(A, B)`` returns the strong Stackelberg equilibrium (ties broken in the principal's
-favour) by one linear program per agent action, and compares it with the pure Nash equilibria.
+favour) by one linear program per agent action, and compares it with the pure Nash equilibria;
+``equilibrium_values`` computes the same value for a batch of games at once (the games report
+it in ``info`` so that a harness can measure each principal's gap to it).
 ``RepeatedStackelbergCore`` simulates B games at once with (B, m, n) arrays;
 ``StackelbergEnv`` is its one-round (T = 1) Gymnasium form, and
 ``mermaide.envs.repeated_stackelberg`` its repeated form.
@@ -17,7 +19,8 @@ favour) by one linear program per agent action, and compares it with the pure Na
 from __future__ import annotations
 
 import dataclasses
-import weakref
+import functools
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +28,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
 from scipy.optimize import linprog
 
 from mermaide.agents import make as make_learner
-from mermaide.agents.base import Learner
+from mermaide.agents.base import Learner, learner_names
 from mermaide.agents.population import LearnerFamily
 from mermaide.envs.games import (
     CLASSIC_GAMES,
@@ -36,6 +41,7 @@ from mermaide.envs.games import (
     Follower,
     GamePopulation,
     MatrixGame,
+    check_learner_params,
     check_payoffs,
     classic_game,
     game_population,
@@ -59,9 +65,10 @@ __all__ = [
     "RepeatedStackelbergCore",
     "StackelbergEnv",
     "StackelbergSolution",
+    "StackelbergVectorEnv",
     "best_response",
     "classic_game",
-    "equilibrium",
+    "equilibrium_values",
     "game_population",
     "game_population_names",
     "pure_nash_equilibria",
@@ -156,16 +163,58 @@ def solve(A: Any, B: Any) -> StackelbergSolution:
     )
 
 
-_SOLUTIONS: weakref.WeakKeyDictionary[MatrixGame, StackelbergSolution] = (
-    weakref.WeakKeyDictionary())
+# Batched vertex enumeration is used while a game has at most this many (m x m) systems to
+# solve; beyond it the per-game linear programs are cheaper.
+_MAX_SYSTEMS = 20_000
 
 
-def equilibrium(game: MatrixGame) -> StackelbergSolution:
-    """``solve(game.A, game.B)``, remembered for as long as the game object lives."""
-    solution = _SOLUTIONS.get(game)
-    if solution is None:
-        solution = _SOLUTIONS[game] = solve(game.A, game.B)
-    return solution
+@functools.lru_cache(maxsize=64)
+def _bases(m: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which constraints are active at each candidate vertex, and the other agent actions."""
+    combinations = list(itertools.combinations(range(n - 1 + m), m - 1))
+    subsets = np.array(combinations, dtype=np.int64).reshape(len(combinations), m - 1)
+    others = np.array([[k for k in range(n) if k != j] for j in range(n)], dtype=np.int64)
+    return subsets, others
+
+
+def equilibrium_values(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """The strong Stackelberg values of G games at once: A, B (G, m, n) -> (G,).
+
+    The same quantity as ``solve(A[g], B[g]).value``, computed without a Python loop over games
+    by enumerating vertices: every program of ``solve`` attains its optimum at a vertex of
+    {x in the simplex : j is a best response}, which solves ``sum(x) = 1`` with m - 1 of its
+    inequalities active. Large games fall back to ``solve``.
+    """
+    A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
+    if A.ndim != 3 or A.shape != B.shape or A.shape[1] < 1 or A.shape[2] < 2:
+        raise ValueError(f"A and B must both have shape (G, m, n) with m >= 1 and n >= 2, got "
+                         f"{A.shape} and {B.shape}")
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
+        raise ValueError("A and B must have finite entries (no NaN or inf)")
+    games, m, n = A.shape
+    subsets, others = _bases(m, n)
+    if len(subsets) * n * m * m > _MAX_SYSTEMS:
+        return np.array([solve(A[g], B[g]).value for g in range(games)])
+    # Constraints G x <= 0 of program j: x @ (B[:, k] - B[:, j]) <= 0 for k != j, and -x <= 0.
+    differences = np.swapaxes(B, 1, 2)[:, None, :, :] - np.swapaxes(B, 1, 2)[:, :, None, :]
+    rows = differences[:, np.arange(n)[:, None], others]  # (G, n, n - 1, m)
+    constraints = np.concatenate(
+        [rows, np.broadcast_to(-np.eye(m), (games, n, m, m))], axis=2)  # (G, n, n - 1 + m, m)
+    active = constraints[:, :, subsets]  # (G, n, S, m - 1, m)
+    systems = np.concatenate(
+        [np.ones((*active.shape[:3], 1, m)), active], axis=3)  # (G, n, S, m, m)
+    # A basis must be nonsingular; compare the determinant with Hadamard's bound on it.
+    scale = np.prod(np.linalg.norm(systems, axis=4), axis=3)
+    regular = np.abs(np.linalg.det(systems)) > 1e-10 * scale
+    systems[~regular] = np.eye(m)
+    rhs = np.zeros((m, 1))
+    rhs[0] = 1.0
+    vertices = np.linalg.solve(systems, np.broadcast_to(rhs, (*systems.shape[:-1], 1)))[..., 0]
+    tolerance = 1e-9 * (1.0 + np.abs(B).max(axis=(1, 2)))[:, None, None, None]
+    slack = np.einsum("gjcm,gjsm->gjsc", constraints, vertices)
+    feasible = regular & np.all(slack <= tolerance, axis=3)
+    values = np.einsum("gjsm,gmj->gjs", vertices, A)
+    return np.where(feasible, values, -np.inf).max(axis=(1, 2))
 
 
 # --- the follower's response -----------------------------------------------------------------
@@ -351,7 +400,7 @@ class RepeatedStackelbergCore:
         self.games = list(games)
         self.A = np.stack([g.A for g in games])
         self.B = np.stack([g.B for g in games])
-        self.equilibrium_values = np.array([equilibrium(g).value for g in games])
+        self.equilibrium_values = equilibrium_values(self.A, self.B)
         kinds = np.array([g.learner for g in games])
         self._followers = (np.zeros(0, dtype=np.int64) if self.external_agent
                            else np.flatnonzero(kinds == FOLLOWER))
@@ -478,10 +527,17 @@ def game_source(game: GameSource, agent: str | None = None,
             raise ValueError(f"agent_kwargs apply only with an agent name, got "
                              f"agent_kwargs={agent_kwargs!r}")
         return source
+    if agent != FOLLOWER and agent not in learner_names():
+        raise ValueError(f"agent must be {FOLLOWER!r} or a registered learner "
+                         f"({', '.join(learner_names())}), got {agent!r}")
     params = dict(agent_kwargs or {})
+    if agent == FOLLOWER and params:
+        raise ValueError(f"the follower takes no agent_kwargs, got {params!r}")
+    if agent != FOLLOWER:
+        check_learner_params(agent, params)
     if isinstance(source, MatrixGame):
         return dataclasses.replace(source, learner=agent, params=params)
-    family = Follower() if agent == FOLLOWER and not params else LearnerFamily(agent, params)
+    family = Follower() if agent == FOLLOWER else LearnerFamily(agent, params)
     return source.with_agents(family)
 
 
@@ -507,18 +563,16 @@ def validated_knobs(intervention_budget: int | None, intervention_cost: float, b
     return knobs
 
 
-class MatrixGameEnv(gym.Env[np.ndarray, np.ndarray]):
-    """What the one-round and the repeated Gymnasium forms share: one core with B = 1."""
+class _MatrixGameForm:
+    """What the Gymnasium forms share: knob validation, one core, actions in and games drawn."""
 
-    # Gymnasium declares metadata as a class-level dict; ClassVar would clash with its typing.
-    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012
-    follower_only = False
+    follower_only = False  # the one-round game: the agent is always the exact follower
 
-    def __init__(self, game: GameSource, horizon: int, agent: str | None,
-                 agent_kwargs: dict[str, Any] | None, action_type: str,
-                 intervention_budget: int | None, intervention_cost: float, bonus: float,
-                 observation_noise: float, principal_observes: str, tie_break: str,
-                 tie_tolerance: float):
+    def _setup(self, batch: int, game: GameSource, horizon: int, agent: str | None,
+               agent_kwargs: dict[str, Any] | None, action_type: str,
+               intervention_budget: int | None, intervention_cost: float, bonus: float,
+               observation_noise: float, principal_observes: str, tie_break: str,
+               tie_tolerance: float) -> None:
         check_int("horizon", horizon, 1)
         self.knobs = validated_knobs(intervention_budget, intervention_cost, bonus,
                                      observation_noise, principal_observes, action_type,
@@ -526,28 +580,67 @@ class MatrixGameEnv(gym.Env[np.ndarray, np.ndarray]):
         self.game = game_source(game, agent, agent_kwargs)
         self.m, self.n = source_shape(self.game)
         self.horizon, self.action_type = horizon, action_type
-        self.core = RepeatedStackelbergCore((self.m, self.n), horizon, 1, self.knobs,
+        self.core = RepeatedStackelbergCore((self.m, self.n), horizon, batch, self.knobs,
                                             float(bonus), tie_break, float(tie_tolerance))
         self._box = action_space(self.m, self.n, action_type)
-        self.action_space = self._box
-        self.observation_space = self.core.observation_space()
-        self._needs_reset = True
 
     def encode_action(self, strategy: Any, bonus_action: int | None = None) -> np.ndarray:
         """The action committing to ``strategy`` (m,), with a bonus on ``bonus_action``."""
         return encode_action(strategy, self.n, bonus_action, self.action_type)
 
+    def _games(self, given: Sequence[Any] | None, count: int, rng: np.random.Generator,
+               option: str) -> list[MatrixGame]:
+        if given is None:
+            games = [draw_game(self.game, rng) for _ in range(count)]
+        else:
+            games = list(given)
+            if len(games) != count or not all(isinstance(g, MatrixGame)
+                                               and g.shape == (self.m, self.n) for g in games):
+                raise ValueError(f"options[{option!r}] must be {count} {self.m}x{self.n} "
+                                 f"MatrixGame(s), got {given!r}")
+        if self.follower_only:
+            games = [g if g.learner == FOLLOWER
+                     else dataclasses.replace(g, learner=FOLLOWER, params={}) for g in games]
+        return games
+
+    def _decode(self, actions: Any, batch_shape: tuple[int, ...]
+                ) -> tuple[np.ndarray, np.ndarray]:
+        flat = np.asarray(actions)
+        space = self._box
+        if (flat.shape != batch_shape + space.shape or not np.issubdtype(flat.dtype, np.number)
+                or not np.all(np.isfinite(flat)) or np.any(flat < space.low)
+                or np.any(flat > space.high)):
+            raise ValueError(f"action must be an array of shape {batch_shape + space.shape} in "
+                             f"[{space.low[0]:g}, {space.high[0]:g}] ({self.m} strategy "
+                             f"{self.action_type}, then {self.n + 1} intervention scores), got "
+                             f"{actions!r} ({type(actions).__name__})")
+        return decode_actions(flat.reshape(-1, space.shape[0]).astype(np.float64), self.m,
+                              self.action_type)
+
+
+class MatrixGameEnv(_MatrixGameForm, gym.Env[np.ndarray, np.ndarray]):
+    """The B = 1 Gymnasium form of a matrix game (one round or repeated)."""
+
+    # Gymnasium declares metadata as a class-level dict; ClassVar would clash with its typing.
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012
+
+    def __init__(self, game: GameSource, horizon: int, agent: str | None,
+                 agent_kwargs: dict[str, Any] | None, action_type: str,
+                 intervention_budget: int | None, intervention_cost: float, bonus: float,
+                 observation_noise: float, principal_observes: str, tie_break: str,
+                 tie_tolerance: float):
+        self._setup(1, game, horizon, agent, agent_kwargs, action_type, intervention_budget,
+                    intervention_cost, bonus, observation_noise, principal_observes, tie_break,
+                    tie_tolerance)
+        self.action_space = self._box
+        self.observation_space = self.core.observation_space()
+        self._needs_reset = True
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        game = (options or {}).get("game")
-        if game is None:
-            game = draw_game(self.game, self.np_random)
-        elif not isinstance(game, MatrixGame) or game.shape != (self.m, self.n):
-            raise ValueError(f"options['game'] must be a {self.m}x{self.n} MatrixGame, got "
-                             f"{game!r}")
-        if self.follower_only and game.learner != FOLLOWER:
-            game = dataclasses.replace(game, learner=FOLLOWER, params={})
+        given = (options or {}).get("game")
+        (game,) = self._games(None if given is None else [given], 1, self.np_random, "game")
         obs = self.core.reset([game], self.np_random)
         self._needs_reset = False
         return obs[0], {"game": game, "equilibrium_value": float(self.core.equilibrium_values[0])}
@@ -555,17 +648,7 @@ class MatrixGameEnv(gym.Env[np.ndarray, np.ndarray]):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
             raise RuntimeError("step() called before reset() or after the episode ended")
-        flat = np.asarray(action)
-        space = self._box
-        if (flat.shape != space.shape or not np.issubdtype(flat.dtype, np.number)
-                or not np.all(np.isfinite(flat)) or np.any(flat < space.low)
-                or np.any(flat > space.high)):
-            raise ValueError(f"action must be an array of shape {space.shape} in "
-                             f"[{space.low[0]:g}, {space.high[0]:g}] ({self.m} strategy "
-                             f"{self.action_type}, then {self.n + 1} intervention scores), got "
-                             f"{action!r} ({type(action).__name__})")
-        strategies, bonus_actions = decode_actions(flat[None].astype(np.float64), self.m,
-                                                   self.action_type)
+        strategies, bonus_actions = self._decode(action, ())
         obs, reward, done, info = self.core.step(strategies, bonus_actions, self.np_random)
         self._needs_reset = done
         step_info = {key: value[0].item() if value.ndim == 1 else value[0].copy()
@@ -573,6 +656,60 @@ class MatrixGameEnv(gym.Env[np.ndarray, np.ndarray]):
         step_info["strategy"] = strategies[0]
         step_info["bonus_action"] = int(bonus_actions[0])
         return obs[0], float(reward[0]), done, False, step_info
+
+
+class MatrixGameVectorEnv(_MatrixGameForm, VectorEnv):
+    """``num_envs`` matrix games in one ``RepeatedStackelbergCore``: the native
+    ``gym.make_vec`` form.
+
+    All sub-environments share the horizon, so they end together; the next ``step`` after the
+    end resets them all (Gymnasium's next-step autoreset) and returns the first observations
+    with zero rewards. Each sub-environment draws its own game at every reset;
+    ``reset(options={"games": [...]})`` plays given ones. Info holds (num_envs, ...) arrays
+    under the single form's keys.
+    """
+
+    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}  # noqa: RUF012
+
+    def __init__(self, num_envs: int, game: GameSource, horizon: int, agent: str | None,
+                 agent_kwargs: dict[str, Any] | None, action_type: str,
+                 intervention_budget: int | None, intervention_cost: float, bonus: float,
+                 observation_noise: float, principal_observes: str, tie_break: str,
+                 tie_tolerance: float):
+        check_int("num_envs", num_envs, 1)
+        self.num_envs = num_envs
+        self._setup(num_envs, game, horizon, agent, agent_kwargs, action_type,
+                    intervention_budget, intervention_cost, bonus, observation_noise,
+                    principal_observes, tie_break, tie_tolerance)
+        self.single_action_space = self._box
+        self.single_observation_space = self.core.observation_space()
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self._autoreset = False
+
+    def reset(self, *, seed: int | list[int] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        if isinstance(seed, list):
+            raise ValueError(f"seed must be an int or None (one generator drives all "
+                             f"sub-environments), got a list {seed!r}")
+        super().reset(seed=seed)
+        games = self._games((options or {}).get("games"), self.num_envs, self.np_random,
+                            "games")
+        obs = self.core.reset(games, self.np_random)
+        self._autoreset = False
+        return obs, {"equilibrium_value": self.core.equilibrium_values.copy()}
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                          dict[str, Any]]:
+        strategies, bonus_actions = self._decode(actions, (self.num_envs,))
+        zeros = np.zeros(self.num_envs, dtype=bool)
+        if self._autoreset:
+            obs, info = self.reset()
+            return obs, np.zeros(self.num_envs), zeros, zeros.copy(), info
+        obs, reward, done, info = self.core.step(strategies, bonus_actions, self.np_random)
+        info["strategy"], info["bonus_action"] = strategies, bonus_actions
+        self._autoreset = done
+        return obs, reward, np.full(self.num_envs, done), zeros, info
 
 
 class StackelbergEnv(MatrixGameEnv):
@@ -648,5 +785,30 @@ class StackelbergEnv(MatrixGameEnv):
         tie_tolerance: float = 1e-6,
     ):
         super().__init__(game, 1, None, None, action_type, intervention_budget,
+                         intervention_cost, bonus, observation_noise, principal_observes,
+                         tie_break, tie_tolerance)
+
+
+class StackelbergVectorEnv(MatrixGameVectorEnv):
+    """``num_envs`` one-round Stackelberg games at once (``gym.make_vec`` form of
+    ``StackelbergEnv``, same arguments). Every step ends the round, so steps alternate between
+    playing and Gymnasium's next-step autoreset."""
+
+    follower_only = True
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        game: GameSource = "train",
+        action_type: str = "weights",
+        intervention_budget: int | None = 0,
+        intervention_cost: float = 0.1,
+        bonus: float = 1.0,
+        observation_noise: float = 0.0,
+        principal_observes: str = OBSERVES_ACTIONS,
+        tie_break: str = "principal",
+        tie_tolerance: float = 1e-6,
+    ):
+        super().__init__(num_envs, game, 1, None, None, action_type, intervention_budget,
                          intervention_cost, bonus, observation_noise, principal_observes,
                          tie_break, tie_tolerance)

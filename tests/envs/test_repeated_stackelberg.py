@@ -39,7 +39,8 @@ def test_registered_with_defaults():
     assert env.unwrapped.horizon == 100 and env.unwrapped.knobs.intervention_budget is None
     obs, info = env.reset(seed=0)
     assert env.observation_space.contains(obs)
-    assert info["equilibrium_value"] == solve(info["game"].A, info["game"].B).value
+    assert info["equilibrium_value"] == pytest.approx(
+        solve(info["game"].A, info["game"].B).value, abs=1e-9)
 
 
 def rollout(env, seed, steps):
@@ -164,6 +165,7 @@ def test_game_rules_hold(episode):
     obs, _ = env.reset(seed=seed)
     assert env.observation_space.contains(obs)
     budget = knobs["intervention_budget"]
+    equilibrium_value = solve(A, B).value
     used = 0
     for raw in actions:
         action = np.array(raw, dtype=np.float32)
@@ -184,7 +186,7 @@ def test_game_rules_hold(episode):
         assert info["agent_reward"] == pytest.approx(payoffs[j])
         assert info["principal_value"] == pytest.approx(x @ A[:, j])
         assert reward == pytest.approx(info["principal_value"] - info["cost"])
-        assert info["equilibrium_value"] == solve(A, B).value
+        assert info["equilibrium_value"] == pytest.approx(equilibrium_value, abs=1e-9)
         if knobs["agent"] == "follower":
             assert payoffs[j] >= payoffs.max() - 1e-6
         if knobs["observation_noise"] == 0.0:
@@ -196,10 +198,14 @@ def test_bad_knobs_raise():
         RepeatedStackelbergEnv(horizon=0)
     with pytest.raises(ValueError, match="agent_kwargs"):
         RepeatedStackelbergEnv(agent_kwargs={"eta": 1.0})
-    with pytest.raises(ValueError, match="kind must be"):
+    with pytest.raises(ValueError, match="agent must be 'follower' or a registered"):
         RepeatedStackelbergEnv(agent="oracle")
-    with pytest.raises(ValueError, match="learner must be"):
+    with pytest.raises(ValueError, match="agent must be"):
         RepeatedStackelbergEnv(game=(A3, B3), agent="oracle")
+    with pytest.raises(ValueError, match="follower takes no agent_kwargs"):
+        RepeatedStackelbergEnv(agent="follower", agent_kwargs={"eta": 1.0})
+    with pytest.raises(ValueError, match="eta must be"):
+        RepeatedStackelbergEnv(agent="hedge", agent_kwargs={"eta": -1.0})
     with pytest.raises(ValueError, match="B must have finite"):
         RepeatedStackelbergEnv(game=(A3, B3 * np.nan))
     with pytest.raises(ValueError, match="same shape"):
@@ -286,3 +292,53 @@ def test_core_refuses_games_of_the_wrong_size():
         core.reset([MatrixGame(np.eye(2), np.eye(2))], np.random.default_rng(0))
     with pytest.raises(ValueError, match="games must hold 1"):
         core.reset([MatrixGame(A3, B3)] * 2, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("env_id", ["Mermaide/Stackelberg-v0",
+                                    "Mermaide/RepeatedStackelberg-v0"])
+def test_native_vector_env(env_id):
+    def run(seed):
+        envs = gym.make_vec(env_id, num_envs=5, vectorization_mode="vector_entry_point",
+                            observation_noise=0.2, principal_observes="actions+payoffs")
+        envs.action_space.seed(0)
+        obs, info = envs.reset(seed=seed)
+        assert obs.shape == (5, *envs.single_observation_space.shape)
+        assert envs.observation_space.contains(obs) and info["equilibrium_value"].shape == (5,)
+        trace = [obs.ravel()]
+        horizon = envs.unwrapped.horizon
+        for t in range(horizon + 2):
+            obs, reward, terminated, truncated, info = envs.step(envs.action_space.sample())
+            assert envs.observation_space.contains(obs) and not truncated.any()
+            assert terminated.all() == (t == horizon - 1 or (horizon == 1 and t == 2))
+            if t == horizon:  # next-step autoreset: zero rewards, first observations
+                np.testing.assert_array_equal(reward, 0.0)
+            else:
+                assert info["agent_payoffs"].shape == (5, envs.unwrapped.n)
+            trace.append(np.concatenate([obs.ravel(), reward]))
+        return np.concatenate(trace)
+
+    np.testing.assert_array_equal(run(3), run(3))
+    assert not np.array_equal(run(3), run(4))
+
+
+def test_vector_env_plays_like_single_envs():
+    from mermaide.envs.stackelberg import StackelbergEnv, StackelbergVectorEnv
+
+    games = game_population("test-ood").sample_many(6, np.random.default_rng(0))
+    vector = StackelbergVectorEnv(num_envs=6, intervention_budget=1)
+    vector.reset(seed=0, options={"games": games})
+    actions = np.random.default_rng(1).random((6, 7), dtype=np.float32)
+    _, rewards, _, _, info = vector.step(actions)
+    for i, game in enumerate(games):
+        single = StackelbergEnv(intervention_budget=1)
+        single.reset(seed=0, options={"game": game})
+        _, reward, _, _, single_info = single.step(actions[i])
+        assert reward == rewards[i] and single_info["agent_action"] == info["agent_action"][i]
+    with pytest.raises(ValueError, match="action must be an array of shape \\(6, 7\\)"):
+        vector.step(actions[:3])
+    with pytest.raises(ValueError, match="options\\['games'\\]"):
+        vector.reset(options={"games": games[:2]})
+    with pytest.raises(ValueError, match="seed must be an int"):
+        vector.reset(seed=[1, 2])
+    with pytest.raises(ValueError, match="num_envs"):
+        StackelbergVectorEnv(num_envs=0)

@@ -1,5 +1,9 @@
 """The Stackelberg solver, the game populations and the one-round game Mermaide/Stackelberg-v0."""
 
+import inspect
+import re
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -20,6 +24,7 @@ from mermaide.envs.games import (
 from mermaide.envs.stackelberg import (
     StackelbergEnv,
     best_response,
+    equilibrium_values,
     pure_nash_equilibria,
     solve,
 )
@@ -113,6 +118,27 @@ def test_random_games_solution_is_feasible_optimal_and_beats_pure_nash(seed):
     assert strong_response_values(A, B, samples).max() <= solution.value + 1e-9
     if solution.nash_value is not None:
         assert solution.value >= solution.nash_value - 1e-12
+
+
+@pytest.mark.parametrize("shape", [(1, 2), (2, 2), (3, 3), (2, 5), (5, 3), (4, 4), (7, 7)])
+def test_batched_equilibrium_values_equal_the_solver(shape):
+    rng = np.random.default_rng(sum(shape))
+    games = 40
+    A, B = rng.random((games, *shape)), rng.random((games, *shape))
+    A[:10], B[:10] = rng.integers(0, 3, (2, 10, *shape))  # degenerate: many ties
+    B[10:15] = -A[10:15]  # zero-sum
+    B[15:18] = 0.0  # an indifferent agent
+    expected = [solve(A[g], B[g]).value for g in range(games)]
+    np.testing.assert_allclose(equilibrium_values(A, B), expected, rtol=0, atol=1e-9)
+
+
+def test_batched_equilibrium_values_refuse_bad_matrices():
+    with pytest.raises(ValueError, match="shape \\(G, m, n\\)"):
+        equilibrium_values(np.zeros((2, 2)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="shape \\(G, m, n\\)"):
+        equilibrium_values(np.zeros((1, 2, 2)), np.zeros((1, 2, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        equilibrium_values(np.full((1, 2, 2), np.nan), np.zeros((1, 2, 2)))
 
 
 def test_indifferent_agent_gives_the_principal_its_best_cell():
@@ -245,6 +271,10 @@ def test_bad_games_and_names_raise():
         MatrixGame(np.eye(2), np.eye(2), learner="oracle")
     with pytest.raises(ValueError, match="params"):
         MatrixGame(np.eye(2), np.eye(2), params={"eta": 1.0})
+    with pytest.raises(ValueError, match="eta must be"):
+        MatrixGame(np.eye(2), np.eye(2), learner="hedge", params={"eta": 0.0})
+    with pytest.raises(ValueError, match="do not fit learner 'hedge'"):
+        MatrixGame(np.eye(2), np.eye(2), learner="hedge", params={"beta": 1.0})
     with pytest.raises(ValueError, match="unknown game population"):
         game_population("nope")
     with pytest.raises(ValueError, match="game must be one of"):
@@ -315,7 +345,7 @@ def test_committing_to_the_solution_earns_the_equilibrium_value():
     for game in game_population("test-ood").sample_many(20, rng):
         _, info = env.reset(seed=0, options={"game": game})
         solution = solve(game.A, game.B)
-        assert info["equilibrium_value"] == solution.value
+        assert info["equilibrium_value"] == pytest.approx(solution.value, abs=1e-9)
         _, reward, _, _, info = env.step(env.encode_action(solution.strategy))
         assert info["agent_action"] == solution.response
         assert reward == pytest.approx(solution.value, abs=1e-6)
@@ -391,7 +421,8 @@ def test_observation_layout_and_noise():
     flips = []
     for s in range(400):
         noisy.reset(seed=s)
-        info = noisy.step(noisy.encode_action([0.5, 0.5]))[4]
+        obs, _, _, _, info = noisy.step(noisy.encode_action([0.5, 0.5]))
+        assert obs[info["observed_action"]] == 1.0 and obs[:n].sum() == 1.0
         flips.append(info["observed_action"] != info["agent_action"])
     assert np.mean(flips) == pytest.approx(0.5, abs=0.08)
 
@@ -457,3 +488,29 @@ def test_population_agents_can_be_learner_families():
     population = GamePopulation((2, 3), 0.0, agents=(LearnerFamily("exp3", {"gamma": 0.1}),))
     game = population.sample(np.random.default_rng(0))
     assert game.learner == "exp3" and game.params == {"gamma": 0.1}
+
+
+def readme_section():
+    """The README's Stackelberg section (docs/readme/stackelberg.md until it is pasted in)."""
+    root = Path(__file__).resolve().parents[2]
+    readme = root / "README.md"
+    if readme.exists() and "## Stackelberg games" in readme.read_text():
+        text = readme.read_text().split("## Stackelberg games", 1)[1]
+        return text.split("\n## ", 1)[0]
+    return (root / "docs" / "readme" / "stackelberg.md").read_text()
+
+
+def test_readme_section_runs_and_lists_every_argument():
+    from mermaide.envs.repeated_stackelberg import RepeatedStackelbergEnv
+
+    text = readme_section()
+    namespace: dict = {}  # the blocks run in order, as in one session
+    for block in re.findall(r"```python\n(.*?)```", text, re.S):
+        exec(compile(block, "README", "exec"), namespace)
+    for env_id, env_class in (("Stackelberg-v0", StackelbergEnv),
+                              ("RepeatedStackelberg-v0", RepeatedStackelbergEnv)):
+        table = text.split(f"### Knobs of `Mermaide/{env_id}`", 1)[1].split("\n\n")[1]
+        listed = set(re.findall(r"^\| `(\w+)` \|", table, re.M))
+        assert listed == set(inspect.signature(env_class).parameters)
+    table = text.split("### Game populations", 1)[1].split("\n\n")[2]
+    assert set(re.findall(r"^\| `([^`]+)` \|", table, re.M)) == set(game_population_names())
