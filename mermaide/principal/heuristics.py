@@ -10,7 +10,8 @@ episode's target action, which the heuristic reads from the reset ``info["target
 * ``"periodic"`` (the paper's S1): intervenes at steps ``offset, offset + period, ...``.
 * ``"front-loaded"`` (the paper's S2): intervenes at the first ``steps`` steps.
 * ``"random"``: intervenes with probability ``probability`` each step, on a uniformly drawn
-  arm (``arm="uniform"``, the default) or on the given one.
+  arm (``arm="uniform"``, the default; ``n_arms`` given or read from the game) or on the
+  given one.
 
 With an intervention budget B the game refuses what exceeds B, so ``"front-loaded"`` with
 ``steps >= B`` spends exactly B interventions at the start, and ``"periodic"`` with
@@ -142,35 +143,45 @@ class FrontLoaded(Heuristic):
 
 
 class RandomInterventions(Heuristic):
-    """Intervene with probability ``probability`` per step; draws flow from ``seed``."""
+    """Intervene with probability ``probability`` per step; draws flow from ``seed``.
+
+    ``arm="uniform"`` draws among ``n_arms`` arms: given, or learnt from the game (the action
+    space in ``meta_train``, the reset info's agent in ``begin_episode``).
+    """
 
     name = "random"
     _arm_choices = (TARGET, UNIFORM)
 
-    def __init__(self, probability: float = 0.5, arm: int | str = UNIFORM, seed: int = 0):
+    def __init__(self, probability: float = 0.5, arm: int | str = UNIFORM, seed: int = 0,
+                 n_arms: int | None = None):
         super().__init__(arm)
         self.probability = check_number("probability", probability, low=0.0, high=1.0)
         self.seed = check_int("seed", seed, 0)
+        self.n_arms = None if n_arms is None else check_int("n_arms", n_arms, 1)
         self._rng = np.random.default_rng(seed)
-        self._n_arms: int | None = None
 
     def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
                    seed: int) -> None:
-        """Nothing to learn; only remembers how many arms the game has (for ``"uniform"``)."""
-        self._n_arms = int(env_fn().action_space.n) - 1  # type: ignore[attr-defined]
+        """Nothing to learn; only reads how many arms the game has (for ``"uniform"``)."""
+        self.n_arms = int(env_fn().action_space.n) - 1  # type: ignore[attr-defined]
+
+    def begin_episode(self, info: dict[str, Any]) -> None:
+        super().begin_episode(info)
+        n_arms = getattr(info.get("agent"), "n_arms", None)
+        if self.n_arms is None and n_arms is not None:
+            self.n_arms = int(n_arms)
 
     def act(self, obs: np.ndarray, state: Any) -> tuple[int, int]:
         t = 0 if state is None else int(state)
         if self._rng.random() >= self.probability:
             return 0, t + 1
         if self.arm == UNIFORM:
-            if self._n_arms is None:
-                # The bandit observation starts with a one-hot over the K arms and then one over
-                # the K + 1 principal actions: its length is 2K + 3 (+1 with rewards visible).
-                self._n_arms = (int(np.asarray(obs).shape[-1]) - 3) // 2
-            return int(self._rng.integers(self._n_arms)) + 1, t + 1
+            if self.n_arms is None:
+                raise ValueError("'random' with arm='uniform' needs the number of arms: pass "
+                                 "n_arms, call meta_train, or begin_episode(reset_info)")
+            return int(self._rng.integers(self.n_arms)) + 1, t + 1
         return self._arm() + 1, t + 1
 
     def params(self) -> dict[str, Any]:
-        return {"probability": self.probability, "arm": self.arm, "seed": self.seed}
-
+        return {"probability": self.probability, "arm": self.arm, "seed": self.seed,
+                "n_arms": self.n_arms}

@@ -119,7 +119,7 @@ class WorldModelPrincipal(Reinforce):
                              f"must be an AgentPopulation, an AgentSpec or None, got "
                              f"{type(population).__name__}")
         data = collect_trajectories(env_fn, population, c.model_episodes, seed,
-                                    random_behaviour(self.n_actions, c.model_intervene_prob))
+                                    random_behaviour(self.n_actions - 1, c.model_intervene_prob))
         self.world_model = AgentWorldModel(self.obs_dim, data.n_actions or 2, c.world_model)
         self.model_losses = fit_world_model(self.world_model, data, c.world_model, seed)
         return len(data) * data.horizon

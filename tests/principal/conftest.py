@@ -44,3 +44,14 @@ def actions_on(principal, observations):
         action, state = principal.act(obs, state)
         actions.append(action)
     return actions
+
+
+def obs_dim(**knobs):
+    """The observation size of ``bandit(**knobs)`` games, read from the env (not hard-coded:
+    the layout belongs to the game)."""
+    return int(bandit(**knobs)().observation_space.shape[0])
+
+
+def random_observations(n, **knobs):
+    """n seeded observation-shaped vectors, to compare two principals' actions on."""
+    return np.random.default_rng(0).random((n, obs_dim(**knobs))).astype(np.float32)

@@ -5,7 +5,7 @@ import pytest
 
 from mermaide.principal import evaluate, make, run_episode
 
-from .conftest import HORIZON, bandit
+from .conftest import HORIZON, bandit, obs_dim
 
 BUDGET = 5
 
@@ -60,7 +60,7 @@ def test_random_intervenes_at_its_rate():
 
 def test_target_arm_needs_the_reset_info():
     with pytest.raises(ValueError, match="begin_episode"):
-        make("always").act(np.zeros(9, dtype=np.float32), None)
+        make("always").act(np.zeros(obs_dim(), dtype=np.float32), None)
 
 
 @pytest.mark.parametrize("name, bad", [("periodic", dict(period=0)),

@@ -11,7 +11,7 @@ from mermaide.principal import make
 from mermaide.principal.maml import MAMLConfig, inner_loop
 from mermaide.principal.reinforce import LossBatch, PolicyNet, policy_gradient_loss
 
-from .conftest import actions_on, bandit, steering_population
+from .conftest import actions_on, bandit, obs_dim, random_observations, steering_population
 
 
 def random_batch(tasks, episodes=3, horizon=6, features=5, n_actions=4, seed=0):
@@ -81,7 +81,7 @@ def test_save_load_gives_identical_actions(trained, tmp_path):
     loaded = make("maml")
     loaded.load(path)
     assert loaded.config == trained.config
-    observations = np.random.default_rng(0).random((20, 9)).astype(np.float32)
+    observations = random_observations(20)
     assert actions_on(loaded, observations) == actions_on(trained, observations)
 
 
@@ -99,7 +99,7 @@ def test_adapt_runs_the_inner_loop(trained):
 def test_first_order_option_trains():
     principal = make("maml", hidden_size=8, meta_batch=2, query_episodes=1, first_order=True)
     principal.meta_train(bandit(), steering_population(), 300, seed=0)
-    assert principal.act(np.zeros(9, dtype=np.float32), None)[0] in range(4)
+    assert principal.act(np.zeros(obs_dim(), dtype=np.float32), None)[0] in range(4)
 
 
 def test_config_is_validated():

@@ -7,7 +7,7 @@ import torch
 from mermaide.principal import evaluate, make
 from mermaide.principal.mermaide import MermaideConfig
 
-from .conftest import actions_on, bandit, steering_population
+from .conftest import actions_on, bandit, obs_dim, random_observations, steering_population
 
 SMALL = dict(hidden_size=16, meta_batch=4, query_episodes=2, adapt_lr=0.05, model_episodes=256,
              world_model=dict(hidden_size=32, epochs=10))
@@ -37,17 +37,17 @@ def test_save_load_gives_identical_actions(trained, tmp_path):
     loaded = make("mermaide")
     loaded.load(path)
     assert loaded.config == trained.config
-    observations = np.random.default_rng(0).random((20, 9)).astype(np.float32)
+    observations = random_observations(20)
     assert actions_on(loaded, observations) == actions_on(trained, observations)
 
 
 def test_rewards_visible_and_partial_information_both_run():
-    for observes, obs_dim in (("actions", 9), ("actions+rewards", 10)):
+    for observes in ("actions", "actions+rewards"):
         principal = make("mermaide", hidden_size=8, meta_batch=2, query_episodes=1,
                          model_episodes=32, world_model=dict(hidden_size=8, epochs=1))
         principal.meta_train(bandit(principal_observes=observes), steering_population(), 1_500,
                              seed=0)
-        assert principal.world_model.obs_dim == obs_dim
+        assert principal.world_model.obs_dim == obs_dim(principal_observes=observes)
         stats = evaluate(principal, bandit(principal_observes=observes)(), episodes=1, seed=0,
                          shots=1, tasks=1)
         assert stats.episodes == 1

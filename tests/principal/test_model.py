@@ -13,7 +13,7 @@ from mermaide.principal.world_model import (
     random_behaviour,
 )
 
-from .conftest import actions_on, bandit, steering_population
+from .conftest import actions_on, bandit, random_observations, steering_population
 
 SMALL = dict(hidden_size=16, model_episodes=256, world_model=dict(hidden_size=32, epochs=15))
 
@@ -28,7 +28,7 @@ def trained():
 
 def test_world_model_beats_marginal_frequencies_on_held_out_agents(trained):
     population = steering_population()
-    behaviour = random_behaviour(4, 0.5)
+    behaviour = random_behaviour(3, 0.5)
     # The fit's own data came from seed 0; these are other agents (seeds 1 and 2).
     train = collect_trajectories(bandit(), population, 256, seed=1, behaviour=behaviour)
     held_out = collect_trajectories(bandit(), population, 128, seed=2, behaviour=behaviour)
@@ -50,7 +50,7 @@ def test_save_load_gives_identical_actions(trained, tmp_path):
     loaded = make("model")
     loaded.load(path)
     assert loaded.config == trained.config
-    observations = np.random.default_rng(0).random((20, 9)).astype(np.float32)
+    observations = random_observations(20)
     assert actions_on(loaded, observations) == actions_on(trained, observations)
 
 

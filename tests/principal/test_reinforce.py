@@ -2,7 +2,6 @@
 
 import copy
 
-import numpy as np
 import pytest
 import torch
 from torch.func import functional_call
@@ -10,7 +9,7 @@ from torch.func import functional_call
 from mermaide.principal import evaluate, make
 from mermaide.principal.reinforce import PolicyNet, ReinforceConfig
 
-from .conftest import actions_on, bandit
+from .conftest import actions_on, bandit, random_observations
 
 BUDGET_STEPS = 12_000
 
@@ -58,7 +57,7 @@ def test_save_load_gives_identical_actions(tmp_path, greedy):
     principal.save(path)
     loaded = make("reinforce")
     loaded.load(path)
-    observations = np.random.default_rng(0).random((25, 9)).astype(np.float32)
+    observations = random_observations(25)
     assert actions_on(loaded, observations) == actions_on(principal, observations)
     assert loaded.config == principal.config
 

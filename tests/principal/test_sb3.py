@@ -7,7 +7,7 @@ import pytest
 
 from mermaide.principal import evaluate, make
 
-from .conftest import UCB_AGENT, bandit
+from .conftest import UCB_AGENT, bandit, obs_dim, random_observations
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_save_load_gives_identical_actions(ppo, tmp_path):
     ppo.save(path)
     loaded = make("ppo")
     loaded.load(path)
-    observations = np.random.default_rng(0).random((25, 9)).astype(np.float32)
+    observations = random_observations(25)
     for obs in observations:
         assert loaded.act(obs, None)[0] == ppo.act(obs, None)[0]
 
@@ -53,7 +53,7 @@ def test_adapt_learns_for_k_episodes_on_a_copy(ppo):
 def test_other_algorithms_by_name():
     principal = make("sb3:A2C")
     principal.meta_train(bandit(), None, 100, seed=0)
-    action, state = principal.act(np.zeros(9, dtype=np.float32), None)
+    action, state = principal.act(np.zeros(obs_dim(), dtype=np.float32), None)
     assert 0 <= action <= 3 and state is None
 
 
@@ -64,5 +64,5 @@ def test_recurrent_ppo_keeps_its_state():
     principal.meta_train(bandit(), None, 64, seed=0)
     stats = evaluate(principal, bandit()(), episodes=1, seed=0)
     assert stats.episodes == 1
-    _, state = principal.act(np.zeros(9, dtype=np.float32), None)
+    _, state = principal.act(np.zeros(obs_dim(), dtype=np.float32), None)
     assert state is not None

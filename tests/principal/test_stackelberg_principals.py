@@ -10,7 +10,7 @@ import torch
 
 import mermaide  # noqa: F401  (registers the games)
 from mermaide.envs.games import game_population
-from mermaide.envs.stackelberg import equilibrium
+from mermaide.envs.stackelberg import solve
 from mermaide.principal import evaluate, make
 
 
@@ -28,7 +28,7 @@ def test_principal_plays_the_matrix_game_below_the_equilibrium_value(name):
     principal.meta_train(stackelberg, population, 300, seed=0)
     games = population.sample_many(4, np.random.default_rng(5))
     stats = evaluate(principal, stackelberg(), episodes=2, seed=0, shots=1, tasks=games)
-    values = np.array([equilibrium(g).value for g in games]).repeat(2)
+    values = np.array([solve(g.A, g.B).value for g in games]).repeat(2)
     # No bonuses (budget 0): the strong Stackelberg value is the most any commitment earns.
     assert np.all(stats.returns <= values + 1e-9)
     assert np.all(stats.interventions == 0)
@@ -49,7 +49,7 @@ def test_ppo_adapts_on_one_step_episodes():
     principal.meta_train(stackelberg, population, 64, seed=0)
     games = population.sample_many(2, np.random.default_rng(5))
     stats = evaluate(principal, stackelberg(), episodes=1, seed=0, shots=1, tasks=games)
-    assert np.all(stats.returns <= np.array([equilibrium(g).value for g in games]) + 1e-9)
+    assert np.all(stats.returns <= np.array([solve(g.A, g.B).value for g in games]) + 1e-9)
 
 
 @pytest.mark.parametrize("name", ["model", "mermaide"])
