@@ -119,7 +119,7 @@ class MAML(Reinforce):
         probe.reset(seed=int(self.rng.integers(2**31)))
         for i, env in enumerate(envs):
             env.reset(seed=int(self.rng.integers(2**31)) + i)
-        optimizer = torch.optim.Adam(policy.parameters(), lr=c.lr)
+        optimizer = self._optimizer()
         done = 0
         while done < steps:
             tasks = self._draw_tasks(population, probe, c.meta_batch)

@@ -410,6 +410,7 @@ class Reinforce:
         self.action_space: gym.Space | None = None
         self.space: ActionSpace | None = None
         self.task_key = "agent"
+        self.optimizer: torch.optim.Optimizer | None = None
 
     # building -----------------------------------------------------------------------------
 
@@ -446,19 +447,35 @@ class Reinforce:
 
     def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
                    seed: int) -> None:
-        """Train on about ``steps`` env steps (everything a principal plays counts)."""
+        """Train on about ``steps`` env steps (everything a principal plays counts).
+
+        Called again on a game with the same spaces, it continues training the same policy
+        (with its optimiser state, and without refitting a world model): a harness may train
+        in chunks and score the principal in between.
+        """
         check_steps_seed(steps, seed)
-        torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         probe = env_fn()
         self.task_key = task_key(probe.reset(seed=seed)[1])
-        self._set_spaces(*spaces_of(probe))
-        used = self._before_policy_training(env_fn, population, steps, seed)
-        if used >= steps:
-            raise ValueError(f"steps={steps} is spent before the policy trains ({used} steps "
-                             f"go to the world model's data); give more steps")
-        self._build(self.obs_dim, self.n_actions)
+        obs_dim, action_space = spaces_of(probe)
+        used = 0
+        if self.policy is None or (obs_dim, action_space) != (self.obs_dim, self.action_space):
+            torch.manual_seed(seed)
+            self._set_spaces(obs_dim, action_space)
+            used = self._before_policy_training(env_fn, population, steps, seed)
+            if used >= steps:
+                raise ValueError(f"steps={steps} is spent before the policy trains ({used} "
+                                 f"steps go to the world model's data); give more steps")
+            self._build(self.obs_dim, self.n_actions)
+            self.optimizer = None
         self._train_policy(env_fn, population, steps - used)
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        """The meta-training optimiser, kept across ``meta_train`` calls."""
+        if self.optimizer is None:
+            _, policy = self._ready()
+            self.optimizer = torch.optim.Adam(policy.parameters(), lr=self.config.lr)
+        return self.optimizer
 
     def _before_policy_training(self, env_fn: EnvFn, population: TaskDistribution | None,
                                 steps: int, seed: int) -> int:
@@ -471,7 +488,7 @@ class Reinforce:
         """Plain REINFORCE: every episode a fresh agent (from ``population`` when given)."""
         _, policy = self._ready()
         envs = [env_fn() for _ in range(self.config.episodes_per_batch)]
-        optimizer = torch.optim.Adam(policy.parameters(), lr=self.config.lr)
+        optimizer = self._optimizer()
         seeds: Any = self.rng.integers(2**31, size=len(envs))
         done = 0
         while done < steps:
@@ -547,6 +564,7 @@ class Reinforce:
         self._build(self.obs_dim, self.n_actions)
         _, policy = self._ready()
         policy.load_state_dict(saved["policy"])
+        self.optimizer = None
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = saved["rng"]
 

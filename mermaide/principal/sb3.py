@@ -93,17 +93,22 @@ class SB3Principal:
 
     def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
                    seed: int) -> None:
+        """Learn for ``steps`` steps; called again, it continues learning the same model."""
         check_steps_seed(steps, seed)
         env = env_fn()
         if population is not None:
             env = PopulationTasks(env, population, task_key(env.reset(seed=seed)[1]))
         lengths = _EpisodeLength(env)
         lengths.reset(seed=seed)
-        self.seed = seed
-        self.model = self.cls(self.policy, lengths, seed=seed, verbose=0,
-                              **self.algorithm_kwargs)
-        self.model.learn(total_timesteps=steps)
-        self.episode_length = lengths.last_length
+        if self.model is None:
+            self.seed = seed
+            self.model = self.cls(self.policy, lengths, seed=seed, verbose=0,
+                                  **self.algorithm_kwargs)
+            self.model.learn(total_timesteps=steps)
+        else:
+            self.model.set_env(lengths)
+            self.model.learn(total_timesteps=steps, reset_num_timesteps=False)
+        self.episode_length = lengths.last_length or self.episode_length
 
     def adapt(self, env: gym.Env, episodes: int) -> None:
         """Continue learning on ``env`` (one agent) for ``episodes`` episodes."""

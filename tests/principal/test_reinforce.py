@@ -98,3 +98,16 @@ def test_config_is_validated():
         ReinforceConfig(policy="transformer")
     with pytest.raises(ValueError, match="unknown ReinforceConfig field"):
         make("reinforce", learning_rate=0.1)
+
+
+def test_meta_train_again_continues_training():
+    """A harness trains in chunks and scores in between: the second call must not restart."""
+    principal = make("reinforce", hidden_size=8, episodes_per_batch=4)
+    principal.meta_train(bandit(), None, 100, seed=0)
+    policy, optimizer = principal.policy, principal.optimizer
+    before = {k: v.clone() for k, v in policy.state_dict().items()}
+    principal.meta_train(bandit(), None, 100, seed=1)
+    assert principal.policy is policy and principal.optimizer is optimizer
+    assert any(not torch.equal(v, before[k]) for k, v in policy.state_dict().items())
+    principal.meta_train(bandit(principal_observes="actions+rewards"), None, 100, seed=2)
+    assert principal.policy is not policy  # another observation space: a new policy

@@ -66,3 +66,11 @@ def test_recurrent_ppo_keeps_its_state():
     assert stats.episodes == 1
     _, state = principal.act(np.zeros(obs_dim(), dtype=np.float32), None)
     assert state is not None
+
+
+def test_meta_train_again_continues_learning():
+    principal = make("sb3:A2C")
+    principal.meta_train(bandit(), None, 50, seed=0)
+    model = principal.model
+    principal.meta_train(bandit(), None, 50, seed=1)
+    assert principal.model is model and model.num_timesteps >= 100
