@@ -1,1 +1,53 @@
-"""Principals: the learners that steer agents (see mermaide.principal.base)."""
+"""Principals: the learners that steer agents (see ``mermaide.principal.base``).
+
+Registration lives here, in one place; entry points are imported on first use so that
+``import mermaide.principal`` does not load torch or stable-baselines3.
+"""
+
+from mermaide.principal.base import (
+    EpisodeStats,
+    FixedTask,
+    PopulationTasks,
+    Principal,
+    TaskDistribution,
+    check_principal,
+    evaluate,
+    make,
+    principal_names,
+    register_prefix,
+    register_principal,
+    run_episode,
+    task_key,
+)
+
+_PRINCIPALS = {
+    "none": "mermaide.principal.heuristics:NoIntervention",
+    "always": "mermaide.principal.heuristics:Always",
+    "periodic": "mermaide.principal.heuristics:Periodic",
+    "front-loaded": "mermaide.principal.heuristics:FrontLoaded",
+    "random": "mermaide.principal.heuristics:RandomInterventions",
+    "reinforce": "mermaide.principal.reinforce:Reinforce",
+    "ppo": "mermaide.principal.sb3:ppo",
+    "model": "mermaide.principal.model:AgentModel",
+    "maml": "mermaide.principal.maml:MAML",
+    "mermaide": "mermaide.principal.mermaide:Mermaide",
+}
+for _name, _entry_point in _PRINCIPALS.items():
+    register_principal(_name, _entry_point)
+register_prefix("sb3", "mermaide.principal.sb3:SB3Principal")
+
+__all__ = [
+    "EpisodeStats",
+    "FixedTask",
+    "PopulationTasks",
+    "Principal",
+    "TaskDistribution",
+    "check_principal",
+    "evaluate",
+    "make",
+    "principal_names",
+    "register_prefix",
+    "register_principal",
+    "run_episode",
+    "task_key",
+]

@@ -1,0 +1,108 @@
+"""The Principal protocol, the registry and ``evaluate``."""
+
+import numpy as np
+import pytest
+
+from mermaide.agents import population
+from mermaide.principal import EpisodeStats, check_principal, evaluate, make, principal_names
+from mermaide.principal.heuristics import FrontLoaded
+
+from .conftest import HORIZON, UCB_AGENT, bandit
+
+
+class Incomplete:
+    """Has everything but ``adapt``."""
+
+    def meta_train(self, env_fn, population, steps, seed):
+        pass
+
+    def act(self, obs, state):
+        return 0, state
+
+    def save(self, path):
+        pass
+
+    def load(self, path):
+        pass
+
+
+class ThirdParty(Incomplete):
+    """A complete third-party principal: always puts the bonus on arm ``arm``."""
+
+    def __init__(self, arm=1):
+        self.arm = arm
+
+    def adapt(self, env, episodes):
+        pass
+
+    def act(self, obs, state):
+        return self.arm + 1, state
+
+
+def test_registry_knows_the_baselines():
+    names = principal_names()
+    for name in ("none", "always", "periodic", "front-loaded", "random", "reinforce", "ppo"):
+        assert name in names
+    assert isinstance(make("front-loaded", steps=3), FrontLoaded)
+
+
+def test_unknown_name_lists_known_ones():
+    with pytest.raises(ValueError, match=r"unknown principal 'nope'.*front-loaded.*reinforce"):
+        make("nope")
+
+
+def test_third_party_by_import_path():
+    principal = make(f"{__name__}:ThirdParty", arm=2)
+    assert principal.arm == 2
+    stats = evaluate(principal, bandit()(), episodes=2, seed=0)
+    assert stats.mean_interventions == HORIZON
+
+
+def test_protocol_violation_names_the_missing_method():
+    with pytest.raises(TypeError, match=r"missing method.*adapt"):
+        make(f"{__name__}:Incomplete")
+    with pytest.raises(TypeError, match="adapt"):
+        check_principal(Incomplete())
+    with pytest.raises(ValueError, match="has no attribute 'Missing'"):
+        make(f"{__name__}:Missing")
+
+
+def test_sb3_prefix_rejects_unknown_algorithms():
+    with pytest.raises(ValueError, match="NotAnAlgorithm"):
+        make("sb3:NotAnAlgorithm")
+
+
+def test_evaluate_reports_every_metric_per_episode():
+    stats = evaluate(make("front-loaded", steps=4), bandit()(), episodes=3, seed=0)
+    assert isinstance(stats, EpisodeStats)
+    assert stats.returns.shape == stats.target_rates.shape == stats.costs.shape == (3,)
+    np.testing.assert_allclose(stats.interventions, 4)
+    np.testing.assert_allclose(stats.costs, 4 * 0.05)
+    assert 0.0 <= stats.mean_target_rate <= 1.0
+
+
+def test_evaluate_is_seeded():
+    env_fn = bandit(agent="ucb", agent_kwargs={"beta": 0.3})
+    first = evaluate(make("random", probability=0.3), env_fn(), episodes=4, seed=7)
+    again = evaluate(make("random", probability=0.3), env_fn(), episodes=4, seed=7)
+    other = evaluate(make("random", probability=0.3), env_fn(), episodes=4, seed=8)
+    np.testing.assert_array_equal(first.returns, again.returns)
+    assert not np.array_equal(first.returns, other.returns)
+
+
+def test_evaluate_per_task_with_shots():
+    env_fn = bandit(agent=population("train", n_arms=3))
+    stats = evaluate(make("periodic", period=5), env_fn(), episodes=2, seed=0, shots=1, tasks=3)
+    assert stats.episodes == 6
+    np.testing.assert_array_equal(stats.tasks, [0, 0, 1, 1, 2, 2])
+    assert stats.per_task_returns().shape == (3,)
+    fixed = evaluate(make("none"), env_fn(), episodes=2, seed=0, tasks=[UCB_AGENT])
+    assert fixed.episodes == 2
+
+
+@pytest.mark.parametrize("bad", [dict(episodes=0), dict(shots=-1), dict(shots=1),
+                                 dict(tasks=0), dict(tasks=[])])
+def test_evaluate_rejects_bad_arguments(bad):
+    args = dict(episodes=1, seed=0) | bad
+    with pytest.raises(ValueError):
+        evaluate(make("none"), bandit()(), **args)
