@@ -80,7 +80,7 @@ def run_job(job: Job) -> dict[str, Any]:
 
     started = time.time()
     by_shots = {}
-    references = [task_reference_value(eval_env, task) for task in tasks]
+    references = [task_reference_value(eval_env, task, suite.task_argument) for task in tasks]
     for shots in suite.shots:
         stats = evaluate(principal, eval_env, evaluation.episodes, seeds["evaluation"] + shots,
                          shots=shots, tasks=tasks)
@@ -108,10 +108,10 @@ def run_job(job: Job) -> dict[str, Any]:
     }
 
 
-def task_reference_value(env: gym.Env, task: Any) -> float | None:
+def task_reference_value(env: gym.Env, task: Any, task_key: str) -> float | None:
     """The game's reference value for a task (e.g. the Stackelberg equilibrium value), if the
     game reports one in its reset info; None otherwise."""
-    _, info = env.reset(options={"agent": task})
+    _, info = env.reset(options={task_key: task})
     value = info.get("equilibrium_value")
     return None if value is None else float(value)
 

@@ -91,7 +91,7 @@ def test_front_loading_beats_doing_nothing(tmp_path):
 
 def test_crashed_run_is_reported_and_others_finish(tmp_path):
     suite = suite_from_dict({**TINY, "principals": ["none", "tests.bench.third_party:Exploding"],
-                             "seeds": [0]})
+                             "seeds": [0], "evaluation": {**TINY["evaluation"], "train_steps": 30}})
     summary = run_suite(suite, tmp_path, workers=2, progress=False)
     assert summary["done"] == 1 and len(summary["failed"]) == 1
     assert "boom: this principal always fails" in summary["failed"][0]["error"]
