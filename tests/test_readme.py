@@ -5,6 +5,8 @@ import inspect
 import re
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pytest
 
 from mermaide.agents import learner_names, population_names
@@ -46,3 +48,10 @@ def test_python_snippets_run(tmp_path, monkeypatch):
     namespace: dict = {}
     for snippet in re.findall(r"```python\n(.*?)```", README, flags=re.S):
         exec(compile(snippet, "README.md", "exec"), namespace)
+    from mermaide.principal import check_principal, evaluate
+
+    my_principal = namespace["MyPrincipal"](steps=5)
+    check_principal(my_principal)
+    stats = evaluate(my_principal, gym.make("Mermaide/Bandit-v0", horizon=20), episodes=2,
+                     seed=0)
+    assert np.all(stats.interventions == 5)

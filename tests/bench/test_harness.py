@@ -1,8 +1,10 @@
 """The benchmark harness: suites as data, parallel and resumable runs, reports, determinism."""
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +135,28 @@ def test_cli(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "mermaide.bench", "--suite", "nope"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "suite must be one of" in bad.stderr
+
+
+def test_third_party_principal_from_the_current_folder(tmp_path):
+    """README's promise: a user's own module, in the folder they run from, benchmarks through
+    the console script with parallel workers, without touching this repository."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    source = next(block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+                  if "class MyPrincipal" in block)
+    package = tmp_path / "my_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "my_mod.py").write_text(source)
+    lines = [f"{k} = {json.dumps(v)}" for k, v in TINY.items() if not isinstance(v, dict)]
+    for table in ("env_kwargs", "populations", "evaluation"):
+        lines.append(f"[{table}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in TINY[table].items()]
+    (tmp_path / "mine.toml").write_text("\n".join(lines) + "\n")
+    script = Path(sys.executable).with_name("mermaide-bench")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "mermaide.bench"]
+    result = subprocess.run(
+        [*command, "--suite", "mine.toml", "--principals", "none,my_pkg.my_mod:MyPrincipal",
+         "--seeds", "0", "--out", "out", "--no-progress", "--workers", "2"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "| my_pkg.my_mod:MyPrincipal | 0 |" in (tmp_path / "out" / "results.md").read_text()
