@@ -14,3 +14,8 @@ test:
 lint:
 	$(PYTHON) -m ruff check mermaide tests benchmarks
 	$(PYTHON) -m mypy mermaide
+
+# The performance targets (benchmarks/perf.py): prints the table, writes
+# benchmarks/results/perf.md and exits non-zero when a target is missed.
+perf:
+	$(PYTHON) benchmarks/perf.py

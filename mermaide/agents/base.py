@@ -142,18 +142,24 @@ class RunningMeans:
     """Per-agent, per-action sample means and counts, the estimate most learners act on.
 
     Bandit feedback updates only the taken action; full feedback updates every action.
+    ``counts`` and ``means`` are updated in place (never rebound), so views of them stay valid.
     """
 
     def __init__(self, batch: int, n_actions: int, initial_value: np.ndarray | float = 0.0):
         self.counts = np.zeros((batch, n_actions))
         self.means = np.zeros((batch, n_actions)) + initial_value
-        self._rows = np.arange(batch)
+        # Flat views and row offsets: one-index gathers/scatters on the flat arrays cost a
+        # fraction of two-index fancy indexing, at B=1 as at B=100,000.
+        self._offsets = np.arange(batch) * n_actions
+        self._flat_counts = self.counts.reshape(-1)
+        self._flat_means = self.means.reshape(-1)
 
     def update_taken(self, actions: np.ndarray, rewards: np.ndarray) -> None:
-        rows = self._rows
-        self.counts[rows, actions] += 1.0
-        n = self.counts[rows, actions]
-        self.means[rows, actions] += (rewards - self.means[rows, actions]) / n
+        flat = self._offsets + actions
+        n = self._flat_counts[flat] + 1.0
+        self._flat_counts[flat] = n
+        mean = self._flat_means[flat]
+        self._flat_means[flat] = mean + (rewards - mean) / n
 
     def update_all(self, payoffs: np.ndarray) -> None:
         self.counts += 1.0

@@ -13,6 +13,8 @@ sample means; ``beta < 0`` is pessimism: the agent avoids actions it knows littl
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from mermaide.agents.base import (
@@ -42,23 +44,37 @@ class UCB:
         self._beta = batch_param("beta", self.beta, batch)
         self._estimates = RunningMeans(batch, n_actions)
         self._priority = tie_break_priority(batch, n_actions, rng)
+        # Scale the tie-break into the untried constant: 1e12 + 1e-9 would round away.
+        self._untried_index = _UNTRIED * (1.0 + self._priority)
+        self._all_tried = False
+        self._buffer = np.empty((batch, n_actions))
         self._t = 0
 
     def index(self) -> np.ndarray:
         """The (B, K) action indices the agents maximise."""
         counts = self._estimates.counts
-        log_t = np.log(max(self._t, 1))
         with np.errstate(divide="ignore", invalid="ignore"):
-            bonus = np.sqrt(log_t / counts)
+            bonus = np.sqrt(math.log(max(self._t, 1)) / counts)
         index = self._estimates.means + self._beta * bonus
-        # Scale the tie-break into the untried constant: 1e12 + 1e-9 would round away.
-        return np.where(counts == 0, _UNTRIED * (1.0 + self._priority), index)
+        return np.where(counts == 0, self._untried_index, index)
 
     def act(self, rng: np.random.Generator) -> np.ndarray:
-        return np.argmax(self.index() + self._priority, axis=1)
+        if not self._all_tried:
+            return np.argmax(self.index() + self._priority, axis=1)
+        # Every action tried: the same arithmetic as index(), in one preallocated buffer and
+        # without the untried mask (a handful of numpy calls is the whole cost at small B).
+        index = self._buffer
+        np.divide(math.log(max(self._t, 1)), self._estimates.counts, out=index)
+        np.sqrt(index, out=index)
+        np.multiply(self._beta, index, out=index)
+        np.add(self._estimates.means, index, out=index)
+        np.add(index, self._priority, out=index)
+        return index.argmax(axis=1)
 
     def update(
         self, actions: np.ndarray, rewards: np.ndarray, payoffs: np.ndarray | None = None
     ) -> None:
         self._t += 1
         self._estimates.update_taken(actions, rewards)
+        if not self._all_tried:
+            self._all_tried = bool(self._estimates.counts.all())

@@ -82,6 +82,7 @@ class BudgetLedger:
 
     def __init__(self, batch: int, budget: int | None):
         self.limit = math.inf if budget is None else float(budget)
+        self.unlimited = budget is None
         self.used = np.zeros(batch, dtype=np.int64)
 
     def reset(self) -> None:
@@ -89,6 +90,10 @@ class BudgetLedger:
 
     def spend(self, requested: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B,) bool requests -> (applied, refused) masks; applied ones are counted."""
+        if self.unlimited:
+            # Nothing is ever refused: skip the comparison against an infinite limit.
+            self.used += requested
+            return requested, np.zeros(requested.shape, dtype=bool)
         applied = requested & (self.used < self.limit)
         self.used += applied
         return applied, requested & ~applied
