@@ -49,9 +49,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
+from loops import LOOP_LEARNERS, run_loop_episode  # noqa: E402
 
 import mermaide  # noqa: E402,F401  (registers the environments)
-from loops import LOOP_LEARNERS, run_loop_episode  # noqa: E402
 from mermaide.agents import AgentPopulation, LearnerFamily, population  # noqa: E402
 from mermaide.envs import BanditCore, Knobs  # noqa: E402
 
@@ -202,8 +202,9 @@ def bench_core(batch: int, loop_batch: int, horizon: int, repeats: int
                ) -> tuple[list[Row], list[tuple[str, float, float]]]:
     rows, details = [], []
     for kind in KINDS:
-        batched = best_rate(lambda: core_rate(kind, batch, 10, horizon, 1), repeats)
-        loop = best_rate(lambda: loop_rate(kind, loop_batch, 10, horizon, 1), repeats)
+        batched = best_rate(lambda k=kind: core_rate(k, batch, 10, horizon, 1), repeats)
+        loop = best_rate(lambda k=kind: loop_rate(k, loop_batch, 10, horizon, 1),
+                         repeats)
         details.append((kind, batched, loop))
         if kind == "ucb":
             rows.append(Row(f"2. batched core B={batch} UCB x 10 arms vs per-agent loop",

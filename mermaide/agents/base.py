@@ -91,7 +91,10 @@ _TIE_SCALE = 1e-9
 def tie_break_priority(batch: int, n_actions: int, rng: np.random.Generator) -> np.ndarray:
     """(B, K) small distinct offsets: a random strict order of the actions for each agent."""
     ranks = rng.random((batch, n_actions)).argsort(axis=1).argsort(axis=1)
-    return ranks.astype(np.float64) * _TIE_SCALE
+    priority = ranks.astype(np.float64)
+    del ranks  # at large B the (B, K) temporaries, not the state, set the memory peak
+    priority *= _TIE_SCALE
+    return priority
 
 
 def sample_categorical(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -44,11 +44,16 @@ class UCB:
         self._beta = batch_param("beta", self.beta, batch)
         self._estimates = RunningMeans(batch, n_actions)
         self._priority = tie_break_priority(batch, n_actions, rng)
-        # Scale the tie-break into the untried constant: 1e12 + 1e-9 would round away.
-        self._untried_index = _UNTRIED * (1.0 + self._priority)
         self._all_tried = False
+        # act() computes the index in this buffer: no (B, K) temporaries per step.
         self._buffer = np.empty((batch, n_actions))
         self._t = 0
+
+    def _untried_index(self) -> np.ndarray:
+        # Scale the tie-break into the untried constant: 1e12 + 1e-9 would round away.
+        untried = 1.0 + self._priority
+        untried *= _UNTRIED
+        return untried
 
     def index(self) -> np.ndarray:
         """The (B, K) action indices the agents maximise."""
@@ -56,20 +61,29 @@ class UCB:
         with np.errstate(divide="ignore", invalid="ignore"):
             bonus = np.sqrt(math.log(max(self._t, 1)) / counts)
         index = self._estimates.means + self._beta * bonus
-        return np.where(counts == 0, self._untried_index, index)
+        return np.where(counts == 0, self._untried_index(), index)
 
     def act(self, rng: np.random.Generator) -> np.ndarray:
-        if not self._all_tried:
-            return np.argmax(self.index() + self._priority, axis=1)
-        # Every action tried: the same arithmetic as index(), in one preallocated buffer and
-        # without the untried mask (a handful of numpy calls is the whole cost at small B).
+        # index() + priority, computed in place: a handful of numpy calls is the whole cost
+        # at small B, and the temporaries would be the memory peak at large B.
         index = self._buffer
-        np.divide(math.log(max(self._t, 1)), self._estimates.counts, out=index)
+        counts = self._estimates.counts
+        if self._all_tried:
+            self._bonus_index(counts, index)
+        else:
+            # Untried actions divide by zero here; their index is replaced just below.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self._bonus_index(counts, index)
+            np.copyto(index, self._untried_index(), where=counts == 0)
+        np.add(index, self._priority, out=index)
+        return index.argmax(axis=1)
+
+    def _bonus_index(self, counts: np.ndarray, index: np.ndarray) -> None:
+        """index <- means + beta * sqrt(log(t) / counts), the arithmetic of index()."""
+        np.divide(math.log(max(self._t, 1)), counts, out=index)
         np.sqrt(index, out=index)
         np.multiply(self._beta, index, out=index)
         np.add(self._estimates.means, index, out=index)
-        np.add(index, self._priority, out=index)
-        return index.argmax(axis=1)
 
     def update(
         self, actions: np.ndarray, rewards: np.ndarray, payoffs: np.ndarray | None = None

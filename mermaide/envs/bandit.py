@@ -82,6 +82,7 @@ class BanditCore:
         self.external_agent = external_agent
         self.n_arms, self.horizon, self.batch = n_arms, horizon, batch
         self.knobs, self.bonus, self.reward_noise = knobs, bonus, reward_noise
+        self._noise_std = 0.0 if reward_noise == BERNOULLI else float(reward_noise)
         self.rewards_visible = knobs.principal_observes == OBSERVES_REWARDS
         self.obs_dim = 2 * n_arms + 3 + int(self.rewards_visible)
         self.ledger = BudgetLedger(batch, knobs.intervention_budget)
@@ -91,8 +92,6 @@ class BanditCore:
         self._arm_offsets = self._rows * n_arms
         self._obs_offsets = self._rows * self.obs_dim
         self._obs_principal_offsets = self._obs_offsets + n_arms
-        self._obs = np.zeros((batch, self.obs_dim), dtype=np.float32)
-        self._flat_obs = self._obs.reshape(-1)
         self._time_column = 2 * n_arms + 1
         self.t = 0
         self.specs: list[AgentSpec] = []
@@ -127,10 +126,10 @@ class BanditCore:
         self.t = 0
         self.target_hits = np.zeros(self.batch, dtype=np.int64)
         self.episode_cost = np.zeros(self.batch)
-        self._obs[:] = 0.0
-        self._obs[:, 2 * self.n_arms + 1] = 1.0
-        self._obs[:, 2 * self.n_arms + 2] = 1.0
-        return self._obs.copy()
+        obs = np.zeros((self.batch, self.obs_dim), dtype=np.float32)
+        obs[:, 2 * self.n_arms + 1] = 1.0
+        obs[:, 2 * self.n_arms + 2] = 1.0
+        return obs
 
     def _agent_actions(self, rng: np.random.Generator) -> np.ndarray:
         if len(self._groups) == 1:
@@ -159,7 +158,7 @@ class BanditCore:
         if self.reward_noise == 0.0:
             return means, None
         noise = rng.standard_normal(self.batch)
-        noise *= self.reward_noise
+        noise *= self._noise_std
         noise += means
         return noise, None
 
@@ -188,8 +187,12 @@ class BanditCore:
             actions = self._agent_actions(rng)
         flat = self._arm_offsets + actions
         rewards, payoffs = self._draw_rewards(actions, flat, rng)
-        hit_bonus = applied & (actions == principal_actions - 1)
-        rewards = rewards + self.bonus * hit_bonus
+        # An arm is never -1, so without a budget (applied = requested) the mask is implied.
+        hit_bonus = actions == principal_actions - 1
+        if not self.ledger.unlimited:
+            hit_bonus &= applied
+        # rewards is a fresh array: add the bonus in place where it was earned.
+        np.add(rewards, self.bonus, out=rewards, where=hit_bonus)
         if payoffs is not None:
             payoffs[self._rows[applied], principal_actions[applied] - 1] += self.bonus
         if len(groups) == 1:
@@ -207,15 +210,14 @@ class BanditCore:
         noise = self.knobs.observation_noise
         observed = misreport_actions(actions, self.n_arms, noise, rng)
         k = self.n_arms
-        obs = self._obs
-        obs[:, : 2 * k + 1] = 0.0
-        flat_obs = self._flat_obs
+        # A fresh zeroed array (calloc: free zeroing) is returned as is: no copy, and no
+        # second (B, D) buffer held between steps.
+        obs = np.zeros((self.batch, self.obs_dim), dtype=np.float32)
+        flat_obs = obs.reshape(-1)
         flat_obs[self._obs_offsets + observed] = 1.0
         flat_obs[self._obs_principal_offsets + principal_actions] = 1.0
         obs[:, self._time_column] = 1.0 - self.t / self.horizon
-        if not self.ledger.unlimited:
-            # Unlimited: the column keeps the 1.0 written at reset.
-            obs[:, 2 * k + 2] = self.ledger.fraction_left()
+        obs[:, 2 * k + 2] = 1.0 if self.ledger.unlimited else self.ledger.fraction_left()
         if self.rewards_visible:
             obs[:, 2 * k + 3] = rewards + (noise * rng.standard_normal(self.batch) if noise
                                            else 0.0)
@@ -234,7 +236,7 @@ class BanditCore:
         if done:
             info["target_rate"] = self.target_hits / self.horizon
             info["episode_cost"] = self.episode_cost.copy()
-        return obs.copy(), principal_reward, done, info
+        return obs, principal_reward, done, info
 
 
 def _validated_knobs(n_arms: int, horizon: int, intervention_budget: int | None,
@@ -352,7 +354,9 @@ class BanditEnv(gym.Env[np.ndarray, np.int64]):
                                  f"({type(action).__name__})")
         principal_actions = self._principal_actions
         principal_actions[0] = action
-        obs, reward, done, info = self.core.step(principal_actions, self._np_random)
+        rng = self._np_random  # set by reset(), which _needs_reset guarantees was called
+        assert rng is not None
+        obs, reward, done, info = self.core.step(principal_actions, rng)
         self._needs_reset = done
         # tolist() yields the same Python scalars as .item() on element 0, in one call per key.
         step_info = {key: value.tolist()[0] for key, value in info.items()}
