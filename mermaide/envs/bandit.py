@@ -126,7 +126,13 @@ class BanditCore:
         self.t = 0
         self.target_hits = np.zeros(self.batch, dtype=np.int64)
         self.episode_cost = np.zeros(self.batch)
-        obs = np.zeros((self.batch, self.obs_dim), dtype=np.float32)
+        # What every step's observation starts from: its entries that do not change within
+        # the episode (an unlimited budget's fraction), zeros elsewhere.
+        start = np.zeros((self.batch, self.obs_dim), dtype=np.float32)
+        if self.ledger.unlimited:
+            start[:, 2 * self.n_arms + 2] = 1.0
+        self._obs_start = start
+        obs = start.copy()
         obs[:, 2 * self.n_arms + 1] = 1.0
         obs[:, 2 * self.n_arms + 2] = 1.0
         return obs
@@ -210,14 +216,14 @@ class BanditCore:
         noise = self.knobs.observation_noise
         observed = misreport_actions(actions, self.n_arms, noise, rng)
         k = self.n_arms
-        # A fresh zeroed array (calloc: free zeroing) is returned as is: no copy, and no
-        # second (B, D) buffer held between steps.
-        obs = np.zeros((self.batch, self.obs_dim), dtype=np.float32)
+        # A fresh copy of the episode's fixed entries, returned as is (no copy at the end).
+        obs = self._obs_start.copy()
         flat_obs = obs.reshape(-1)
         flat_obs[self._obs_offsets + observed] = 1.0
         flat_obs[self._obs_principal_offsets + principal_actions] = 1.0
         obs[:, self._time_column] = 1.0 - self.t / self.horizon
-        obs[:, 2 * k + 2] = 1.0 if self.ledger.unlimited else self.ledger.fraction_left()
+        if not self.ledger.unlimited:
+            obs[:, 2 * k + 2] = self.ledger.fraction_left()
         if self.rewards_visible:
             obs[:, 2 * k + 3] = rewards + (noise * rng.standard_normal(self.batch) if noise
                                            else 0.0)
