@@ -111,36 +111,47 @@ def bench_single(rounds: int, steps: int) -> tuple[Row, dict[str, float]]:
                  "ratio": ratio}
 
 
-def single_env_breakdown(steps: int) -> dict[str, float]:
-    """Microseconds per step of each layer at B=1: where the single env's time goes."""
+def single_env_breakdown(steps: int, repeats: int) -> dict[str, float]:
+    """Microseconds per step of each layer at B=1 (UCB agent, random principal actions),
+    the best of ``repeats``: where the single env's time goes."""
     from mermaide.envs import BanditEnv
 
-    actions = np.random.default_rng(0).integers(11, size=steps)
-    out: dict[str, float] = {}
-    wrapped = gym.make(ENV_ID)
-    bare = BanditEnv()
-    for name, env in (("gym.make (wrappers + env)", wrapped), ("BanditEnv.step", bare)):
+    actions = np.random.default_rng(0).integers(11, size=steps).tolist()
+    batched = [np.array([a]) for a in actions]
+    a, b = np.zeros((1, 10)), np.ones((1, 10))
+
+    def wrapped_or_bare(env: gym.Env[Any, Any]) -> float:
         env.reset(seed=0)
         start = time.perf_counter()
-        for action in actions.tolist():
+        for action in actions:
             if env.step(action)[2]:
                 env.reset()
-        out[name] = (time.perf_counter() - start) / steps * 1e6
-    core, rng = bare.core, np.random.default_rng(0)
-    spec = population("train").sample(rng)
-    core.reset([spec], rng)
-    batched = [np.array([a]) for a in actions.tolist()]
-    start = time.perf_counter()
-    for principal_actions in batched:
-        if core.step(principal_actions, rng)[2]:
-            core.reset([spec], rng)
-    out["BanditCore.step (B=1)"] = (time.perf_counter() - start) / steps * 1e6
-    a, b = np.zeros((1, 10)), np.ones((1, 10))
-    start = time.perf_counter()
-    for _ in range(steps):
-        np.add(a, b)
-    out["one numpy call on a (1, 10) array"] = (time.perf_counter() - start) / steps * 1e6
-    return out
+        return (time.perf_counter() - start) / steps * 1e6
+
+    def core() -> float:
+        env = BanditEnv()
+        spec = env.reset(seed=0)[1]["agent"]
+        rng = np.random.default_rng(0)
+        start = time.perf_counter()
+        for principal_actions in batched:
+            if env.core.step(principal_actions, rng)[2]:
+                env.core.reset([spec], rng)
+        return (time.perf_counter() - start) / steps * 1e6
+
+    def numpy_call() -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            np.add(a, b)
+        return (time.perf_counter() - start) / steps * 1e6
+
+    timers = {"gym.make env: wrappers + BanditEnv + core":
+                  lambda: wrapped_or_bare(gym.make(ENV_ID)),
+              "BanditEnv.step: env + core": lambda: wrapped_or_bare(BanditEnv()),
+              "BanditCore.step, B=1": core,
+              "CartPole-v1 via gym.make, for comparison":
+                  lambda: 1e6 / single_env_rate("CartPole-v1", 2, steps, 0),
+              "one numpy call (np.add on (1, 10) arrays)": numpy_call}
+    return {name: min(timer() for _ in range(repeats)) for name, timer in timers.items()}
 
 
 def profile_single(steps: int) -> str:
@@ -313,14 +324,14 @@ def simulation_seconds(stats: pstats.Stats) -> float:
     return total
 
 
-def bench_meta(steps: int, seed: int) -> tuple[Row, dict[str, Any]]:
+def bench_meta(name: str, steps: int, seed: int) -> tuple[Row, dict[str, Any]]:
     try:
         from mermaide.principal import make as make_principal  # type: ignore[attr-defined]
 
-        principal = make_principal("mermaide")
+        principal = make_principal(name)
     except (ImportError, AttributeError, KeyError, ValueError) as error:
         reason = f"not available ({type(error).__name__}: {error})"
-        return Row("5. meta-training 'mermaide', agent-steps/s", reason, "runs", False), {}
+        return Row(f"5. meta-training {name!r}, agent-steps/s", reason, "runs", False), {}
     counted = {"agent_steps": 0}
     original_step = BanditCore.step
 
@@ -351,7 +362,7 @@ def bench_meta(steps: int, seed: int) -> tuple[Row, dict[str, Any]]:
     total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
     sim = simulation_seconds(stats)
     rate = counted["agent_steps"] / elapsed
-    row = Row(f"5. meta-training 'mermaide' ({os.cpu_count()} cores), agent-steps/s",
+    row = Row(f"5. meta-training {name!r} ({os.cpu_count()} cores), agent-steps/s",
               f"{rate:,.0f} (simulation {100 * sim / total:.0f}%, learning "
               f"{100 * (1 - sim / total):.0f}%)", "report", True)
     return row, {"rate": rate, "agent_steps": counted["agent_steps"], "seconds": elapsed,
@@ -450,8 +461,10 @@ def write_atomically(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=RESULTS, help="markdown results file")
-    parser.add_argument("--meta-steps", type=int, default=20_000,
+    parser.add_argument("--meta-steps", type=int, default=5_000,
                         help="agent steps of meta-training to time (target 5)")
+    parser.add_argument("--principal", default="mermaide",
+                        help="registered principal whose meta-training is timed (target 5)")
     parser.add_argument("--repeats", type=int, default=3, help="repeats per measurement")
     args = parser.parse_args(argv)
 
@@ -463,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     print("1/5 single env vs CartPole ...", flush=True)
     row, details["single"] = bench_single(2 * args.repeats - 1, steps)
     rows.append(row)
-    details["breakdown"] = single_env_breakdown(steps)
+    details["breakdown"] = single_env_breakdown(steps, args.repeats)
     details["single_profile"] = profile_single(steps)
 
     print("2/5 batched core vs per-agent loop ...", flush=True)
@@ -479,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(row)
 
     print("5/5 meta-training ...", flush=True)
-    row, details["meta"] = bench_meta(args.meta_steps, 0)
+    row, details["meta"] = bench_meta(args.principal, args.meta_steps, 0)
     rows.append(row)
 
     text = report(rows, info, details)
