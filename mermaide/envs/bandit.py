@@ -93,6 +93,9 @@ class BanditCore:
         self._obs_offsets = self._rows * self.obs_dim
         self._obs_principal_offsets = self._obs_offsets + n_arms
         self._time_column = 2 * n_arms + 1
+        # [value if False, value if True]: cost and bonus of a boolean mask by lookup.
+        self._cost_values = np.array([0.0, knobs.intervention_cost])
+        self._bonus_values = np.array([0.0, bonus])
         self.t = 0
         self.specs: list[AgentSpec] = []
 
@@ -183,7 +186,8 @@ class BanditCore:
         if (agent_actions is None) == self.external_agent:
             raise ValueError("agent_actions must be given exactly when external_agent=True")
         applied, refused = self.ledger.spend(principal_actions > 0)
-        cost = applied * self.knobs.intervention_cost
+        # Looked up, not multiplied: bool * float goes through numpy's slow casting path.
+        cost = self._cost_values.take(applied)
         groups = self._groups
         if agent_actions is not None:
             actions = agent_actions
@@ -197,8 +201,7 @@ class BanditCore:
         hit_bonus = actions == principal_actions - 1
         if not self.ledger.unlimited:
             hit_bonus &= applied
-        # rewards is a fresh array: add the bonus in place where it was earned.
-        np.add(rewards, self.bonus, out=rewards, where=hit_bonus)
+        rewards = rewards + self._bonus_values.take(hit_bonus)
         if payoffs is not None:
             payoffs[self._rows[applied], principal_actions[applied] - 1] += self.bonus
         if len(groups) == 1:
