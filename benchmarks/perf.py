@@ -390,6 +390,9 @@ def bench_meta(name: str, steps: int, seed: int) -> tuple[Row, dict[str, Any]]:
     stats = pstats.Stats(profiler)
     total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
     sim = simulation_seconds(stats)
+    if counted["agent_steps"] == 0:
+        # The principal simulated its agents without BanditCore: count the budget it was given.
+        counted["agent_steps"] = steps
     rate = counted["agent_steps"] / elapsed
     row = Row(f"5. meta-training {name!r} ({os.cpu_count()} cores), agent-steps/s",
               f"{rate:,.0f} (simulation {100 * sim / total:.0f}%, learning "
@@ -503,28 +506,34 @@ def main(argv: list[str] | None = None) -> int:
     details: dict[str, Any] = {"batch": 4096, "horizon": 200}
     steps = 10_000
 
-    print("1/5 single env vs CartPole ...", flush=True)
+    started = time.perf_counter()
+
+    def progress(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f} s] {message}", flush=True)
+
+    progress("1/5 single env vs CartPole")
     row, details["single"] = bench_single(2 * args.repeats - 1, steps)
     rows.append(row)
     details["breakdown"] = single_env_breakdown(steps, args.repeats)
     details["single_profile"] = profile_single(steps)
 
-    print("2/5 batched core vs per-agent loop ...", flush=True)
+    progress("2/5 batched core vs per-agent loop")
     core_rows, details["core"] = bench_core(4096, 128, 200, args.repeats)
     rows += core_rows
 
-    print("3/5 vector envs ...", flush=True)
+    progress("3/5 vector envs")
     row, details["vector"] = bench_vector(256, 220, args.repeats)
     rows.append(row)
 
-    print("4/5 memory ...", flush=True)
+    progress("4/5 memory")
     row, details["memory"] = bench_memory(100_000, 200)
     rows.append(row)
 
-    print("5/5 meta-training ...", flush=True)
+    progress("5/5 meta-training")
     row, details["meta"] = bench_meta(args.principal, args.meta_steps, 0)
     rows.append(row)
 
+    progress("done")
     text = report(rows, info, details)
     write_atomically(args.output, text)
     print()
