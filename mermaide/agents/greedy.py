@@ -52,8 +52,6 @@ class EpsilonGreedy:
 
     def exploration_rate(self) -> np.ndarray:
         """(B,) probability of exploring at the current step."""
-        if self._constant_rate:
-            return self._epsilon
         return self._epsilon / (1.0 + self._decay * self._t)
 
     def greedy_actions(self) -> np.ndarray:
@@ -61,7 +59,8 @@ class EpsilonGreedy:
 
     def act(self, rng: np.random.Generator) -> np.ndarray:
         batch = self._epsilon.shape[0]
-        explore = rng.random(batch) < self.exploration_rate()
+        rate = self._epsilon if self._constant_rate else self.exploration_rate()
+        explore = rng.random(batch) < rate
         random_actions = rng.integers(self._n_actions, size=batch)
         actions = self.greedy_actions()
         np.copyto(actions, random_actions, where=explore)
