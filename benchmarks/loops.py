@@ -100,10 +100,13 @@ class LoopSoftmax:
         self.temperature = temperature
         self.counts, self.means = np.zeros(n_arms), np.zeros(n_arms)
 
-    def act(self, rng: np.random.Generator) -> int:
+    def probabilities(self) -> np.ndarray:
         logits = self.means / self.temperature
         weights = np.exp(logits - logits.max())
-        return _categorical(weights / weights.sum(), rng)
+        return weights / weights.sum()
+
+    def act(self, rng: np.random.Generator) -> int:
+        return _categorical(self.probabilities(), rng)
 
     def update(self, action: int, reward: float, payoffs: np.ndarray | None) -> None:
         self.counts[action] += 1.0
@@ -117,10 +120,12 @@ class LoopExp3:
         self.gamma, self.log_weights = gamma, np.zeros(n_arms)
         self.last = np.full(n_arms, 1.0 / n_arms)
 
-    def act(self, rng: np.random.Generator) -> int:
+    def probabilities(self) -> np.ndarray:
         weights = np.exp(self.log_weights - self.log_weights.max())
-        k = len(weights)
-        self.last = (1.0 - self.gamma) * weights / weights.sum() + self.gamma / k
+        return (1.0 - self.gamma) * weights / weights.sum() + self.gamma / len(weights)
+
+    def act(self, rng: np.random.Generator) -> int:
+        self.last = self.probabilities()
         return _categorical(self.last, rng)
 
     def update(self, action: int, reward: float, payoffs: np.ndarray | None) -> None:
@@ -134,9 +139,12 @@ class LoopHedge:
     def __init__(self, n_arms: int, rng: np.random.Generator, eta: float = 0.1):
         self.eta, self.log_weights = eta, np.zeros(n_arms)
 
-    def act(self, rng: np.random.Generator) -> int:
+    def probabilities(self) -> np.ndarray:
         weights = np.exp(self.log_weights - self.log_weights.max())
-        return _categorical(weights / weights.sum(), rng)
+        return weights / weights.sum()
+
+    def act(self, rng: np.random.Generator) -> int:
+        return _categorical(self.probabilities(), rng)
 
     def update(self, action: int, reward: float, payoffs: np.ndarray | None) -> None:
         assert payoffs is not None
