@@ -141,6 +141,10 @@ def check_batch_args(batch: int, n_actions: int) -> None:
         raise ValueError(f"n_actions must be an integer >= 2, got {n_actions!r}")
 
 
+# A 0-d array: numpy converts a Python scalar operand at every call, which counts at B=1.
+_ONE = np.array(1.0)
+
+
 class RunningMeans:
     """Per-agent, per-action sample means and counts, the estimate most learners act on.
 
@@ -159,7 +163,7 @@ class RunningMeans:
 
     def update_taken(self, actions: np.ndarray, rewards: np.ndarray) -> None:
         flat = self._offsets + actions
-        n = self._flat_counts[flat] + 1.0
+        n = self._flat_counts[flat] + _ONE
         self._flat_counts[flat] = n
         mean = self._flat_means[flat]
         self._flat_means[flat] = mean + (rewards - mean) / n

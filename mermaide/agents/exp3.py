@@ -60,4 +60,5 @@ class Exp3:
         flat = self._offsets + actions
         played = self._last_probabilities.reshape(-1)[flat]
         estimate = (rewards / self._scale) / played
-        self._log_weights.reshape(-1)[flat] += self._gamma[:, 0] * estimate / self._n_actions
+        log_weights = self._log_weights.reshape(-1)
+        log_weights[flat] = log_weights[flat] + self._gamma[:, 0] * estimate / self._n_actions

@@ -81,17 +81,18 @@ class ThompsonSampling:
     def update(
         self, actions: np.ndarray, rewards: np.ndarray, payoffs: np.ndarray | None = None
     ) -> None:
-        # Flat single-index scatters: far cheaper than two-index fancy indexing.
+        # Flat single-index scatters: far cheaper than two-index fancy indexing; written
+        # out of place because numpy's in-place arithmetic on small 1-D arrays costs more.
         flat = self._offsets + actions
         if self.prior == "beta":
             low, high = self.reward_range
             # min(max(.)) is np.clip's arithmetic without its Python-level overhead.
             success = np.minimum(np.maximum((rewards - low) / (high - low), 0.0), 1.0)
             successes, failures = self._successes.reshape(-1), self._failures.reshape(-1)
-            successes[flat] += success
-            failures[flat] += 1.0 - success
+            successes[flat] = successes[flat] + success
+            failures[flat] = failures[flat] + (1.0 - success)
         else:
             noise_var = self._noise_var[:, 0]
             precision, weighted = self._precision.reshape(-1), self._weighted_sum.reshape(-1)
-            precision[flat] += 1.0 / noise_var
-            weighted[flat] += rewards / noise_var
+            precision[flat] = precision[flat] + 1.0 / noise_var
+            weighted[flat] = weighted[flat] + rewards / noise_var

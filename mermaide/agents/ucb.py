@@ -42,6 +42,10 @@ class UCB:
     def reset(self, batch: int, n_actions: int, rng: np.random.Generator) -> None:
         check_batch_args(batch, n_actions)
         self._beta = batch_param("beta", self.beta, batch)
+        # One beta for every agent (always so at B=1): a 0-d factor, which numpy multiplies
+        # without the cost of broadcasting a (B, 1) column; the products are the same.
+        shared = np.all(self._beta == self._beta[0, 0])
+        self._beta_factor = np.array(self._beta[0, 0]) if shared else self._beta
         self._estimates = RunningMeans(batch, n_actions)
         self._priority = tie_break_priority(batch, n_actions, rng)
         self._all_tried = False
@@ -82,7 +86,7 @@ class UCB:
         """index <- means + beta * sqrt(log(t) / counts), the arithmetic of index()."""
         np.divide(math.log(max(self._t, 1)), counts, out=index)
         np.sqrt(index, out=index)
-        np.multiply(self._beta, index, out=index)
+        np.multiply(self._beta_factor, index, out=index)
         np.add(self._estimates.means, index, out=index)
 
     def update(

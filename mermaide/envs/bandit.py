@@ -96,6 +96,9 @@ class BanditCore:
         # [value if False, value if True]: cost and bonus of a boolean mask by lookup.
         self._cost_values = np.array([0.0, knobs.intervention_cost])
         self._bonus_values = np.array([0.0, bonus])
+        # Constants as 0-d arrays: numpy converts a Python scalar operand at every call.
+        self._zero, self._one = np.array(0), np.array(1)
+        self._noise_scale = np.array(self._noise_std)
         self.t = 0
         self.specs: list[AgentSpec] = []
 
@@ -166,10 +169,7 @@ class BanditCore:
             return (rng.random(self.batch) < means) * 1.0, None
         if self.reward_noise == 0.0:
             return means, None
-        noise = rng.standard_normal(self.batch)
-        noise *= self._noise_std
-        noise += means
-        return noise, None
+        return means + self._noise_scale * rng.standard_normal(self.batch), None
 
     def step(self, principal_actions: np.ndarray, rng: np.random.Generator,
              agent_actions: np.ndarray | None = None
@@ -185,7 +185,7 @@ class BanditCore:
         # work for knobs that are off); the arithmetic is the documented one, draw for draw.
         if (agent_actions is None) == self.external_agent:
             raise ValueError("agent_actions must be given exactly when external_agent=True")
-        applied, refused = self.ledger.spend(principal_actions > 0)
+        applied, refused = self.ledger.spend(principal_actions > self._zero)
         # Looked up, not multiplied: bool * float goes through numpy's slow casting path.
         cost = self._cost_values.take(applied)
         groups = self._groups
@@ -198,9 +198,9 @@ class BanditCore:
         flat = self._arm_offsets + actions
         rewards, payoffs = self._draw_rewards(actions, flat, rng)
         # An arm is never -1, so without a budget (applied = requested) the mask is implied.
-        hit_bonus = actions == principal_actions - 1
+        hit_bonus = actions == principal_actions - self._one
         if not self.ledger.unlimited:
-            hit_bonus &= applied
+            hit_bonus = hit_bonus & applied
         rewards = rewards + self._bonus_values.take(hit_bonus)
         if payoffs is not None:
             payoffs[self._rows[applied], principal_actions[applied] - 1] += self.bonus
@@ -213,8 +213,10 @@ class BanditCore:
         self.t += 1
         principal_reward = self._flat_principal_rewards[flat] - cost
         hits = actions == self.targets
-        self.target_hits += hits
-        self.episode_cost += cost
+        # Rebound, not updated in place: in-place arithmetic on small 1-D arrays costs twice
+        # as much in numpy, and a fresh array may be handed out without a copy.
+        self.target_hits = self.target_hits + hits
+        self.episode_cost = self.episode_cost + cost
 
         noise = self.knobs.observation_noise
         observed = misreport_actions(actions, self.n_arms, noise, rng)
@@ -237,14 +239,14 @@ class BanditCore:
             "target_hit": hits,
             "intervened": applied,
             "refused": refused,
-            "interventions_used": self.ledger.used.copy(),
+            "interventions_used": self.ledger.used,  # a fresh array every step
             "cost": cost,
             "agent_reward": rewards,
         }
         done = self.t >= self.horizon
         if done:
             info["target_rate"] = self.target_hits / self.horizon
-            info["episode_cost"] = self.episode_cost.copy()
+            info["episode_cost"] = self.episode_cost
         return obs, principal_reward, done, info
 
 
