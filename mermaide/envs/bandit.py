@@ -369,9 +369,9 @@ class BanditEnv(gym.Env[np.ndarray, np.int64]):
         assert rng is not None
         obs, reward, done, info = self.core.step(principal_actions, rng)
         self._needs_reset = done
-        # tolist() yields the same Python scalars as .item() on element 0, in one call per key.
-        step_info = {key: value.tolist()[0] for key, value in info.items()}
-        return obs[0], reward.tolist()[0], done, False, step_info
+        # B=1: item() of each (1,) array is its one value as a Python scalar.
+        step_info = {key: value.item() for key, value in info.items()}
+        return obs[0], reward.item(), done, False, step_info
 
 
 class BanditVectorEnv(VectorEnv):
