@@ -163,8 +163,8 @@ def single_env_breakdown(steps: int, repeats: int) -> dict[str, float]:
 # The numpy calls one BanditCore.step makes at B=1 with the default knobs and a UCB agent
 # once every arm is tried, counted in the code: ledger and cost 4, the agent's choice 6, the
 # flat index 1, the reward draw 4, the bonus 4, the learner's update 9, principal reward and
-# counters 5, the observation 7, the info 1.
-CORE_NUMPY_CALLS = 41
+# counters 5, the observation 7.
+CORE_NUMPY_CALLS = 40
 
 
 def single_env_note(breakdown: dict[str, float]) -> str:
@@ -173,7 +173,7 @@ def single_env_note(breakdown: dict[str, float]) -> str:
     return (f"Why target 1 is out of reach without a second, scalar implementation for B=1: "
             f"one `BanditCore.step` makes about {CORE_NUMPY_CALLS} numpy calls (ledger and "
             f"cost, the learner's choice and update, the reward draw, the bonus, the "
-            f"principal's reward and counters, the observation, the info), and one numpy call "
+            f"principal's reward and counters, the observation), and one numpy call "
             f"on a tiny array costs {call:.2f} us here, whatever the array's size: "
             f"{CORE_NUMPY_CALLS} x {call:.2f} = {CORE_NUMPY_CALLS * call:.0f} us of pure call "
             f"overhead against {core:.0f} us measured for the core step, while CartPole's "
