@@ -43,7 +43,8 @@ class Learner(Protocol):
         self, actions: np.ndarray, rewards: np.ndarray, payoffs: np.ndarray | None = None
     ) -> None:
         """Learn from the actions taken (B,), the rewards received (B,) and, for full-feedback
-        learners, the payoffs of every action (B, K)."""
+        learners, the payoffs of every action (B, K). The actions are ints in [0, K), as
+        ``act`` returns them (they are trusted, not checked, in this hot path)."""
         ...
 
 

@@ -151,6 +151,16 @@ class BanditCore:
             actions[index] = learner.act(rng)
         return actions
 
+    def _checked_agent_actions(self, agent_actions: Any) -> np.ndarray:
+        # Outside actions index the flat reward matrix: one out of range would silently read
+        # another agent's row, so refuse it here.
+        actions = np.asarray(agent_actions)
+        if actions.shape != (self.batch,) or not np.issubdtype(actions.dtype, np.integer) \
+                or actions.min() < 0 or actions.max() >= self.n_arms:
+            raise ValueError(f"agent_actions must be {self.batch} ints in [0, "
+                             f"{self.n_arms - 1}], got {agent_actions!r}")
+        return actions
+
     def _draw_rewards(self, actions: np.ndarray, flat: np.ndarray, rng: np.random.Generator
                       ) -> tuple[np.ndarray, np.ndarray | None]:
         """Base rewards of the chosen arms (B,), and of every arm (B, K) if a learner needs them.
@@ -181,8 +191,8 @@ class BanditCore:
         ``agent_reward`` in the returned info.
         """
         # At B=1 every numpy call costs about a microsecond whatever its size, so this method
-        # is written to make as few of them as possible (flat indices, in-place updates, no
-        # work for knobs that are off); the arithmetic is the documented one, draw for draw.
+        # makes as few as it can (flat indices, lookups, 0-d constants, no work for knobs that
+        # are off); the arithmetic is the documented one, draw for draw.
         if (agent_actions is None) == self.external_agent:
             raise ValueError("agent_actions must be given exactly when external_agent=True")
         applied, refused = self.ledger.spend(principal_actions > self._zero)
@@ -190,7 +200,7 @@ class BanditCore:
         cost = self._cost_values.take(applied)
         groups = self._groups
         if agent_actions is not None:
-            actions = agent_actions
+            actions = self._checked_agent_actions(agent_actions)
         elif len(groups) == 1:
             actions = groups[0][0].act(rng)
         else:
