@@ -334,8 +334,12 @@ def bench_memory(batch: int, horizon: int) -> tuple[Row, dict[str, float]]:
 
 # --- 5. meta-training -----------------------------------------------------------------------
 
+# The simulator: the games, the learners and Gymnasium's env plumbing (wrappers, vector envs
+# and the Env/Wrapper base classes, through which wrapper calls pass: leaving them out would
+# count the inner env's time a second time).
 _SIM_DIRS = (os.path.join("mermaide", "envs"), os.path.join("mermaide", "agents"),
-             os.path.join("gymnasium", "wrappers"), os.path.join("gymnasium", "vector"))
+             os.path.join("gymnasium", "wrappers"), os.path.join("gymnasium", "vector"),
+             os.path.join("gymnasium", "core.py"), os.path.join("gymnasium", "utils"))
 
 
 def _is_sim(func: tuple[str, int, str]) -> bool:
