@@ -40,7 +40,7 @@ class Exp3:
                                   low_open=True)[:, 0]
         self._log_weights = np.zeros((batch, n_actions))
         self._n_actions = n_actions
-        self._rows = np.arange(batch)
+        self._offsets = np.arange(batch) * n_actions
         self._last_probabilities = self.probabilities()
 
     def probabilities(self) -> np.ndarray:
@@ -57,7 +57,8 @@ class Exp3:
     def update(
         self, actions: np.ndarray, rewards: np.ndarray, payoffs: np.ndarray | None = None
     ) -> None:
-        rows = self._rows
-        played = self._last_probabilities[rows, actions]
+        flat = self._offsets + actions
+        played = self._last_probabilities.reshape(-1)[flat]
         estimate = (rewards / self._scale) / played
-        self._log_weights[rows, actions] += self._gamma[:, 0] * estimate / self._n_actions
+        log_weights = self._log_weights.reshape(-1)
+        log_weights[flat] = log_weights[flat] + self._gamma[:, 0] * estimate / self._n_actions

@@ -45,6 +45,9 @@ class EpsilonGreedy:
         self._estimates = RunningMeans(batch, n_actions, initial)
         self._priority = tie_break_priority(batch, n_actions, rng)
         self._n_actions = n_actions
+        # Without decay the rate is epsilon itself (epsilon / 1.0, bit for bit): skip the
+        # arithmetic per step.
+        self._constant_rate = not np.any(self._decay)
         self._t = 0
 
     def exploration_rate(self) -> np.ndarray:
@@ -52,13 +55,16 @@ class EpsilonGreedy:
         return self._epsilon / (1.0 + self._decay * self._t)
 
     def greedy_actions(self) -> np.ndarray:
-        return np.argmax(self._estimates.means + self._priority, axis=1)
+        return (self._estimates.means + self._priority).argmax(axis=1)
 
     def act(self, rng: np.random.Generator) -> np.ndarray:
         batch = self._epsilon.shape[0]
-        explore = rng.random(batch) < self.exploration_rate()
+        rate = self._epsilon if self._constant_rate else self.exploration_rate()
+        explore = rng.random(batch) < rate
         random_actions = rng.integers(self._n_actions, size=batch)
-        return np.where(explore, random_actions, self.greedy_actions())
+        actions = self.greedy_actions()
+        np.copyto(actions, random_actions, where=explore)
+        return actions
 
     def update(
         self, actions: np.ndarray, rewards: np.ndarray, payoffs: np.ndarray | None = None

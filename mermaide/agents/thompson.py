@@ -52,7 +52,7 @@ class ThompsonSampling:
 
     def reset(self, batch: int, n_actions: int, rng: np.random.Generator) -> None:
         check_batch_args(batch, n_actions)
-        self._rows = np.arange(batch)
+        self._offsets = np.arange(batch) * n_actions
         self._priority = tie_break_priority(batch, n_actions, rng)
         if self.prior == "beta":
             self._successes = np.ones((batch, n_actions))
@@ -81,13 +81,18 @@ class ThompsonSampling:
     def update(
         self, actions: np.ndarray, rewards: np.ndarray, payoffs: np.ndarray | None = None
     ) -> None:
-        rows = self._rows
+        # Flat single-index scatters: far cheaper than two-index fancy indexing; written
+        # out of place because numpy's in-place arithmetic on small 1-D arrays costs more.
+        flat = self._offsets + actions
         if self.prior == "beta":
             low, high = self.reward_range
-            success = np.clip((rewards - low) / (high - low), 0.0, 1.0)
-            self._successes[rows, actions] += success
-            self._failures[rows, actions] += 1.0 - success
+            # min(max(.)) is np.clip's arithmetic without its Python-level overhead.
+            success = np.minimum(np.maximum((rewards - low) / (high - low), 0.0), 1.0)
+            successes, failures = self._successes.reshape(-1), self._failures.reshape(-1)
+            successes[flat] = successes[flat] + success
+            failures[flat] = failures[flat] + (1.0 - success)
         else:
             noise_var = self._noise_var[:, 0]
-            self._precision[rows, actions] += 1.0 / noise_var
-            self._weighted_sum[rows, actions] += rewards / noise_var
+            precision, weighted = self._precision.reshape(-1), self._weighted_sum.reshape(-1)
+            precision[flat] = precision[flat] + 1.0 / noise_var
+            weighted[flat] = weighted[flat] + rewards / noise_var

@@ -90,7 +90,18 @@ class BanditCore:
         self.obs_dim = 3 * n_arms + 3 + int(self.rewards_visible)
         self.ledger = BudgetLedger(batch, knobs.intervention_budget)
         self._rows = np.arange(batch)
-        self._obs = np.zeros((batch, self.obs_dim), dtype=np.float32)
+        # Row offsets into the flattened (B, K) and (B, D) arrays: single-index gathers and
+        # scatters on flat views cost far less than two-index fancy indexing.
+        self._arm_offsets = self._rows * n_arms
+        self._obs_offsets = self._rows * self.obs_dim
+        self._obs_principal_offsets = self._obs_offsets + n_arms
+        self._time_column = 2 * n_arms + 1
+        # [value if False, value if True]: cost and bonus of a boolean mask by lookup.
+        self._cost_values = np.array([0.0, knobs.intervention_cost])
+        self._bonus_values = np.array([0.0, bonus])
+        # Constants as 0-d arrays: numpy converts a Python scalar operand at every call.
+        self._zero, self._one = np.array(0), np.array(1)
+        self._noise_scale = np.array(self._noise_std)
         self.t = 0
         self.specs: list[AgentSpec] = []
 
@@ -110,6 +121,8 @@ class BanditCore:
         self.specs = list(specs)
         self.agent_rewards = np.stack([s.rewards for s in specs])
         self.principal_rewards = np.stack([np.asarray(s.principal_rewards) for s in specs])
+        self._flat_agent_rewards = self.agent_rewards.reshape(-1)
+        self._flat_principal_rewards = self.principal_rewards.reshape(-1)
         self.targets = np.array([s.target for s in specs])
         self._groups: list[tuple[Learner, np.ndarray | slice]] = []
         for kind, params, indices in ([] if self.external_agent else group_specs(specs)):
@@ -122,12 +135,17 @@ class BanditCore:
         self.t = 0
         self.target_hits = np.zeros(self.batch, dtype=np.int64)
         self.episode_cost = np.zeros(self.batch)
-        k = self.n_arms
-        self._obs[:] = 0.0
-        self._obs[:, 2 * k + 1] = 1.0
-        self._obs[:, 2 * k + 2] = 1.0
-        self._obs[self._rows, 2 * k + 3 + self.targets] = 1.0
-        return self._obs.copy()
+        # What every step's observation starts from: its entries that do not change within
+        # the episode (an unlimited budget's fraction, the target's one-hot), zeros elsewhere.
+        start = np.zeros((self.batch, self.obs_dim), dtype=np.float32)
+        if self.ledger.unlimited:
+            start[:, 2 * self.n_arms + 2] = 1.0
+        start[self._rows, 2 * self.n_arms + 3 + self.targets] = 1.0
+        self._obs_start = start
+        obs = start.copy()
+        obs[:, 2 * self.n_arms + 1] = 1.0
+        obs[:, 2 * self.n_arms + 2] = 1.0
+        return obs
 
     def _agent_actions(self, rng: np.random.Generator) -> np.ndarray:
         if len(self._groups) == 1:
@@ -137,22 +155,35 @@ class BanditCore:
             actions[index] = learner.act(rng)
         return actions
 
-    def _draw_rewards(self, actions: np.ndarray, rng: np.random.Generator
+    def _checked_agent_actions(self, agent_actions: Any) -> np.ndarray:
+        # Outside actions index the flat reward matrix: one out of range would silently read
+        # another agent's row, so refuse it here.
+        actions = np.asarray(agent_actions)
+        if actions.shape != (self.batch,) or not np.issubdtype(actions.dtype, np.integer) \
+                or actions.min() < 0 or actions.max() >= self.n_arms:
+            raise ValueError(f"agent_actions must be {self.batch} ints in [0, "
+                             f"{self.n_arms - 1}], got {agent_actions!r}")
+        return actions
+
+    def _draw_rewards(self, actions: np.ndarray, flat: np.ndarray, rng: np.random.Generator
                       ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Base rewards of the chosen arms (B,), and of every arm (B, K) if a learner needs them."""
+        """Base rewards of the chosen arms (B,), and of every arm (B, K) if a learner needs them.
+
+        ``flat``: the chosen arms as indices into the flattened (B, K) reward matrix.
+        """
         if self._full_information:
             if self._bernoulli:
                 payoffs = (rng.random(self.agent_rewards.shape) < self.agent_rewards) * 1.0
             else:
                 payoffs = self.agent_rewards + self._noise_std * rng.standard_normal(
                     self.agent_rewards.shape)
-            return payoffs[self._rows, actions], payoffs
-        means = self.agent_rewards[self._rows, actions]
+            return payoffs.reshape(-1)[flat], payoffs
+        means = self._flat_agent_rewards[flat]
         if self._bernoulli:
             return (rng.random(self.batch) < means) * 1.0, None
         if self._noise_std == 0.0:
             return means, None
-        return means + self._noise_std * rng.standard_normal(self.batch), None
+        return means + self._noise_scale * rng.standard_normal(self.batch), None
 
     def step(self, principal_actions: np.ndarray, rng: np.random.Generator,
              agent_actions: np.ndarray | None = None
@@ -163,38 +194,56 @@ class BanditCore:
         (and refused otherwise): the external agents choose and learn on their own, from the
         ``agent_reward`` in the returned info.
         """
+        # At B=1 every numpy call costs about a microsecond whatever its size, so this method
+        # makes as few as it can (flat indices, lookups, 0-d constants, no work for knobs that
+        # are off); the arithmetic is the documented one, draw for draw.
         if (agent_actions is None) == self.external_agent:
             raise ValueError("agent_actions must be given exactly when external_agent=True")
-        applied, refused = self.ledger.spend(principal_actions > 0)
-        cost = applied * self.knobs.intervention_cost
-        actions = self._agent_actions(rng) if agent_actions is None else agent_actions
-        rewards, payoffs = self._draw_rewards(actions, rng)
-        bonus_arms = principal_actions - 1
-        rewards = rewards + self.bonus * (applied & (actions == bonus_arms))
+        applied, refused = self.ledger.spend(principal_actions > self._zero)
+        # Looked up, not multiplied: bool * float goes through numpy's slow casting path.
+        cost = self._cost_values.take(applied)
+        groups = self._groups
+        if agent_actions is not None:
+            actions = self._checked_agent_actions(agent_actions)
+        elif len(groups) == 1:
+            actions = groups[0][0].act(rng)
+        else:
+            actions = self._agent_actions(rng)
+        flat = self._arm_offsets + actions
+        rewards, payoffs = self._draw_rewards(actions, flat, rng)
+        # An arm is never -1, so without a budget (applied = requested) the mask is implied.
+        hit_bonus = actions == principal_actions - self._one
+        if not self.ledger.unlimited:
+            hit_bonus = hit_bonus & applied
+        rewards = rewards + self._bonus_values.take(hit_bonus)
         if payoffs is not None:
-            payoffs[self._rows[applied], bonus_arms[applied]] += self.bonus
-        if len(self._groups) == 1:
-            self._groups[0][0].update(actions, rewards, payoffs)
-        elif self._groups:
-            for learner, index in self._groups:
+            payoffs[self._rows[applied], principal_actions[applied] - 1] += self.bonus
+        if len(groups) == 1:
+            groups[0][0].update(actions, rewards, payoffs)
+        elif groups:
+            for learner, index in groups:
                 learner.update(actions[index], rewards[index],
                                None if payoffs is None else payoffs[index])
         self.t += 1
-        principal_reward = self.principal_rewards[self._rows, actions] - cost
+        principal_reward = self._flat_principal_rewards[flat] - cost
         hits = actions == self.targets
-        self.target_hits += hits
-        self.episode_cost += cost
+        # Rebound, not updated in place: in-place arithmetic on small 1-D arrays costs twice
+        # as much in numpy, and a fresh array may be handed out without a copy.
+        self.target_hits = self.target_hits + hits
+        self.episode_cost = self.episode_cost + cost
 
-        observed = misreport_actions(actions, self.n_arms, self.knobs.observation_noise, rng)
+        noise = self.knobs.observation_noise
+        observed = misreport_actions(actions, self.n_arms, noise, rng)
         k = self.n_arms
-        obs = self._obs
-        obs[:, : 2 * k + 1] = 0.0
-        obs[self._rows, observed] = 1.0
-        obs[self._rows, k + principal_actions] = 1.0
-        obs[:, 2 * k + 1] = 1.0 - self.t / self.horizon
-        obs[:, 2 * k + 2] = self.ledger.fraction_left()
+        # A fresh copy of the episode's fixed entries, returned as is (no copy at the end).
+        obs = self._obs_start.copy()
+        flat_obs = obs.reshape(-1)
+        flat_obs[self._obs_offsets + observed] = 1.0
+        flat_obs[self._obs_principal_offsets + principal_actions] = 1.0
+        obs[:, self._time_column] = 1.0 - self.t / self.horizon
+        if not self.ledger.unlimited:
+            obs[:, 2 * k + 2] = self.ledger.fraction_left()
         if self.rewards_visible:
-            noise = self.knobs.observation_noise
             obs[:, 3 * k + 3] = rewards + (noise * rng.standard_normal(self.batch) if noise
                                            else 0.0)
         info = {
@@ -204,15 +253,15 @@ class BanditCore:
             "target_hit": hits,
             "intervened": applied,
             "refused": refused,
-            "interventions_used": self.ledger.used.copy(),
+            "interventions_used": self.ledger.used,  # a fresh array every step
             "cost": cost,
             "agent_reward": rewards,
         }
         done = self.t >= self.horizon
         if done:
             info["target_rate"] = self.target_hits / self.horizon
-            info["episode_cost"] = self.episode_cost.copy()
-        return obs.copy(), principal_reward, done, info
+            info["episode_cost"] = self.episode_cost
+        return obs, principal_reward, done, info
 
 
 def _validated_knobs(n_arms: int, horizon: int, intervention_budget: int | None,
@@ -304,6 +353,7 @@ class BanditEnv(gym.Env[np.ndarray, np.int64]):
         self.n_arms, self.horizon = n_arms, horizon
         self.action_space = spaces.Discrete(n_arms + 1)
         self.observation_space = self.core.observation_space()
+        self._principal_actions = np.zeros(1, dtype=np.int64)
         self._needs_reset = True
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -322,13 +372,21 @@ class BanditEnv(gym.Env[np.ndarray, np.int64]):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
             raise RuntimeError("step() called before reset() or after the episode ended")
-        if not self.action_space.contains(action):
-            raise ValueError(f"action must be an int in [0, {self.n_arms}], got {action!r} "
-                             f"({type(action).__name__})")
-        obs, reward, done, info = self.core.step(np.array([action]), self.np_random)
+        # A plain in-range int is checked in Python; anything else goes through the space's
+        # own (slower) test, so the accepted actions are exactly Discrete.contains'.
+        if type(action) is not int or not 0 <= action <= self.n_arms:
+            if not self.action_space.contains(action):
+                raise ValueError(f"action must be an int in [0, {self.n_arms}], got {action!r} "
+                                 f"({type(action).__name__})")
+        principal_actions = self._principal_actions
+        principal_actions[0] = action
+        rng = self._np_random  # set by reset(), which _needs_reset guarantees was called
+        assert rng is not None
+        obs, reward, done, info = self.core.step(principal_actions, rng)
         self._needs_reset = done
-        step_info = {key: value[0].item() for key, value in info.items()}
-        return obs[0], float(reward[0]), done, False, step_info
+        # B=1: item() of each (1,) array is its one value as a Python scalar.
+        step_info = {key: value.item() for key, value in info.items()}
+        return obs[0], reward.item(), done, False, step_info
 
 
 class BanditVectorEnv(VectorEnv):

@@ -82,15 +82,24 @@ class BudgetLedger:
 
     def __init__(self, batch: int, budget: int | None):
         self.limit = math.inf if budget is None else float(budget)
+        self.unlimited = budget is None
         self.used = np.zeros(batch, dtype=np.int64)
 
     def reset(self) -> None:
-        self.used[:] = 0
+        self.used = np.zeros(self.used.shape, dtype=np.int64)
 
     def spend(self, requested: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B,) bool requests -> (applied, refused) masks; applied ones are counted."""
+        """(B,) bool requests -> (applied, refused) masks; applied ones are counted.
+
+        ``used`` is rebound to a new array at every call, never changed in place, so a caller
+        may keep (or hand out) the array it read without copying it.
+        """
+        if self.unlimited:
+            # Nothing is ever refused: skip the comparison against an infinite limit.
+            self.used = self.used + requested
+            return requested, np.zeros(requested.shape, dtype=bool)
         applied = requested & (self.used < self.limit)
-        self.used += applied
+        self.used = self.used + applied
         return applied, requested & ~applied
 
     def fraction_left(self) -> np.ndarray:
