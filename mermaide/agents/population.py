@@ -177,6 +177,12 @@ class AgentPopulation:
             target = int(rng.choice(candidates))
         else:
             target = self.target
+            if self.rewards is None and rewards.argmax() == target:
+                # A fixed target must not be the agent's own best arm (there would be nothing
+                # to steer): swap its payoff with a uniformly drawn other arm's.
+                other = int(rng.integers(self.n_arms - 1))
+                other += other >= target
+                rewards[[target, other]] = rewards[[other, target]]
         return AgentSpec(family.kind, params, rewards, target)
 
     def sample_many(self, n: int, rng: np.random.Generator) -> list[AgentSpec]:
@@ -184,6 +190,17 @@ class AgentPopulation:
         if int(n) != n or n < 0:
             raise ValueError(f"n must be an integer >= 0, got {n!r}")
         return [self.sample(rng) for _ in range(n)]
+
+    def with_target(self, target: int) -> AgentPopulation:
+        """The same population with the principal's target fixed to one arm (the paper's
+        setting: one principal, one preferred arm, agents that differ)."""
+        if int(target) != target or not 0 <= target < self.n_arms:
+            raise ValueError(f"target must be an arm index in [0, {self.n_arms - 1}], got "
+                             f"{target!r}")
+        if self.rewards is not None and int(np.argmax(self.rewards)) == target:
+            raise ValueError(f"target={target} is the best arm of population {self.name!r}'s "
+                             f"fixed rewards; choose another arm")
+        return dataclasses.replace(self, target=int(target))
 
     def with_n_arms(self, n_arms: int) -> AgentPopulation:
         """The same population over a different number of arms (random payoffs only)."""
@@ -222,15 +239,18 @@ def population_names() -> list[str]:
     return sorted(_PRESETS)
 
 
-def population(name: str, n_arms: int | None = None) -> AgentPopulation:
-    """A named preset, optionally over another number of arms."""
+def population(name: str, n_arms: int | None = None, target: int | None = None
+               ) -> AgentPopulation:
+    """A named preset, optionally over another number of arms and with a fixed target arm."""
     try:
         preset = _PRESETS[name]()
     except KeyError:
         raise KeyError(
             f"unknown population {name!r}; known populations: {', '.join(population_names())}"
         ) from None
-    return preset if n_arms is None else preset.with_n_arms(n_arms)
+    if n_arms is not None:
+        preset = preset.with_n_arms(n_arms)
+    return preset if target is None else preset.with_target(target)
 
 
 @register_population("train")

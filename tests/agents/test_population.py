@@ -87,3 +87,16 @@ def test_bad_population_input():
         AgentSpec("ucb", {}, np.array([0.1, 0.2, 0.3]), 3)
     with pytest.raises(ValueError, match="rewards must be a finite vector"):
         AgentSpec("ucb", {}, np.array([0.1, np.nan]), 0)
+
+
+def test_fixed_target_is_never_the_best_arm():
+    train = population("train", target=6)
+    specs = train.sample_many(500, np.random.default_rng(4))
+    assert all(s.target == 6 and s.best_arm != 6 for s in specs)
+    # Payoffs stay uniform on [0, 1] per arm (the swap only relabels arms).
+    rewards = np.array([s.rewards for s in specs])
+    assert 0.4 < rewards[:, 6].mean() < 0.55 and 0.45 < rewards.mean() < 0.55
+    with pytest.raises(ValueError, match="target must be an arm index in \\[0, 9\\], got 10"):
+        population("train", target=10)
+    with pytest.raises(ValueError, match="target=8 is the best arm"):
+        population("figure5", target=8)
