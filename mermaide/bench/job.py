@@ -109,11 +109,15 @@ def run_job(job: Job) -> dict[str, Any]:
 
 
 def task_reference_value(env: gym.Env, task: Any, task_key: str) -> float | None:
-    """The game's reference value for a task (e.g. the Stackelberg equilibrium value), if the
-    game reports one in its reset info; None otherwise."""
+    """The game's reference return for a task, if the game reports an ``equilibrium_value`` in
+    its reset info (None otherwise): the per-round Stackelberg value times the rounds of an
+    episode, so that it compares with an episode's return."""
     _, info = env.reset(options={task_key: task})
     value = info.get("equilibrium_value")
-    return None if value is None else float(value)
+    if value is None:
+        return None
+    rounds = env.get_wrapper_attr("horizon") if hasattr(env.unwrapped, "horizon") else 1
+    return float(value) * int(rounds)
 
 
 def behaviour_heatmap(principal: Any, suite: Any, env_kwargs: dict[str, Any], seed: int

@@ -109,7 +109,7 @@ def markdown(suite: Suite, table: dict[str, Any], plots: Sequence[str],
             lines += [f"## {variant}", ""]
         header = ["principal", "K-shot", *(name for _, name in METRICS)]
         if has_gap:
-            header.append("gap to equilibrium")
+            header.append("gap to equilibrium value")
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for principal in suite.principals:
             for shots in sorted(rows.get(principal, {}), key=int):
