@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -313,7 +313,17 @@ def _figure5() -> AgentPopulation:
     )
 
 
-def group_specs(specs: Sequence[AgentSpec]) -> list[tuple[str, dict[str, Any], np.ndarray]]:
+class LearnerChoice(Protocol):
+    """Anything naming a learner and its parameters: an ``AgentSpec``, a ``MatrixGame``."""
+
+    @property
+    def learner(self) -> str: ...
+
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+
+
+def group_specs(specs: Sequence[LearnerChoice]) -> list[tuple[str, dict[str, Any], np.ndarray]]:
     """Group agents that one batched learner can serve: same kind, same non-numeric parameters.
 
     Returns (kind, params, indices) per group; numeric parameters are stacked into (n,) arrays

@@ -34,7 +34,7 @@ from scipy.optimize import linprog
 
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner, is_learner_name, learner_names
-from mermaide.agents.population import LearnerFamily
+from mermaide.agents.population import LearnerFamily, group_specs
 from mermaide.envs.games import (
     CLASSIC_GAMES,
     FOLLOWER,
@@ -308,30 +308,6 @@ OBSERVES = (OBSERVES_ACTIONS, OBSERVES_REWARDS, OBSERVES_PAYOFFS)
 _LARGEST = float(np.finfo(np.float32).max)
 
 
-def _group_learners(games: Sequence[MatrixGame], indices: np.ndarray
-                    ) -> list[tuple[str, dict[str, Any], np.ndarray]]:
-    """Group learner agents one batched learner can serve: same kind, same non-numeric
-    parameters; numeric parameters are stacked into arrays (heterogeneous etas share one)."""
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for i in indices:
-        params = games[i].params
-        numeric = tuple(sorted(k for k, v in params.items() if _is_number(v)))
-        fixed = tuple(sorted((k, repr(v)) for k, v in params.items() if not _is_number(v)))
-        groups.setdefault((games[i].learner, numeric, fixed), []).append(int(i))
-    result = []
-    for (kind, numeric, _), members in groups.items():
-        first = games[members[0]].params
-        params_out: dict[str, Any] = {k: v for k, v in first.items() if k not in numeric}
-        for k in numeric:
-            params_out[k] = np.array([games[i].params[k] for i in members], dtype=np.float64)
-        result.append((kind, params_out, np.array(members)))
-    return result
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
 class RepeatedStackelbergCore:
     """B matrix games of shape (m, n) played for T rounds together; no Python work per agent
     in ``step``.
@@ -407,10 +383,10 @@ class RepeatedStackelbergCore:
         learners = (np.zeros(0, dtype=np.int64) if self.external_agent
                     else np.flatnonzero(kinds != FOLLOWER))
         self._groups: list[tuple[Learner, np.ndarray]] = []
-        for kind, params, indices in _group_learners(games, learners):
+        for kind, params, members in group_specs([games[int(i)] for i in learners]):
             learner = make_learner(kind, **params)
-            learner.reset(len(indices), self.n, rng)
-            self._groups.append((learner, indices))
+            learner.reset(len(members), self.n, rng)
+            self._groups.append((learner, learners[members]))
         self.ledger.reset()
         self.t = 0
         self.episode_value = np.zeros(self.batch)
