@@ -11,7 +11,6 @@ the trained parameters are copied in; an off-policy one just learns for K episod
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import io
 import json
@@ -23,25 +22,10 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
+from mermaide.agents.sb3_policy import algorithm_class
 from mermaide.envs.knobs import check_int
 from mermaide.principal.base import EnvFn, PopulationTasks, TaskDistribution, task_key
 from mermaide.principal.reinforce import check_steps_seed
-
-_MODULES = ("stable_baselines3", "sb3_contrib")
-
-
-def algorithm_class(name: str) -> type[BaseAlgorithm]:
-    """The SB3 (or sb3-contrib) algorithm class called ``name``."""
-    for module_name in _MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        cls = getattr(module, name, None)
-        if isinstance(cls, type) and issubclass(cls, BaseAlgorithm):
-            return cls
-    raise ValueError(f"algorithm must name a stable-baselines3 or sb3-contrib algorithm class "
-                     f"(e.g. 'PPO', 'A2C', 'DQN', 'RecurrentPPO'), got {name!r}")
 
 
 class _EpisodeLength(gym.Wrapper):
@@ -126,7 +110,7 @@ class SB3Principal:
                 kwargs["batch_size"] = min(int(kwargs.get("batch_size", 64)), steps)
             parameters, trained_steps = model.get_parameters(), model.num_timesteps
             model = self.cls(self.policy, env, seed=self.seed, verbose=0, **kwargs)
-            model.set_parameters(parameters)  # type: ignore[arg-type]
+            model.set_parameters(parameters)
             model.num_timesteps = trained_steps
         else:
             model.set_env(env)
