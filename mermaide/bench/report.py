@@ -193,8 +193,8 @@ def plot_heatmap(suite: Suite, results: Sequence[dict[str, Any]], out: Path) -> 
     import matplotlib.pyplot as plt
 
     principals = [p for p in suite.principals if any(r["principal"] == p for r in runs)]
-    figure, axes = plt.subplots(len(principals), 1, figsize=(10, 1.2 + 1.3 * len(principals)),
-                                squeeze=False)
+    figure, axes = plt.subplots(len(principals), 1, figsize=(10, 1.2 + 1.5 * len(principals)),
+                                squeeze=False, layout="constrained")
     for ax, principal in zip(axes[:, 0], principals, strict=True):
         maps = [r["heatmap"] for r in runs if r["principal"] == principal]
         frequency = np.mean([m["target_frequency"] for m in maps], axis=0)
@@ -205,7 +205,7 @@ def plot_heatmap(suite: Suite, results: Sequence[dict[str, Any]], out: Path) -> 
         ax.set_title(f"{principal}: P(agent picks target arm {maps[0]['target']}) "
                      f"[{maps[0]['population']}]", fontsize=9)
     axes[-1, 0].set_xlabel("t")
-    figure.colorbar(image, ax=axes[:, 0].tolist(), shrink=0.8)
+    figure.colorbar(image, ax=axes[:, 0].tolist(), shrink=0.8, label="frequency over episodes")
     _save_figure(figure, out / "heatmap.png")
     plt.close(figure)
     return ["heatmap.png"]
