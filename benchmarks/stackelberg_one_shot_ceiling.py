@@ -65,13 +65,17 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=40)
     parser.add_argument("--grid", type=int, default=20, help="simplex grid steps")
     parser.add_argument("--samples", type=int, default=4000, help="posterior samples of B")
-    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--seed", type=int, default=1234, help="posterior sampling seed")
+    parser.add_argument("--games-seed", type=int, default=None,
+                        help="draw the games from their own generator (777 = the held-out "
+                             "games of stackelberg_one_shot_rl.py); default: from --seed")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     population = game_population("train")
     grid = simplex_grid(3, args.grid)
     rows, values = [], []
-    for game in population.sample_many(args.games, rng):
+    games_rng = rng if args.games_seed is None else np.random.default_rng(args.games_seed)
+    for game in population.sample_many(args.games, games_rng):
         values.append(solve(game.A, game.B).value)
         rows.append(ceilings(game.A, game.B, grid, args.samples, rng))
     earned, equilibrium = np.array(rows), np.array(values)
