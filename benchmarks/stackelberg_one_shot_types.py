@@ -36,10 +36,10 @@ Reported, as fractions of each game's equilibrium value on the held-out games:
 from __future__ import annotations
 
 import argparse
-import itertools
 
 import numpy as np
 import torch
+from stackelberg_one_shot_ceiling import simplex_grid
 
 from mermaide.envs.stackelberg import solve
 
@@ -55,11 +55,6 @@ def security_game(valuations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     A = np.where(covered, DEFENDER_COVERED, DEFENDER_UNCOVERED[None, :])
     B = np.where(covered, ATTACKER_COVERED, valuations[None, :])
     return A, B
-
-
-def simplex_grid(steps: int) -> np.ndarray:
-    points = [c for c in itertools.product(range(steps + 1), repeat=3) if sum(c) == steps]
-    return np.array(points, dtype=np.float64) / steps
 
 
 def tables(games: int, types: np.ndarray, noise: float, grid: np.ndarray,
@@ -170,7 +165,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)  # small tensors: threads only add contention
-    types, grid = TYPES[: args.types], simplex_grid(args.grid)
+    types, grid = TYPES[: args.types], simplex_grid(3, args.grid)
     train = tables(args.games, types, args.noise, grid, np.random.default_rng(args.seed))
     test = tables(args.test_games, types, args.noise, grid,
                   np.random.default_rng(args.seed + 1))
