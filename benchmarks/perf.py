@@ -55,6 +55,7 @@ from loops import LOOP_LEARNERS, run_loop_episode  # noqa: E402
 
 import mermaide  # noqa: E402,F401  (registers the environments)
 from mermaide.agents import AgentPopulation, LearnerFamily, population  # noqa: E402
+from mermaide.agents import make as make_learner  # noqa: E402
 from mermaide.envs import BanditCore, Knobs  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "perf.md"
@@ -144,6 +145,20 @@ def single_env_breakdown(steps: int, repeats: int) -> dict[str, float]:
                 env.core.reset([spec], rng)
         return (clock() - start) / steps * 1e6
 
+    def learner() -> float:
+        # The batched UCB learner alone at B=1 (choice + update, every arm tried): a floor
+        # under any single env built on the one implementation, whatever the game costs.
+        ucb = make_learner("ucb")
+        rng = np.random.default_rng(0)
+        ucb.reset(1, 10, rng)
+        reward = np.array([0.5])
+        for _ in range(10):
+            ucb.update(ucb.act(rng), reward)
+        start = clock()
+        for _ in range(steps):
+            ucb.update(ucb.act(rng), reward)
+        return (clock() - start) / steps * 1e6
+
     def numpy_call() -> float:
         start = clock()
         for _ in range(steps):
@@ -156,7 +171,8 @@ def single_env_breakdown(steps: int, repeats: int) -> dict[str, float]:
               "BanditCore.step, B=1": core,
               "CartPole-v1 via gym.make, for comparison":
                   lambda: 1e6 / single_env_rate("CartPole-v1", 2, steps, 0),
-              "one numpy call (np.add on (1, 10) arrays)": numpy_call}
+              "one numpy call (np.add on (1, 10) arrays)": numpy_call,
+              "the UCB learner alone at B=1: act + update": learner}
     return {name: min(timer() for _ in range(repeats)) for name, timer in timers.items()}
 
 
@@ -169,7 +185,8 @@ CORE_NUMPY_CALLS = 40
 
 def single_env_note(breakdown: dict[str, float]) -> str:
     values = list(breakdown.values())
-    wrapped, core, cartpole, call = values[0], values[2], values[3], values[4]
+    wrapped, core, cartpole, call, learner = values[0], values[2], values[3], values[4], \
+        values[5]
     return (f"Why target 1 is out of reach without a second, scalar implementation for B=1: "
             f"one `BanditCore.step` makes about {CORE_NUMPY_CALLS} numpy calls (ledger and "
             f"cost, the learner's choice and update, the reward draw, the bonus, the "
@@ -180,7 +197,11 @@ def single_env_note(breakdown: dict[str, float]) -> str:
             f"whole step, wrappers included, takes {cartpole:.1f} us in plain Python floats. "
             f"The project keeps one batched implementation for every B (the single env is "
             f"its B=1 case), so the single env runs at {cartpole / wrapped:.2f}x CartPole's "
-            f"rate; the batched core and the vector env are where the speed is.")
+            f"rate; the batched core and the vector env are where the speed is. The "
+            f"batched UCB learner's choice and update alone take {learner:.1f} us at B=1, "
+            f"{100 * learner / cartpole:.0f}% of CartPole's whole step: even a game and env "
+            f"that cost nothing around it would leave {cartpole - learner:.1f} us for the "
+            f"reward draw, the bonus, the ledger, the observation and Gymnasium's wrappers.")
 
 
 def profile_single(steps: int) -> str:
