@@ -10,11 +10,13 @@ from mermaide.envs.knobs import Knobs
 from mermaide.envs.parallel import (
     BanditParallelEnv,
     RepeatedStackelbergParallelEnv,
+    StackelbergAECEnv,
     TwoPlayerParallelEnv,
     bandit_aec,
     bandit_parallel,
     repeated_stackelberg_aec,
     repeated_stackelberg_parallel,
+    stackelberg_aec,
 )
 from mermaide.envs.repeated_stackelberg import (
     RepeatedStackelbergCore,
@@ -64,6 +66,7 @@ __all__ = [
     "RepeatedStackelbergParallelEnv",
     "RepeatedStackelbergVectorEnv",
     "SinglePlayerEnv",
+    "StackelbergAECEnv",
     "StackelbergEnv",
     "StackelbergSolution",
     "StackelbergVectorEnv",
@@ -76,4 +79,5 @@ __all__ = [
     "repeated_stackelberg_aec",
     "repeated_stackelberg_parallel",
     "solve",
+    "stackelberg_aec",
 ]

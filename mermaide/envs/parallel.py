@@ -13,7 +13,9 @@ play it, and the principal's side stays exactly what it is in the Gymnasium form
 Games: ``bandit_parallel`` (``Mermaide/Bandit-v0``) and ``repeated_stackelberg_parallel``
 (``Mermaide/RepeatedStackelberg-v0``), each with the knobs of its Gymnasium form;
 ``bandit_aec`` / ``repeated_stackelberg_aec`` are the AEC forms (``parallel_to_aec`` plus
-PettingZoo's order check). ``mermaide.envs.single_player`` turns either side into a Gymnasium
+PettingZoo's order check). The one-round game ``Mermaide/Stackelberg-v0`` is sequential (the
+agent answers the commitment it has seen), so it is an AEC env only: ``stackelberg_aec``.
+``mermaide.envs.single_player`` turns either side of a parallel form into a Gymnasium
 env against a fixed policy on the other side. Each game's class docstring says exactly what
 each player sees.
 """
@@ -438,3 +440,190 @@ def repeated_stackelberg_aec(**knobs: Any) -> AECEnv[str, np.ndarray, Any]:
     """The repeated Stackelberg game as a PettingZoo AEC env."""
     return wrappers.OrderEnforcingWrapper(
         parallel_to_aec(repeated_stackelberg_parallel(**knobs)))
+
+
+class StackelbergAECEnv(AECEnv[str, np.ndarray, Any]):
+    """The one-round Stackelberg game with the principal and the agent as two players, in
+    PettingZoo's AEC form (``stackelberg_aec``): the principal moves, then the agent.
+
+    ## Description
+    The game of ``Mermaide/Stackelberg-v0`` (see ``StackelbergEnv``) with the agent played from
+    outside. A round is two turns. First the principal commits to a mixed strategy x over its
+    m actions and may post a costed bonus on one agent action; then the agent, having seen the
+    commitment and the posted bonus, answers with one of its n actions j. This is why the game
+    has an AEC form and no parallel one: the follower moves *after* the commitment, which
+    PettingZoo's parallel API (both players at once) cannot express. An agent that answers
+    ``argmax(x @ B + bonus)`` is the exact follower of the Gymnasium form; any other answer
+    is the external learner's own.
+
+    ## Action Space
+    ``"principal"``: ``Box`` of shape (m + n + 1,), exactly ``StackelbergEnv``'s (m strategy
+    weights or logits, then n + 1 intervention scores); ``env.unwrapped.encode_action(x,
+    bonus_action)`` builds one. ``"agent"``: ``Discrete(n)``.
+
+    ## Observation Space
+    ``"principal"``: exactly ``StackelbergEnv``'s: at its turn what it sees at reset (its own
+    payoffs A, and the agent's matrix B with ``principal_observes="actions+payoffs"``), after
+    the round the (noisy) observed answer and the rest of the Gymnasium form's observation.
+    ``"agent"``: ``Box`` of shape (m + n,): the commitment x, then the posted bonus on each of
+    its actions (``bonus`` on the one the principal chose if the budget allows it, 0
+    elsewhere); all zeros before the principal has moved. It never sees A or B: its payoffs
+    show in its reward.
+
+    ## Rewards
+    Both at the end of the round: ``"principal"`` ``x @ A[:, j] - cost``, ``"agent"``
+    ``x @ B[:, j]`` plus the bonus when it was posted on j. 0 after the principal's turn.
+
+    ## Starting State
+    A game from ``game``; ``reset(options={"game": MatrixGame(...)})`` plays a given one (its
+    ``learner`` is ignored: the agent is the external player).
+
+    ## Episode End
+    Both players terminate after the agent's answer; there is no truncation.
+
+    ## Arguments
+    The knobs of ``StackelbergEnv`` with the same defaults and checks: game, action_type,
+    intervention_budget (default 0), intervention_cost, bonus, observation_noise,
+    principal_observes; not tie_break and tie_tolerance, which only the exact follower uses.
+
+    ## Info
+    After the round the principal gets ``observed_action``, ``intervened``, ``refused``,
+    ``interventions_used``, ``cost``, ``strategy`` (its decoded x) and ``bonus_action``; the
+    agent nothing. ``env.unwrapped.game_info`` holds the Gymnasium form's whole step info (true
+    answer, payoffs, ``principal_value``, ``equilibrium_value``, ...), and after ``reset`` the
+    episode's ``game`` and ``equilibrium_value``, for harnesses.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    metadata: dict[str, Any] = {"name": "mermaide_stackelberg_v0", "render_modes": [],
+                                "is_parallelizable": False}
+    render_mode = None
+
+    def __init__(
+        self,
+        game: GameSource = "train",
+        action_type: str = "weights",
+        intervention_budget: int | None = 0,
+        intervention_cost: float = 0.1,
+        bonus: float = 1.0,
+        observation_noise: float = 0.0,
+        principal_observes: str = OBSERVES_ACTIONS,
+    ):
+        super().__init__()
+        knobs = validated_knobs(intervention_budget, intervention_cost, bonus,
+                                observation_noise, principal_observes, action_type,
+                                "principal", 0.0)
+        self.knobs, self.action_type, self.bonus = knobs, action_type, float(bonus)
+        self.game = game_source(game, None, None)
+        self.m, self.n = source_shape(self.game)
+        self.core = RepeatedStackelbergCore((self.m, self.n), 1, 1, knobs, self.bonus,
+                                            external_agent=True)
+        self.possible_agents = list(PLAYERS)
+        self._observation_spaces: dict[str, spaces.Space[Any]] = {
+            PRINCIPAL: self.core.observation_space(),
+            AGENT: spaces.Box(0.0, max(1.0, self.bonus), shape=(self.m + self.n,),
+                              dtype=np.float32)}
+        self._action_spaces: dict[str, spaces.Space[Any]] = {
+            PRINCIPAL: stackelberg_action_space(self.m, self.n, action_type),
+            AGENT: spaces.Discrete(self.n)}
+        self.np_random: np.random.Generator | None = None
+        self.agents: list[str] = []
+        self.game_info: dict[str, Any] = {}
+
+    def observation_space(self, agent: str) -> spaces.Space[Any]:
+        return self._observation_spaces[TwoPlayerParallelEnv._check_player(agent)]
+
+    def action_space(self, agent: str) -> spaces.Space[Any]:
+        return self._action_spaces[TwoPlayerParallelEnv._check_player(agent)]
+
+    def encode_action(self, strategy: Any, bonus_action: int | None = None) -> np.ndarray:
+        """The principal's action committing to ``strategy`` (m,), bonus on ``bonus_action``."""
+        return encode_action(strategy, self.n, bonus_action, self.action_type)
+
+    def observe(self, agent: str) -> np.ndarray:
+        return self._observations[TwoPlayerParallelEnv._check_player(agent)]
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        if seed is not None or self.np_random is None:
+            self.np_random, _ = seeding.np_random(seed)
+        game = (options or {}).get("game")
+        if game is None:
+            game = draw_game(self.game, self.np_random)
+        elif not isinstance(game, MatrixGame) or game.shape != (self.m, self.n):
+            raise ValueError(f"options['game'] must be a {self.m}x{self.n} MatrixGame, got "
+                             f"{game!r}")
+        principal_obs = self.core.reset([game], self.np_random)[0]
+        self.game_info = {"game": game,
+                          "equilibrium_value": float(self.core.equilibrium_values[0])}
+        self.agents = list(PLAYERS)
+        self._observations = {PRINCIPAL: principal_obs,
+                              AGENT: np.zeros(self.m + self.n, dtype=np.float32)}
+        self._commitment: tuple[np.ndarray, np.ndarray] | None = None
+        self.rewards = dict.fromkeys(PLAYERS, 0.0)
+        self._cumulative_rewards = dict.fromkeys(PLAYERS, 0.0)
+        self.terminations = dict.fromkeys(PLAYERS, False)
+        self.truncations = dict.fromkeys(PLAYERS, False)
+        self.infos: dict[str, dict[str, Any]] = {PRINCIPAL: {}, AGENT: {}}
+        self.agent_selection = PRINCIPAL
+
+    def step(self, action: Any) -> None:
+        if not self.agents:
+            raise RuntimeError("step() called before reset() or after the episode ended")
+        player = self.agent_selection
+        if self.terminations[player] or self.truncations[player]:
+            self._was_dead_step(action)
+            return
+        if not valid_action(self._action_spaces[player], action):
+            raise ValueError(f"action of {player!r} must be in {self._action_spaces[player]}, "
+                             f"got {action!r} ({type(action).__name__})")
+        self._cumulative_rewards[player] = 0.0
+        if player == PRINCIPAL:
+            self._commit(action)
+            self._clear_rewards()
+            self.agent_selection = AGENT
+        else:
+            self._answer(int(action))
+            self.agent_selection = PRINCIPAL
+        self._accumulate_rewards()
+
+    def _commit(self, action: Any) -> None:
+        strategies, bonus_actions = decode_actions(
+            np.asarray(action, dtype=np.float64)[None], self.m, self.action_type)
+        self._commitment = (strategies, bonus_actions)
+        # The bonus the agent is shown is the one the round will apply: the ledger refuses a
+        # request only when the budget is spent, which it checks the same way at the answer.
+        ledger = self.core.ledger
+        posted = np.zeros(self.n, dtype=np.float32)
+        if bonus_actions[0] >= 0 and ledger.used[0] < ledger.limit:
+            posted[bonus_actions[0]] = self.bonus
+        self._observations[AGENT] = np.concatenate([strategies[0].astype(np.float32), posted])
+
+    def _answer(self, agent_action: int) -> None:
+        assert self._commitment is not None and self.np_random is not None
+        strategies, bonus_actions = self._commitment
+        obs, principal_reward, _, info = self.core.step(
+            strategies, bonus_actions, self.np_random,
+            agent_actions=np.array([agent_action], dtype=np.int64))
+        info["strategy"], info["bonus_action"] = strategies, bonus_actions
+        self.game_info = {key: value[0].item() if value.ndim == 1 else value[0].copy()
+                          for key, value in info.items()}
+        self._observations[PRINCIPAL] = obs[0]
+        self.rewards = {PRINCIPAL: float(principal_reward[0]),
+                        AGENT: float(info["agent_reward"][0])}
+        self.terminations = dict.fromkeys(PLAYERS, True)
+        self.infos = {PRINCIPAL: {key: self.game_info[key] for key in (
+            "observed_action", "intervened", "refused", "interventions_used", "cost",
+            "strategy", "bonus_action")}, AGENT: {}}
+
+    def render(self) -> None:
+        gymnasium.logger.warn("the mermaide games have no rendering; nothing was drawn")
+        return None
+
+
+def stackelberg_aec(**knobs: Any) -> AECEnv[str, np.ndarray, Any]:
+    """The one-round Stackelberg game as a PettingZoo AEC env (the principal commits, then the
+    agent answers); knobs as ``StackelbergEnv`` (without the follower's tie_break and
+    tie_tolerance). ``env.unwrapped`` is the ``StackelbergAECEnv``."""
+    return wrappers.OrderEnforcingWrapper(StackelbergAECEnv(**knobs))
