@@ -186,7 +186,9 @@ def test_game_rules_hold(episode):
         assert info["agent_reward"] == pytest.approx(payoffs[j])
         assert info["principal_value"] == pytest.approx(x @ A[:, j])
         assert reward == pytest.approx(info["principal_value"] - info["cost"])
-        assert info["equilibrium_value"] == pytest.approx(equilibrium_value, abs=1e-9)
+        # solve() is a HiGHS LP, exact to its feasibility tolerance (1e-7); the env reports the
+        # vertex enumeration of equilibrium_values: on near-tied payoffs they differ by a few 1e-9.
+        assert info["equilibrium_value"] == pytest.approx(equilibrium_value, abs=1e-7)
         if knobs["agent"] == "follower":
             assert payoffs[j] >= payoffs.max() - 1e-6
         if knobs["observation_noise"] == 0.0:
