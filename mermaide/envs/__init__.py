@@ -23,7 +23,12 @@ from mermaide.envs.repeated_stackelberg import (
     RepeatedStackelbergEnv,
     RepeatedStackelbergVectorEnv,
 )
-from mermaide.envs.single_player import SinglePlayerEnv, as_agent_env, as_principal_env
+from mermaide.envs.single_player import (
+    SinglePlayerEnv,
+    TurnSinglePlayerEnv,
+    as_agent_env,
+    as_principal_env,
+)
 from mermaide.envs.stackelberg import (
     StackelbergEnv,
     StackelbergSolution,
@@ -70,6 +75,7 @@ __all__ = [
     "StackelbergEnv",
     "StackelbergSolution",
     "StackelbergVectorEnv",
+    "TurnSinglePlayerEnv",
     "TwoPlayerParallelEnv",
     "as_agent_env",
     "as_principal_env",

@@ -4,7 +4,8 @@
 agent* against a fixed principal; ``as_principal_env(env, agent_policy)`` lets it learn to be
 the principal against a fixed agent. ``env`` is a two-player ``ParallelEnv`` of this package
 (``bandit_parallel(...)``, ...), whose ``"principal"`` and ``"agent"`` players these views
-split.
+split, or the one-round game's AEC form ``stackelberg_aec(...)``, whose views last one step
+(the agent's starts once the fixed principal has committed).
 
 The fixed side may be any of:
 
@@ -36,13 +37,22 @@ from gymnasium import spaces
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner
 from mermaide.agents.sb3_policy import policy_actions
-from mermaide.envs.parallel import AGENT, PRINCIPAL, TwoPlayerParallelEnv, valid_action
+from mermaide.envs.parallel import (
+    AGENT,
+    PRINCIPAL,
+    StackelbergAECEnv,
+    TwoPlayerParallelEnv,
+    valid_action,
+)
+
+# The games a view can split: the parallel forms, and the one-round game's AEC form.
+TwoPlayerGame = TwoPlayerParallelEnv | StackelbergAECEnv
 
 
 class FixedPolicy(Protocol):
     """The side of the game that the single-player view plays itself."""
 
-    def reset(self, rng: np.random.Generator, env: TwoPlayerParallelEnv) -> None:
+    def reset(self, rng: np.random.Generator, env: TwoPlayerGame) -> None:
         """A new episode of ``env`` starts (it has just been reset)."""
         ...
 
@@ -58,7 +68,7 @@ class CallablePolicy:
     def __init__(self, function: Callable[[np.ndarray, np.random.Generator], Any]):
         self.function = function
 
-    def reset(self, rng: np.random.Generator, env: TwoPlayerParallelEnv) -> None:
+    def reset(self, rng: np.random.Generator, env: TwoPlayerGame) -> None:
         self.rng = rng
 
     def act(self, observation: np.ndarray) -> Any:
@@ -81,7 +91,7 @@ class LearnerPolicy:
                              f"{action_space}")
         self.learner_for, self.n_actions = learner_for, int(action_space.n)
 
-    def reset(self, rng: np.random.Generator, env: TwoPlayerParallelEnv) -> None:
+    def reset(self, rng: np.random.Generator, env: TwoPlayerGame) -> None:
         learner = _bandit_feedback(self.learner_for(env))
         learner.reset(1, self.n_actions, rng)
         self.learner, self.rng = learner, rng
@@ -111,7 +121,7 @@ class ModelPolicy:
         self.model, self.deterministic = model, deterministic
         self.discrete = isinstance(action_space, spaces.Discrete)
 
-    def reset(self, rng: np.random.Generator, env: TwoPlayerParallelEnv) -> None:
+    def reset(self, rng: np.random.Generator, env: TwoPlayerGame) -> None:
         self.rng = rng
 
     def act(self, observation: np.ndarray) -> Any:
@@ -135,7 +145,7 @@ class PrincipalPolicy:
     def __init__(self, principal: Any):
         self.principal = principal
 
-    def reset(self, rng: np.random.Generator, env: TwoPlayerParallelEnv) -> None:
+    def reset(self, rng: np.random.Generator, env: TwoPlayerGame) -> None:
         self.state: Any = None
 
     def act(self, observation: np.ndarray) -> Any:
@@ -217,32 +227,101 @@ class SinglePlayerEnv(gym.Env[np.ndarray, Any]):
                 truncations[self.player], dict(self.env.game_info))
 
 
-def as_agent_env(env: TwoPlayerParallelEnv, principal_policy: Any, *,
-                 deterministic: bool = False) -> SinglePlayerEnv:
+class TurnSinglePlayerEnv(gym.Env[np.ndarray, Any]):
+    """One player of the one-round game's AEC form (``stackelberg_aec``) as a Gymnasium env.
+
+    An episode is the one round, so every step terminates. The agent's view starts after the
+    fixed principal has committed (its first observation is the commitment and the posted
+    bonus); the principal's view plays the fixed agent's answer inside its step.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(self, env: StackelbergAECEnv, player: str, other: FixedPolicy):
+        self.env, self.player, self.other = env, player, other
+        self.other_player = AGENT if player == PRINCIPAL else PRINCIPAL
+        self.observation_space = env.observation_space(player)
+        self.action_space = env.action_space(player)
+        self._playing = False
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        # The game and the fixed side draw from separate streams, both from this one seed.
+        game_seed = None if seed is None else int(self.np_random.integers(2**63 - 1))
+        self.env.reset(seed=game_seed, options=options)
+        self.other.reset(self.np_random, self.env)
+        if self.player == AGENT:
+            self._other_action = self.other.act(self.env.observe(PRINCIPAL))
+            self.env.step(self._other_action)
+        self._playing = True
+        return self.env.observe(self.player).copy(), dict(self.env.game_info)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if not self._playing:
+            raise RuntimeError("step() called before reset() or after the episode ended")
+        if not valid_action(self.action_space, action):
+            raise ValueError(f"action must be in {self.action_space}, got {action!r} "
+                             f"({type(action).__name__})")
+        self.env.step(action)
+        if self.player == PRINCIPAL:
+            self._other_action = self.other.act(self.env.observe(AGENT))
+            self.env.step(self._other_action)
+        self.other.observe(self._other_action, self.env.rewards[self.other_player])
+        self._playing = False
+        return (self.env.observe(self.player).copy(), self.env.rewards[self.player], True,
+                False, dict(self.env.game_info))
+
+
+def as_agent_env(env: Any, principal_policy: Any, *,
+                 deterministic: bool = False) -> SinglePlayerEnv | TurnSinglePlayerEnv:
     """The ``"agent"`` player of ``env`` as a Gymnasium env, against a fixed principal.
 
     ``deterministic``: an SB3 principal acts on its most likely action instead of sampling.
     """
-    _check_env(env)
-    return SinglePlayerEnv(env, AGENT, fixed_policy(
-        principal_policy, env.action_space(PRINCIPAL), env.observation_space(PRINCIPAL),
-        deterministic))
+    game = _two_player_game(env)
+    policy = fixed_policy(principal_policy, game.action_space(PRINCIPAL),
+                          game.observation_space(PRINCIPAL), deterministic)
+    if isinstance(game, StackelbergAECEnv):
+        return TurnSinglePlayerEnv(game, AGENT, policy)
+    return SinglePlayerEnv(game, AGENT, policy)
 
 
-def as_principal_env(env: TwoPlayerParallelEnv, agent_policy: Any = None, *,
-                     deterministic: bool = False) -> SinglePlayerEnv:
+def as_principal_env(env: Any, agent_policy: Any = None, *,
+                     deterministic: bool = False) -> SinglePlayerEnv | TurnSinglePlayerEnv:
     """The ``"principal"`` player of ``env`` as a Gymnasium env, against a fixed agent.
 
     ``agent_policy=None`` plays the learner of each episode's ``AgentSpec`` (built-in or
-    ``"sb3:..."``), as the Gymnasium form of the game does.
+    ``"sb3:..."``), as the Gymnasium form of the game does (parallel forms only).
     """
-    _check_env(env)
-    return SinglePlayerEnv(env, PRINCIPAL, fixed_policy(
-        agent_policy, env.action_space(AGENT), env.observation_space(AGENT), deterministic,
+    game = _two_player_game(env)
+    if isinstance(game, StackelbergAECEnv):
+        if agent_policy is None:
+            raise ValueError("agent_policy is required with the one-round game's AEC form: "
+                             "its built-in agent is the exact follower, which "
+                             "Mermaide/Stackelberg-v0 already plays; give a callable, a "
+                             "learner or a model")
+        return TurnSinglePlayerEnv(game, PRINCIPAL, fixed_policy(
+            agent_policy, game.action_space(AGENT), game.observation_space(AGENT),
+            deterministic))
+    return SinglePlayerEnv(game, PRINCIPAL, fixed_policy(
+        agent_policy, game.action_space(AGENT), game.observation_space(AGENT), deterministic,
         allow_none=True))
+
+
+def _two_player_game(env: Any) -> TwoPlayerGame:
+    """The game under ``env``: a parallel form, or the AEC form (under PettingZoo's
+    wrappers, which the view replaces: it plays the turns in order itself)."""
+    if isinstance(env, TwoPlayerParallelEnv):
+        return env
+    base = getattr(env, "unwrapped", None)
+    if isinstance(base, StackelbergAECEnv):
+        return base
+    raise ValueError(f"env must be a two-player game of mermaide (e.g. bandit_parallel(...) "
+                     f"or stackelberg_aec(...)), got {env!r}")
 
 
 def _check_env(env: Any) -> None:
     if not isinstance(env, TwoPlayerParallelEnv):
-        raise ValueError(f"env must be a two-player game of mermaide (e.g. "
+        raise ValueError(f"env must be a two-player parallel game of mermaide (e.g. "
                          f"bandit_parallel(...)), got {env!r}")
