@@ -543,7 +543,8 @@ class StackelbergAECEnv(AECEnv[str, np.ndarray, Any]):
         return encode_action(strategy, self.n, bonus_action, self.action_type)
 
     def observe(self, agent: str) -> np.ndarray:
-        return self._observations[TwoPlayerParallelEnv._check_player(agent)]
+        # A copy: the principal's observation is a view of the core's reused buffer.
+        return self._observations[TwoPlayerParallelEnv._check_player(agent)].copy()
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         if seed is not None or self.np_random is None:
