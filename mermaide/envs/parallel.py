@@ -543,7 +543,8 @@ class StackelbergAECEnv(AECEnv[str, np.ndarray, Any]):
         return encode_action(strategy, self.n, bonus_action, self.action_type)
 
     def observe(self, agent: str) -> np.ndarray:
-        # A copy: the principal's observation is a view of the core's reused buffer.
+        # A copy: observe() may be called many times per turn, and a caller that writes into
+        # what it got must not change what the next call returns.
         return self._observations[TwoPlayerParallelEnv._check_player(agent)].copy()
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
