@@ -24,6 +24,7 @@ from mermaide.agents.greedy import EpsilonGreedy, Greedy
 from mermaide.agents.hedge import Hedge
 from mermaide.agents.observation import AgentObservation, agent_observation_space
 from mermaide.agents.population import (
+    AgentBatch,
     AgentPopulation,
     AgentSpec,
     Choice,
@@ -40,6 +41,7 @@ from mermaide.agents.ucb import UCB
 
 __all__ = [
     "UCB",
+    "AgentBatch",
     "AgentObservation",
     "AgentPopulation",
     "AgentSpec",

@@ -18,7 +18,7 @@ from gymnasium.vector.utils import batch_space
 
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner
-from mermaide.agents.population import AgentPopulation, AgentSpec, LearnerFamily, group_specs
+from mermaide.agents.population import AgentBatch, AgentPopulation, AgentSpec, LearnerFamily
 from mermaide.envs.knobs import (
     OBSERVES_ACTIONS,
     OBSERVES_REWARDS,
@@ -114,18 +114,25 @@ class BanditCore:
             low[-1], high[-1] = -largest, largest
         return spaces.Box(low, high, dtype=np.float32)
 
-    def reset(self, specs: Sequence[AgentSpec], rng: np.random.Generator) -> np.ndarray:
-        """Start B fresh agents described by ``specs``; returns the first observations (B, D)."""
+    def reset(self, specs: Sequence[AgentSpec] | AgentBatch, rng: np.random.Generator
+              ) -> np.ndarray:
+        """Start B fresh agents described by ``specs`` (B ``AgentSpec``, or one ``AgentBatch``
+        of B agents, which large B should prefer: no Python object per agent); returns the
+        first observations (B, D)."""
         if len(specs) != self.batch:
             raise ValueError(f"specs must hold {self.batch} agents, got {len(specs)}")
-        self.specs = list(specs)
-        self.agent_rewards = np.stack([s.rewards for s in specs])
-        self.principal_rewards = np.stack([np.asarray(s.principal_rewards) for s in specs])
+        agents = specs if isinstance(specs, AgentBatch) else AgentBatch.from_specs(specs)
+        if agents.n_arms != self.n_arms:
+            raise ValueError(f"specs must describe agents over {self.n_arms} arms, got "
+                             f"{agents.n_arms}")
+        self.specs = [] if isinstance(specs, AgentBatch) else list(specs)
+        self.agent_rewards = agents.rewards
+        self.principal_rewards = np.asarray(agents.principal_rewards)  # never None here
         self._flat_agent_rewards = self.agent_rewards.reshape(-1)
         self._flat_principal_rewards = self.principal_rewards.reshape(-1)
-        self.targets = np.array([s.target for s in specs])
+        self.targets = agents.targets
         self._groups: list[tuple[Learner, np.ndarray | slice]] = []
-        for kind, params, indices in ([] if self.external_agent else group_specs(specs)):
+        for kind, params, indices in ([] if self.external_agent else agents.groups):
             learner = make_learner(kind, **params)
             learner.reset(len(indices), self.n_arms, rng)
             whole = len(indices) == self.batch
