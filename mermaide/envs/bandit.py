@@ -13,8 +13,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner
@@ -28,6 +26,7 @@ from mermaide.envs.knobs import (
     check_number,
     misreport_actions,
 )
+from mermaide.envs.vector import LockstepVectorEnv
 
 AgentSource = str | AgentSpec | AgentPopulation
 OBSERVES = (OBSERVES_ACTIONS, OBSERVES_REWARDS)
@@ -396,15 +395,13 @@ class BanditEnv(gym.Env[np.ndarray, np.int64]):
         return obs[0], reward.item(), done, False, step_info
 
 
-class BanditVectorEnv(VectorEnv):
+class BanditVectorEnv(LockstepVectorEnv):
     """``num_envs`` bandit games in one ``BanditCore``: the native ``gym.make_vec`` form.
 
     All sub-environments share the horizon, so they end together; the next ``step`` after the
     end resets them all (Gymnasium's next-step autoreset) and returns the first observations
     with zero rewards. Each sub-environment draws its own agent at every reset.
     """
-
-    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(
         self,
@@ -423,27 +420,19 @@ class BanditVectorEnv(VectorEnv):
         check_int("num_envs", num_envs, 1)
         knobs = _validated_knobs(n_arms, horizon, intervention_budget, intervention_cost, bonus,
                                  observation_noise, reward_noise, principal_observes)
-        self.num_envs, self.n_arms, self.horizon = num_envs, n_arms, horizon
+        self.n_arms, self.horizon = n_arms, horizon
         self.knobs = knobs
         self.agent = agent_source(agent, agent_kwargs, n_arms)
         self.core = BanditCore(n_arms, horizon, num_envs, knobs, float(bonus), reward_noise)
-        self.single_action_space = spaces.Discrete(n_arms + 1)
-        self.single_observation_space = self.core.observation_space()
-        self.action_space = batch_space(self.single_action_space, num_envs)
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self._autoreset = False
+        self._set_spaces(num_envs, spaces.Discrete(n_arms + 1), self.core.observation_space())
 
     def reset(self, *, seed: int | list[int] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        if isinstance(seed, list):
-            raise ValueError("seed must be an int or None for BanditVectorEnv (one generator "
-                             f"drives all sub-environments), got a list {seed!r}")
-        super().reset(seed=seed)
+        self._reset_generator(seed)
         specs = (options or {}).get("agents")
         if specs is None:
             specs = [draw_spec(self.agent, self.np_random) for _ in range(self.num_envs)]
         obs = self.core.reset(specs, self.np_random)
-        self._autoreset = False
         return obs, {"target_action": self.core.targets.copy()}
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
@@ -453,10 +442,4 @@ class BanditVectorEnv(VectorEnv):
                 or actions.min() < 0 or actions.max() > self.n_arms:
             raise ValueError(f"actions must be {self.num_envs} ints in [0, {self.n_arms}], got "
                              f"{actions!r}")
-        zeros = np.zeros(self.num_envs, dtype=bool)
-        if self._autoreset:
-            obs, info = self.reset()
-            return obs, np.zeros(self.num_envs), zeros, zeros.copy(), info
-        obs, reward, done, info = self.core.step(actions, self.np_random)
-        self._autoreset = done
-        return obs, reward, np.full(self.num_envs, done), zeros, info
+        return self._lockstep_step(lambda: self.core.step(actions, self.np_random))

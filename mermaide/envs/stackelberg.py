@@ -28,8 +28,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 from scipy.optimize import linprog
 
 from mermaide.agents import make as make_learner
@@ -57,6 +55,7 @@ from mermaide.envs.knobs import (
     check_number,
     misreport_actions,
 )
+from mermaide.envs.vector import LockstepVectorEnv
 
 __all__ = [
     "CLASSIC_GAMES",
@@ -634,7 +633,7 @@ class MatrixGameEnv(_MatrixGameForm, gym.Env[np.ndarray, np.ndarray]):
         return obs[0], float(reward[0]), done, False, step_info
 
 
-class MatrixGameVectorEnv(_MatrixGameForm, VectorEnv):
+class MatrixGameVectorEnv(_MatrixGameForm, LockstepVectorEnv):
     """``num_envs`` matrix games in one ``RepeatedStackelbergCore``: the native
     ``gym.make_vec`` form.
 
@@ -645,47 +644,35 @@ class MatrixGameVectorEnv(_MatrixGameForm, VectorEnv):
     under the single form's keys.
     """
 
-    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
-
     def __init__(self, num_envs: int, game: GameSource, horizon: int, agent: str | None,
                  agent_kwargs: dict[str, Any] | None, action_type: str,
                  intervention_budget: int | None, intervention_cost: float, bonus: float,
                  observation_noise: float, principal_observes: str, tie_break: str,
                  tie_tolerance: float):
         check_int("num_envs", num_envs, 1)
-        self.num_envs = num_envs
         self._setup(num_envs, game, horizon, agent, agent_kwargs, action_type,
                     intervention_budget, intervention_cost, bonus, observation_noise,
                     principal_observes, tie_break, tie_tolerance)
-        self.single_action_space = self._box
-        self.single_observation_space = self.core.observation_space()
-        self.action_space = batch_space(self.single_action_space, num_envs)
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self._autoreset = False
+        self._set_spaces(num_envs, self._box, self.core.observation_space())
 
     def reset(self, *, seed: int | list[int] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        if isinstance(seed, list):
-            raise ValueError(f"seed must be an int or None (one generator drives all "
-                             f"sub-environments), got a list {seed!r}")
-        super().reset(seed=seed)
+        self._reset_generator(seed)
         games = self._games((options or {}).get("games"), self.num_envs, self.np_random,
                             "games")
         obs = self.core.reset(games, self.np_random)
-        self._autoreset = False
         return obs, {"equilibrium_value": self.core.equilibrium_values.copy()}
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
         strategies, bonus_actions = self._decode(actions, (self.num_envs,))
-        zeros = np.zeros(self.num_envs, dtype=bool)
-        if self._autoreset:
-            obs, info = self.reset()
-            return obs, np.zeros(self.num_envs), zeros, zeros.copy(), info
-        obs, reward, done, info = self.core.step(strategies, bonus_actions, self.np_random)
-        info["strategy"], info["bonus_action"] = strategies, bonus_actions
-        self._autoreset = done
-        return obs, reward, np.full(self.num_envs, done), zeros, info
+
+        def play() -> tuple[np.ndarray, np.ndarray, bool, dict[str, Any]]:
+            obs, reward, done, info = self.core.step(strategies, bonus_actions, self.np_random)
+            info["strategy"], info["bonus_action"] = strategies, bonus_actions
+            return obs, reward, done, info
+
+        return self._lockstep_step(play)
 
 
 class StackelbergEnv(MatrixGameEnv):
