@@ -17,19 +17,13 @@ zero-shot ceiling (no probe) and the uniform commitment.
 from __future__ import annotations
 
 import argparse
-import itertools
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from mermaide.envs.commitment_grid import simplex_grid
 from mermaide.envs.games import game_population
 from mermaide.envs.stackelberg import solve
-
-
-def simplex_grid(m: int, steps: int) -> np.ndarray:
-    """All points of the (m - 1)-simplex with coordinates in multiples of 1 / steps."""
-    points = [c for c in itertools.product(range(steps + 1), repeat=m) if sum(c) == steps]
-    return np.array(points, dtype=np.float64) / steps
 
 
 def ceilings(A: np.ndarray, B_true: np.ndarray, grid: np.ndarray, samples: int,

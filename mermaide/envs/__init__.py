@@ -5,7 +5,14 @@ from typing import Any
 from gymnasium.envs.registration import register, registry
 
 from mermaide.envs.bandit import BanditCore, BanditEnv, BanditVectorEnv
-from mermaide.envs.games import GamePopulation, MatrixGame, game_population
+from mermaide.envs.commitment_grid import CommitmentGrid, simplex_grid
+from mermaide.envs.games import (
+    BayesianGamePopulation,
+    GamePopulation,
+    MatrixGame,
+    game_population,
+    security_game,
+)
 from mermaide.envs.knobs import Knobs
 from mermaide.envs.parallel import (
     BanditParallelEnv,
@@ -63,6 +70,8 @@ __all__ = [
     "BanditEnv",
     "BanditParallelEnv",
     "BanditVectorEnv",
+    "BayesianGamePopulation",
+    "CommitmentGrid",
     "GamePopulation",
     "Knobs",
     "MatrixGame",
@@ -84,6 +93,8 @@ __all__ = [
     "game_population",
     "repeated_stackelberg_aec",
     "repeated_stackelberg_parallel",
+    "security_game",
+    "simplex_grid",
     "solve",
     "stackelberg_aec",
 ]

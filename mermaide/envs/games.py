@@ -18,8 +18,11 @@ so every entry is uniform on [0, 1] and rho = 1 makes the players' interests ide
 rho = -1 opposed (a constant-sum game). The classic games are stored in [0, 1] too (each
 player's textbook matrix mapped affinely so its worst payoff is 0 and best is 1, which changes
 no equilibrium) so that a population can mix them with random games and the bandit learners'
-reward ranges hold. Presets (``game_population(name)``): ``"train"`` and ``"test-ood"``
-(different payoff distributions), and one preset per classic game.
+reward ranges hold. ``BayesianGamePopulation`` is the other kind of population: fixed principal
+payoffs and a few agent types (a Bayesian Stackelberg game). Presets
+(``game_population(name)``): ``"train"`` and ``"test-ood"`` (different payoff distributions),
+``"security"`` (a Bayesian security game with two attacker types), and one preset per classic
+game.
 
 >>> from mermaide.envs.games import game_population
 >>> game = game_population("train").sample(np.random.default_rng(0))
@@ -209,14 +212,7 @@ class GamePopulation:
 
     def sample(self, rng: np.random.Generator) -> MatrixGame:
         """Draw one game and its agent."""
-        weights = np.array([a.weight for a in self.agents])
-        family = self.agents[int(rng.choice(len(self.agents), p=weights / weights.sum()))]
-        if isinstance(family, Follower):
-            learner, params = FOLLOWER, {}
-        else:
-            learner = family.kind
-            params = {k: v.sample(rng) if isinstance(v, (Uniform, Choice)) else v
-                      for k, v in family.params.items()}
+        learner, params = _draw_agent(self.agents, rng)
         if self.classics and rng.random() < self.classic_weight:
             classic = self.classics[int(rng.integers(len(self.classics)))]
             return classic_game(classic, learner, params)
@@ -246,6 +242,108 @@ class GamePopulation:
         return dataclasses.replace(self, agents=tuple(agents))
 
 
+@dataclass(frozen=True, eq=False)
+class BayesianGamePopulation:
+    """A Bayesian Stackelberg game as a population: the principal's payoffs A are fixed and
+    known, the agent's payoffs are one of a few *types* B_k, drawn with probabilities
+    ``type_weights`` (uniform when None), plus independent noise U[-noise, noise] on every
+    entry, so that no two drawn games are the same. Unlike ``GamePopulation`` (payoffs drawn
+    afresh, a response reveals little), one response to a well-chosen commitment here tells
+    the types apart: the setting of one-shot adaptation. Same interface as
+    ``GamePopulation`` (``sample``, ``sample_many``, ``size``, ``with_agents``)."""
+
+    A: np.ndarray
+    types: tuple[np.ndarray, ...]
+    type_weights: tuple[float, ...] | None = None
+    noise: float = 0.0
+    agents: tuple[AgentFamily, ...] = (Follower(),)
+    name: str = "bayesian"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.types, (tuple, list)) or not self.types:
+            raise ValueError(f"types must be a non-empty sequence of (m, n) agent payoff "
+                             f"matrices, got {self.types!r}")
+        checked = [check_payoffs(self.A, B) for B in self.types]
+        A = checked[0][0]
+        A.setflags(write=False)
+        types = tuple(B for _, B in checked)
+        for B in types:
+            B.setflags(write=False)
+        object.__setattr__(self, "A", A)
+        object.__setattr__(self, "types", types)
+        if self.type_weights is not None:
+            weights = tuple(float(w) for w in self.type_weights)
+            if len(weights) != len(types) or not all(np.isfinite(w) and w > 0 for w in weights):
+                raise ValueError(f"type_weights must be {len(types)} positive numbers (one per "
+                                 f"type), got {self.type_weights!r}")
+            object.__setattr__(self, "type_weights", weights)
+        if (isinstance(self.noise, bool) or not isinstance(self.noise, (int, float, np.number))
+                or not (np.isfinite(self.noise) and self.noise >= 0)):
+            raise ValueError(f"noise must be a number >= 0, got {self.noise!r}")
+        object.__setattr__(self, "agents", tuple(self.agents))
+        if not self.agents or not all(isinstance(a, (Follower, LearnerFamily))
+                                      for a in self.agents):
+            raise ValueError(f"agents must be a non-empty tuple of Follower / LearnerFamily, "
+                             f"got {self.agents!r}")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (int(self.A.shape[0]), int(self.A.shape[1]))
+
+    def sample(self, rng: np.random.Generator) -> MatrixGame:
+        """Draw a type, its noise and an agent kind."""
+        learner, params = _draw_agent(self.agents, rng)
+        p = None if self.type_weights is None else np.array(self.type_weights) / sum(
+            self.type_weights)
+        kind = int(rng.choice(len(self.types), p=p))
+        B = self.types[kind] + rng.uniform(-self.noise, self.noise, size=self.size)
+        return MatrixGame(self.A, B, learner, params, name=f"{self.name}:type={kind}")
+
+    def sample_many(self, count: int, rng: np.random.Generator) -> list[MatrixGame]:
+        """Draw ``count`` games independently."""
+        if isinstance(count, bool) or int(count) != count or count < 0:
+            raise ValueError(f"count must be an integer >= 0, got {count!r}")
+        return [self.sample(rng) for _ in range(count)]
+
+    def with_size(self, m: int, n: int) -> BayesianGamePopulation:
+        if (m, n) != self.size:
+            raise ValueError(f"population {self.name!r} has fixed {self.size[0]}x{self.size[1]} "
+                             f"payoffs, so its size cannot be ({m}, {n})")
+        return self
+
+    def with_agents(self, *agents: AgentFamily) -> BayesianGamePopulation:
+        """The same payoffs with another agent mixture."""
+        return dataclasses.replace(self, agents=tuple(agents))
+
+
+def _draw_agent(agents: tuple[AgentFamily, ...], rng: np.random.Generator
+                ) -> tuple[str, dict[str, Any]]:
+    """An agent kind and its parameters from a weighted mixture of families."""
+    weights = np.array([a.weight for a in agents])
+    family = agents[int(rng.choice(len(agents), p=weights / weights.sum()))]
+    if isinstance(family, Follower):
+        return FOLLOWER, {}
+    return family.kind, {k: v.sample(rng) if isinstance(v, (Uniform, Choice)) else v
+                         for k, v in family.params.items()}
+
+
+def security_game(valuations: Any, defender_uncovered: Any, defender_covered: float = 0.9,
+                  attacker_covered: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """(A, B) of a security game: the defender (principal) covers one of the targets (rows),
+    the attacker (agent) attacks one (columns). A covered attack pays the defender
+    ``defender_covered`` and the attacker ``attacker_covered``; an uncovered attack on target
+    j pays ``defender_uncovered[j]`` and ``valuations[j]``."""
+    values = np.asarray(valuations, dtype=np.float64)
+    losses = np.asarray(defender_uncovered, dtype=np.float64)
+    if values.ndim != 1 or values.shape != losses.shape or len(values) < 2:
+        raise ValueError(f"valuations and defender_uncovered must be vectors of the same length "
+                         f">= 2 (one entry per target), got {valuations!r} and "
+                         f"{defender_uncovered!r}")
+    covered = np.eye(len(values), dtype=bool)
+    return (np.where(covered, defender_covered, losses[None, :]),
+            np.where(covered, attacker_covered, values[None, :]))
+
+
 def _check_correlation(rho: Correlation) -> None:
     if isinstance(rho, Uniform):
         values: tuple[Any, ...] = (rho.low, rho.high)
@@ -262,14 +360,17 @@ def _check_correlation(rho: Correlation) -> None:
 
 # --- named presets ---------------------------------------------------------------------------
 
-_PRESETS: dict[str, Callable[[], GamePopulation]] = {}
+# Either kind of population: what the games accept as a source of tasks.
+GameDistribution = GamePopulation | BayesianGamePopulation
+
+_PRESETS: dict[str, Callable[[], GameDistribution]] = {}
 
 
-def register_game_population(name: str) -> Callable[[Callable[[], GamePopulation]],
-                                                      Callable[[], GamePopulation]]:
+def register_game_population(name: str) -> Callable[[Callable[[], GameDistribution]],
+                                                      Callable[[], GameDistribution]]:
     """Decorator: register a zero-argument factory as a named game population preset."""
 
-    def decorator(factory: Callable[[], GamePopulation]) -> Callable[[], GamePopulation]:
+    def decorator(factory: Callable[[], GameDistribution]) -> Callable[[], GameDistribution]:
         if name in _PRESETS:
             raise ValueError(f"game population name {name!r} is already registered")
         _PRESETS[name] = factory
@@ -282,7 +383,7 @@ def game_population_names() -> list[str]:
     return sorted(_PRESETS)
 
 
-def game_population(name: str, size: tuple[int, int] | None = None) -> GamePopulation:
+def game_population(name: str, size: tuple[int, int] | None = None) -> GameDistribution:
     """A named preset, optionally over another size (m, n)."""
     try:
         preset = _PRESETS[name]()
@@ -318,6 +419,24 @@ def _classics() -> GamePopulation:
     """The four classic 2x2 games, equally likely, with the follower."""
     return GamePopulation((2, 2), classics=tuple(CLASSIC_GAMES), classic_weight=1.0,
                           name="classics")
+
+
+# The attacker types of the "security" preset: each values another target most (target 0 or
+# 2), so the best commitment differs by type, and at the commitment that is best against the
+# first type the second type attacks another target: one response tells them apart.
+SECURITY_TYPES = ((0.9, 0.4), (0.4, 0.9))
+SECURITY_LOSSES = (0.1, 0.2)
+SECURITY_NOISE = 0.02
+
+
+@register_game_population("security")
+def _security() -> GameDistribution:
+    """A Bayesian security game: the defender covers one of 3 targets; the attacker, the
+    follower, is one of 2 types (valuations (0.9, 0.5, 0.4) or (0.5, 0.4, 0.9), each +-0.03
+    uniform noise on its payoffs)."""
+    pairs = [security_game(v, SECURITY_LOSSES) for v in SECURITY_TYPES]
+    return BayesianGamePopulation(pairs[0][0], tuple(B for _, B in pairs),
+                                  noise=SECURITY_NOISE, name="security")
 
 
 def _register_classic(name: str) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,9 @@ from mermaide.agents.population import LearnerFamily, group_specs
 from mermaide.envs.games import (
     CLASSIC_GAMES,
     FOLLOWER,
+    BayesianGamePopulation,
     Follower,
+    GameDistribution,
     GamePopulation,
     MatrixGame,
     check_learner_params,
@@ -216,6 +219,22 @@ def equilibrium_values(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.where(feasible, values, -np.inf).max(axis=(1, 2))
 
 
+# A MatrixGame is immutable and often replayed (K-shot adaptation and evaluation replay one
+# task; MAML plays each task's support and query episodes): its value is computed once per
+# game object, and forgotten with it. Keys are identities (MatrixGame has eq=False).
+_GAME_VALUES: weakref.WeakKeyDictionary[MatrixGame, float] = weakref.WeakKeyDictionary()
+
+
+def game_values(games: Sequence[MatrixGame]) -> np.ndarray:
+    """``equilibrium_values`` of these games (all of one shape), each computed once."""
+    missing = list({id(g): g for g in games if g not in _GAME_VALUES}.values())
+    if missing:
+        values = equilibrium_values(np.stack([g.A for g in missing]),
+                                    np.stack([g.B for g in missing]))
+        _GAME_VALUES.update(zip(missing, values.tolist(), strict=True))
+    return np.array([_GAME_VALUES[g] for g in games])
+
+
 # --- the follower's response -----------------------------------------------------------------
 
 # How a follower breaks ties between equally good actions: "principal" (the strong
@@ -375,7 +394,7 @@ class RepeatedStackelbergCore:
         self.games = list(games)
         self.A = np.stack([g.A for g in games])
         self.B = np.stack([g.B for g in games])
-        self.equilibrium_values = equilibrium_values(self.A, self.B)
+        self.equilibrium_values = game_values(self.games)
         kinds = np.array([g.learner for g in games])
         self._followers = (np.zeros(0, dtype=np.int64) if self.external_agent
                            else np.flatnonzero(kinds == FOLLOWER))
@@ -481,22 +500,23 @@ class RepeatedStackelbergCore:
 
 # --- Gymnasium forms -------------------------------------------------------------------------
 
-GameSource = str | MatrixGame | GamePopulation | tuple[Any, Any]
+GameSource = str | MatrixGame | GamePopulation | BayesianGamePopulation | tuple[Any, Any]
 
 
 def game_source(game: GameSource, agent: str | None = None,
-                agent_kwargs: dict[str, Any] | None = None) -> MatrixGame | GamePopulation:
+                agent_kwargs: dict[str, Any] | None = None) -> MatrixGame | GameDistribution:
     """Normalise the ``game`` argument: a preset name becomes its population, (A, B) a
     ``MatrixGame``. ``agent`` (a learner name or "follower") replaces the agents' kind."""
     if isinstance(game, str):
-        source: MatrixGame | GamePopulation = game_population(game)
+        source: MatrixGame | GameDistribution = game_population(game)
     elif isinstance(game, tuple) and len(game) == 2:
         source = MatrixGame(*game)
-    elif isinstance(game, (MatrixGame, GamePopulation)):
+    elif isinstance(game, (MatrixGame, GamePopulation, BayesianGamePopulation)):
         source = game
     else:
         raise ValueError(f"game must be a population name ({', '.join(game_population_names())})"
-                         f", a MatrixGame, a GamePopulation or a pair (A, B), got {game!r}")
+                         f", a MatrixGame, a GamePopulation, a BayesianGamePopulation or a "
+                         f"pair (A, B), got {game!r}")
     if agent is None:
         if agent_kwargs:
             raise ValueError(f"agent_kwargs apply only with an agent name, got "
@@ -516,11 +536,11 @@ def game_source(game: GameSource, agent: str | None = None,
     return source.with_agents(family)
 
 
-def source_shape(source: MatrixGame | GamePopulation) -> tuple[int, int]:
+def source_shape(source: MatrixGame | GameDistribution) -> tuple[int, int]:
     return source.shape if isinstance(source, MatrixGame) else source.size
 
 
-def draw_game(source: MatrixGame | GamePopulation, rng: np.random.Generator) -> MatrixGame:
+def draw_game(source: MatrixGame | GameDistribution, rng: np.random.Generator) -> MatrixGame:
     return source if isinstance(source, MatrixGame) else source.sample(rng)
 
 

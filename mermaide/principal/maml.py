@@ -13,12 +13,29 @@ draws ``meta_batch`` tasks and, for each,
 
 and takes an Adam step on the mean query loss L_query_i(theta_i), differentiating through the
 inner loop (second order) or not (``first_order=True``: the inner gradients are treated as
-constants). As in MAML-RL, the dependence of the support episodes' distribution on theta is
-ignored. ``adapt(env, K)`` is the same inner loop on K episodes of the new agent.
+constants). ``adapt(env, K)`` is the same inner loop on K episodes of the new agent.
+
+By default this is MAML-RL as the MERMAIDE paper uses it: the dependence of the support
+episodes' distribution on theta is ignored. Three options make the inner loop itself learnt,
+for settings where *which* support episodes are played and *how far* one step moves decide
+everything (one-shot adaptation on one-step games, docs/stackelberg-one-shot.md):
+
+* ``support_credit``: the term of the exact meta-gradient that MAML-RL drops, as in E-MAML
+  (Stadie et al., 2018): each task's support log-likelihood log pi_theta(support) is
+  reinforced with the adapted policy's query return (minus the meta-batch mean), so
+  meta-training learns to play support episodes that are informative, not only good;
+* ``learn_adapt_lr``: the inner step size is a meta-learnt parameter (one scalar, log-scale,
+  initialised at ``adapt_lr``; Meta-SGD, Li et al., 2017, with a shared rate);
+* ``learn_baseline``: the inner loop's baseline is a meta-learnt reward level b per step
+  (advantage G_t - b * (discounted steps left), not normalised). With K = 1 one-step episodes
+  the plain update has no baseline at all and reinforces every support action; a learnt b
+  makes it keep a good one and move away from a bad one. (Second order only: with
+  ``first_order`` b gets no gradient.)
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +52,10 @@ from mermaide.principal.reinforce import (
     LossBatch,
     Reinforce,
     ReinforceConfig,
+    action_log_probs,
     policy_gradient_loss,
     reinforce_advantages,
+    rewards_to_go,
 )
 
 Params = dict[str, Tensor]
@@ -51,12 +70,42 @@ class MAMLConfig(ReinforceConfig):
     shots: int = 1              # support episodes per task (K of the K-shot adaptation)
     query_episodes: int = 4     # episodes per task scored by the outer loss
     first_order: bool = False   # first-order MAML: no gradient through the inner gradients
+    support_credit: bool = False  # E-MAML: reinforce the support episodes with the query return
+    learn_adapt_lr: bool = False  # meta-learn the inner step size (initialised at adapt_lr)
+    learn_baseline: bool = False  # meta-learn the inner loop's per-step reward baseline
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_int("meta_batch", self.meta_batch, 1)
         check_int("shots", self.shots, 1)
         check_int("query_episodes", self.query_episodes, 1)
+        for name in ("first_order", "support_credit", "learn_adapt_lr", "learn_baseline"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.learn_adapt_lr and self.adapt_lr <= 0:
+            raise ValueError(f"adapt_lr must be > 0 with learn_adapt_lr (it is learnt on a log "
+                             f"scale from there), got {self.adapt_lr!r}")
+
+
+class InnerLoopParams(nn.Module):
+    """The meta-learnt parts of the inner loop: log step size and per-step reward baseline.
+    Both are always present (saved and loaded); the config says which are trained and used."""
+
+    def __init__(self, adapt_lr: float):
+        super().__init__()
+        self.log_lr = nn.Parameter(torch.tensor(math.log(max(adapt_lr, 1e-12))))
+        self.baseline = nn.Parameter(torch.tensor(0.0))
+
+
+def task_returns(episodes: Episodes, tasks: int, gamma: float) -> tuple[Tensor, Tensor]:
+    """Rewards-to-go and discounted steps left, each (tasks, per_task, T): what a learnt
+    baseline needs (advantage = returns - b * steps_left)."""
+    mask = episodes.mask
+    returns = rewards_to_go(episodes.rewards * mask, gamma)
+    left = rewards_to_go(mask, gamma)
+    per_task = mask.shape[0] // tasks
+    return (torch.from_numpy(returns).reshape(tasks, per_task, -1),
+            torch.from_numpy(left).reshape(tasks, per_task, -1))
 
 
 def task_batch(episodes: Episodes, tasks: int, encoder: Encoder, gamma: float,
@@ -80,8 +129,8 @@ def task_batch(episodes: Episodes, tasks: int, encoder: Encoder, gamma: float,
 
 
 def inner_loop(policy: nn.Module, params: Params, inputs: Tensor, actions: Tensor,
-               advantages: Tensor, mask: Tensor, lr: float, steps: int, entropy_coef: float,
-               first_order: bool) -> Params:
+               advantages: Tensor, mask: Tensor, lr: float | Tensor, steps: int,
+               entropy_coef: float, first_order: bool) -> Params:
     """``steps`` SGD steps of the REINFORCE loss from ``params``: a pure function (vmap-able).
     With ``first_order`` the gradients are detached (first-order MAML)."""
     batch = LossBatch(inputs, actions, advantages, mask)
@@ -103,6 +152,49 @@ class MAML(Reinforce):
 
     name = "maml"
     config_class = MAMLConfig
+
+    def __init__(self, config: Any = None, **overrides: Any):
+        super().__init__(config, **overrides)
+        self.inner = InnerLoopParams(self.config.adapt_lr)
+
+    def _build(self, obs_dim: int, n_actions: int) -> None:
+        super()._build(obs_dim, n_actions)
+        self.inner = InnerLoopParams(self.config.adapt_lr)
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        """Adam over the policy and the inner loop's learnt step size / baseline."""
+        if self.optimizer is None:
+            _, policy = self._ready()
+            c = self.config
+            learnt = ([self.inner.log_lr] if c.learn_adapt_lr else []) + (
+                [self.inner.baseline] if c.learn_baseline else [])
+            self.optimizer = torch.optim.Adam([*policy.parameters(), *learnt], lr=c.lr)
+        return self.optimizer
+
+    @property
+    def inner_lr(self) -> float:
+        """The inner loop's step size: ``adapt_lr``, or the learnt one."""
+        return float(self.inner.log_lr.detach().exp()) if self.config.learn_adapt_lr else (
+            self.config.adapt_lr)
+
+    def _inner_lr(self) -> float | Tensor:
+        return self.inner.log_lr.exp() if self.config.learn_adapt_lr else self.config.adapt_lr
+
+    def _inner_advantages(self, episodes: Episodes, tasks: int, advantages: Tensor) -> Tensor:
+        """The support advantages (tasks, per_task, T): the batch baseline's, or with
+        ``learn_baseline`` returns minus the learnt per-step baseline (differentiable in it)."""
+        if not self.config.learn_baseline:
+            return advantages
+        returns, left = task_returns(episodes, tasks, self.config.gamma)
+        mask = torch.from_numpy(episodes.mask).reshape(returns.shape)
+        return (returns - self.inner.baseline * left) * mask
+
+    def _state(self) -> dict[str, Any]:
+        return {**super()._state(), "inner": self.inner.state_dict()}
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        super()._restore(saved)
+        self.inner.load_state_dict(saved["inner"])
 
     def _draw_tasks(self, population: TaskDistribution | None, probe: Any, n: int) -> list[Any]:
         if population is not None:
@@ -161,10 +253,12 @@ class MAML(Reinforce):
         support = self._rollout(envs[: m * c.shots], policy, support_tasks)
         inputs, actions, advantages, mask = task_batch(support, m, encoder, c.gamma,
                                                        c.normalize_advantages)
+        advantages = self._inner_advantages(support, m, advantages)
+        lr = self._inner_lr()
 
         def adapt_one(p: Params, x: Tensor, a: Tensor, adv: Tensor, mk: Tensor) -> Params:
-            return inner_loop(policy, p, x, a, adv, mk, c.adapt_lr, c.adapt_steps,
-                              c.entropy_coef, c.first_order)
+            return inner_loop(policy, p, x, a, adv, mk, lr, c.adapt_steps, c.entropy_coef,
+                              c.first_order)
 
         adapted = vmap(adapt_one, in_dims=(None, 0, 0, 0, 0))(theta, inputs, actions,
                                                             advantages, mask)
@@ -179,7 +273,29 @@ class MAML(Reinforce):
             return policy_gradient_loss(policy, p, LossBatch(x, a, adv, mk), c.entropy_coef)
 
         losses = vmap(query_loss)(adapted, q_inputs, q_actions, q_advantages, q_mask)
-        return losses.mean(), support.steps + query.steps
+        loss = losses.mean()
+        if c.support_credit:
+            loss = loss + self._support_credit_loss(theta, inputs, actions, mask, query, m)
+        return loss, support.steps + query.steps
+
+    def _support_credit_loss(self, theta: Params, inputs: Tensor, actions: Tensor,
+                             mask: Tensor, query: Episodes, tasks: int) -> Tensor:
+        """E-MAML's term: -(query return - meta-batch mean) * log pi_theta(support), per task.
+
+        The support episodes were sampled from pi_theta, so the exact meta-gradient contains
+        the score of their likelihood weighted by what the adapted policy then earned; MAML-RL
+        drops it, and then nothing teaches theta to *probe* well."""
+        _, policy = self._ready()
+        c = self.config
+        earned = torch.from_numpy((query.rewards * query.mask).sum(1).astype(np.float32))
+        earned = earned.reshape(tasks, c.query_episodes).mean(1)
+        score = earned - earned.mean()
+        if c.normalize_advantages and tasks > 1 and float(score.std()) > 1e-8:
+            score = score / score.std()
+        flat = inputs.reshape(-1, *inputs.shape[2:])
+        chosen, _ = action_log_probs(policy, theta, flat, actions.reshape(-1, actions.shape[-1]))
+        support_log_prob = (chosen * mask.reshape(chosen.shape)).sum(-1).reshape(tasks, -1)
+        return -(score[:, None] * support_log_prob).sum(1).mean()
 
     def _adapt_on(self, played: Episodes) -> None:
         """The meta-training inner loop, on the K episodes of the new agent."""
@@ -188,8 +304,11 @@ class MAML(Reinforce):
         inputs, actions, advantages, mask = task_batch(played, 1, encoder, c.gamma,
                                                        c.normalize_advantages)
         theta = {k: v.detach() for k, v in policy.named_parameters()}
+        with torch.no_grad():
+            advantages = self._inner_advantages(played, 1, advantages)
+            lr = self.inner_lr
         adapted = inner_loop(policy, theta, inputs[0], actions[0], advantages[0], mask[0],
-                             c.adapt_lr, c.adapt_steps, c.entropy_coef, first_order=True)
+                             lr, c.adapt_steps, c.entropy_coef, first_order=True)
         with torch.no_grad():
             for name, value in policy.named_parameters():
                 value.copy_(adapted[name])

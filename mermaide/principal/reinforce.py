@@ -307,6 +307,16 @@ def rollout(envs: Sequence[gym.Env], encoder: Encoder, policy: PolicyFn,
                     np.stack(rewards, 1), np.stack(masks, 1), np.stack(seen, 1))
 
 
+def rewards_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """(N, T) rewards -> (N, T) discounted sums from each step to the episode's end."""
+    returns = np.zeros_like(rewards)
+    running = np.zeros(rewards.shape[0], dtype=rewards.dtype)
+    for t in range(rewards.shape[1] - 1, -1, -1):
+        running = rewards[:, t] + gamma * running
+        returns[:, t] = running
+    return returns
+
+
 def reinforce_advantages(episodes: Episodes, gamma: float, normalize: bool) -> np.ndarray:
     """Rewards-to-go minus a baseline, (N, T).
 
@@ -317,11 +327,7 @@ def reinforce_advantages(episodes: Episodes, gamma: float, normalize: bool) -> n
     """
     mask = episodes.mask
     rewards = episodes.rewards * mask
-    returns = np.zeros_like(rewards)
-    running = np.zeros(rewards.shape[0], dtype=rewards.dtype)
-    for t in range(rewards.shape[1] - 1, -1, -1):
-        running = rewards[:, t] + gamma * running
-        returns[:, t] = running
+    returns = rewards_to_go(rewards, gamma)
     lengths = mask.sum(axis=1, keepdims=True)
     if rewards.shape[0] > 1:
         counts = np.maximum(mask.sum(axis=0), 1.0)
@@ -359,20 +365,27 @@ def loss_batch(episodes: Episodes, encoder: Encoder, gamma: float, normalize: bo
                      torch.from_numpy(episodes.mask))
 
 
+def action_log_probs(policy: nn.Module, params: dict[str, Tensor], inputs: Tensor,
+                     actions: Tensor) -> tuple[Tensor, Tensor]:
+    """log pi(a_t | h_t) of the actions taken and the policy's entropy, both (N, T), under
+    ``params`` (a pure function of them)."""
+    out, _ = functional_call(policy, params, (inputs,))
+    if "log_std" in params:  # a Gaussian over Box actions
+        log_std = params["log_std"]
+        z = (actions - out) / log_std.exp()
+        chosen = (-0.5 * z ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        entropy = (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum().expand_as(chosen)
+        return chosen, entropy
+    log_probs = torch.log_softmax(out, dim=-1)
+    chosen = log_probs.gather(-1, actions[..., None])[..., 0]
+    return chosen, -(log_probs.exp() * log_probs).sum(-1)
+
+
 def policy_gradient_loss(policy: nn.Module, params: dict[str, Tensor], batch: LossBatch,
                          entropy_coef: float) -> Tensor:
     """The REINFORCE loss, ``-E[log pi(a|h) * A + entropy_coef * H(pi(.|h))]`` over the steps
     that happened, evaluated with the parameters ``params`` (a pure function of them)."""
-    out, _ = functional_call(policy, params, (batch.inputs,))
-    if "log_std" in params:  # a Gaussian over Box actions
-        log_std = params["log_std"]
-        z = (batch.actions - out) / log_std.exp()
-        chosen = (-0.5 * z ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-        entropy = (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum().expand_as(chosen)
-    else:
-        log_probs = torch.log_softmax(out, dim=-1)
-        chosen = log_probs.gather(-1, batch.actions[..., None])[..., 0]
-        entropy = -(log_probs.exp() * log_probs).sum(-1)
+    chosen, entropy = action_log_probs(policy, params, batch.inputs, batch.actions)
     steps = batch.mask.sum().clamp(min=1.0)
     return -((chosen * batch.advantages + entropy_coef * entropy) * batch.mask).sum() / steps
 

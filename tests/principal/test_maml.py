@@ -105,3 +105,72 @@ def test_first_order_option_trains():
 def test_config_is_validated():
     with pytest.raises(ValueError, match="meta_batch"):
         MAMLConfig(meta_batch=0)
+
+
+def test_learnt_inner_loop_options_are_validated():
+    with pytest.raises(ValueError, match="adapt_lr must be > 0 with learn_adapt_lr"):
+        MAMLConfig(adapt_lr=0.0, learn_adapt_lr=True)
+    with pytest.raises(ValueError, match="support_credit must be True or False"):
+        MAMLConfig(support_credit=1)
+
+
+def meta_gradients(principal, seed=0):
+    """The outer gradient of one meta-batch (envs and tasks from a fixed seed)."""
+    principal.rng = np.random.default_rng(seed)
+    envs = [bandit()() for _ in range(4)]
+    for i, env in enumerate(envs):
+        env.reset(seed=seed + i)
+    tasks = [steering_population().sample(np.random.default_rng(seed + i)) for i in range(2)]
+    loss, _ = principal.meta_loss(envs, tasks)
+    learnt = [principal.inner.log_lr, principal.inner.baseline]
+    params = [*principal.policy.parameters(), *learnt]
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)]
+
+
+def test_learnt_step_size_and_baseline_get_meta_gradients_and_support_credit_adds_one():
+    config = dict(hidden_size=8, meta_batch=2, query_episodes=2, adapt_lr=0.5)
+    plain = make("maml", **config)
+    plain.meta_train(bandit(), steering_population(), 200, seed=0)
+    learnt = copy.deepcopy(plain)
+    learnt.config = MAMLConfig(**{**config, "learn_adapt_lr": True, "learn_baseline": True})
+    *_, lr_grad, baseline_grad = meta_gradients(learnt)
+    assert float(lr_grad.abs()) > 0 and float(baseline_grad.abs()) > 0
+    *_, lr_grad, baseline_grad = meta_gradients(plain)
+    assert float(lr_grad.abs()) == 0 and float(baseline_grad.abs()) == 0
+    credited = copy.deepcopy(plain)
+    credited.config = MAMLConfig(**{**config, "support_credit": True})
+    # Same episodes (same seeds), one more term: the policy's meta-gradient changes.
+    assert any(not torch.allclose(a, b) for a, b in zip(meta_gradients(plain)[:-2],
+                                                        meta_gradients(credited)[:-2],
+                                                        strict=True))
+
+
+def test_learnt_inner_loop_is_saved_and_used_by_adapt(tmp_path):
+    principal = make("maml", hidden_size=8, meta_batch=2, query_episodes=1, adapt_lr=0.5,
+                     learn_adapt_lr=True, learn_baseline=True)
+    principal.meta_train(bandit(), steering_population(), 300, seed=0)
+    with torch.no_grad():
+        principal.inner.log_lr.fill_(np.log(3.0))
+        principal.inner.baseline.fill_(0.25)
+    path = str(tmp_path / "maml.pt")
+    principal.save(path)
+    loaded = make("maml")
+    loaded.load(path)
+    assert loaded.inner_lr == pytest.approx(3.0)
+    assert float(loaded.inner.baseline.detach()) == pytest.approx(0.25)
+    # adapt steps by the learnt rate: twice the rate, twice the (one-step) parameter change.
+    env = bandit()()
+    env.reset(seed=0)
+    played = loaded.play(env, 1)
+    changes = []
+    for rate in (3.0, 6.0):
+        twin = copy.deepcopy(loaded)
+        with torch.no_grad():
+            twin.inner.log_lr.fill_(np.log(rate))
+        before = {k: v.clone() for k, v in twin.policy.state_dict().items()}
+        twin._adapt_on(played)
+        changes.append(torch.cat([(v - before[k]).flatten()
+                                  for k, v in twin.policy.state_dict().items()]))
+    assert torch.allclose(changes[1], 2 * changes[0], atol=1e-5)
+    assert float(changes[0].abs().max()) > 0
