@@ -13,7 +13,7 @@ j + 1 = a bonus on agent action j), where ``choices`` is n + 1 with ``interventi
 without. ``interventions`` defaults to whether the game's budget allows any.
 
 >>> import gymnasium as gym, mermaide
->>> env = CommitmentGrid(gym.make("Mermaide/Stackelberg-v0", game="security"), resolution=10)
+>>> env = CommitmentGrid(gym.make("Mermaide/Stackelberg-v0"), resolution=10)  # 3x3 games
 >>> env.action_space
 Discrete(66)
 """

@@ -64,13 +64,14 @@ class RepeatedStackelbergEnv(MatrixGameEnv):
     Terminates after ``horizon`` rounds (time left is observed).
 
     ## Arguments
-    game (population preset name, default "train"; a MatrixGame, a GamePopulation or a pair
-    (A, B)), horizon (>= 1, default 100), agent (None = as the game says; a learner name or
-    "follower" overrides it), agent_kwargs (the learner's parameters, with agent),
-    action_type ("weights" or "logits"), intervention_budget (None = unlimited, default),
-    intervention_cost (>= 0, default 0.1), bonus (> 0, default 1.0), observation_noise ([0, 1],
-    default 0), principal_observes ("actions", "actions+rewards" or "actions+payoffs"),
-    tie_break ("principal" or "adversarial", for the follower), tie_tolerance (default 1e-6).
+    game (population preset name, default "train"; a MatrixGame, a GamePopulation, a
+    BayesianGamePopulation or a pair (A, B)), horizon (>= 1, default 100), agent (None = as the
+    game says; a learner name or "follower" overrides it), agent_kwargs (the learner's
+    parameters, with agent), action_type ("weights" or "logits"), intervention_budget (None =
+    unlimited, default), intervention_cost (>= 0, default 0.1), bonus (> 0, default 1.0),
+    observation_noise ([0, 1], default 0), principal_observes ("actions", "actions+rewards" or
+    "actions+payoffs"), tie_break ("principal" or "adversarial", for the follower),
+    tie_tolerance (default 1e-6).
 
     ## Info
     As ``StackelbergEnv`` every round: ``agent_action``, ``observed_action``, ``intervened``,

@@ -732,14 +732,14 @@ class StackelbergEnv(MatrixGameEnv):
     Terminates after the single round.
 
     ## Arguments
-    game (population preset name, default "train"; a MatrixGame, a GamePopulation or a pair
-    (A, B)), action_type ("weights" or "logits"), intervention_budget (default 0: commitment is
-    the only lever; None = unlimited), intervention_cost (>= 0, default 0.1), bonus (> 0,
-    default 1.0), observation_noise ([0, 1], default 0: flip probability of the observed
-    response and std of the noise on observed payoffs), principal_observes ("actions",
-    "actions+rewards" or "actions+payoffs"), tie_break ("principal" = strong, default, or
-    "adversarial" = weak), tie_tolerance (agent payoffs this close to the best are ties,
-    default 1e-6).
+    game (population preset name, default "train"; a MatrixGame, a GamePopulation, a
+    BayesianGamePopulation or a pair (A, B)), action_type ("weights" or "logits"),
+    intervention_budget (default 0: commitment is the only lever; None = unlimited),
+    intervention_cost (>= 0, default 0.1), bonus (> 0, default 1.0), observation_noise ([0, 1],
+    default 0: flip probability of the observed response and std of the noise on observed
+    payoffs), principal_observes ("actions", "actions+rewards" or "actions+payoffs"), tie_break
+    ("principal" = strong, default, or "adversarial" = weak), tie_tolerance (agent payoffs this
+    close to the best are ties, default 1e-6).
 
     ## Info
     ``reset``: ``game`` (the MatrixGame) and ``equilibrium_value``. ``step``:
