@@ -80,11 +80,8 @@ class CommitmentGrid(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
         return self.box_actions[self._index(action)]
 
     def _index(self, action: Any) -> int:
-        if (isinstance(action, (bool, np.bool_))
-                or (not isinstance(action, (int, np.integer))
-                and not (isinstance(action, np.ndarray) and action.shape == ()
-                         and np.issubdtype(action.dtype, np.integer)))
-                or not 0 <= int(action) < len(self.box_actions)):
+        # The space's own test (integer scalars in range; np.bool_ fails it), and no Python bool.
+        if isinstance(action, bool) or not self.action_space.contains(action):
             raise ValueError(f"action must be an integer in [0, {len(self.box_actions) - 1}] "
                              f"({len(self.grid)} commitments x {self.choices} intervention "
                              f"choices), got {action!r}")

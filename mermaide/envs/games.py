@@ -132,6 +132,22 @@ class Follower:
 AgentFamily = Follower | LearnerFamily
 
 
+def checked_agents(agents: Any) -> tuple[AgentFamily, ...]:
+    """A population's agent mixture as a tuple, refused unless non-empty and all components."""
+    agents = tuple(agents)
+    if not agents or not all(isinstance(a, (Follower, LearnerFamily)) for a in agents):
+        raise ValueError(f"agents must be a non-empty tuple of Follower / LearnerFamily, got "
+                         f"{agents!r}")
+    return agents
+
+
+def sample_many(population: Any, count: int, rng: np.random.Generator) -> list[MatrixGame]:
+    """``count`` independent draws of ``population.sample(rng)`` (either kind of population)."""
+    if isinstance(count, bool) or int(count) != count or count < 0:
+        raise ValueError(f"count must be an integer >= 0, got {count!r}")
+    return [population.sample(rng) for _ in range(count)]
+
+
 def _normalised(matrix: list[list[float]]) -> np.ndarray:
     array = np.array(matrix, dtype=np.float64)
     return (array - array.min()) / (array.max() - array.min())
@@ -204,11 +220,7 @@ class GamePopulation:
         if self.classics and self.size != (2, 2):
             raise ValueError(f"classic games are 2x2, so size must be (2, 2) when classics are "
                              f"given, got size={self.size!r}")
-        object.__setattr__(self, "agents", tuple(self.agents))
-        if not self.agents or not all(isinstance(a, (Follower, LearnerFamily))
-                                      for a in self.agents):
-            raise ValueError(f"agents must be a non-empty tuple of Follower / LearnerFamily, "
-                             f"got {self.agents!r}")
+        object.__setattr__(self, "agents", checked_agents(self.agents))
 
     def sample(self, rng: np.random.Generator) -> MatrixGame:
         """Draw one game and its agent."""
@@ -226,9 +238,7 @@ class GamePopulation:
 
     def sample_many(self, count: int, rng: np.random.Generator) -> list[MatrixGame]:
         """Draw ``count`` games independently."""
-        if isinstance(count, bool) or int(count) != count or count < 0:
-            raise ValueError(f"count must be an integer >= 0, got {count!r}")
-        return [self.sample(rng) for _ in range(count)]
+        return sample_many(self, count, rng)
 
     def with_size(self, m: int, n: int) -> GamePopulation:
         """The same population over (m, n) random games (not for populations of classics)."""
@@ -280,11 +290,7 @@ class BayesianGamePopulation:
         if (isinstance(self.noise, bool) or not isinstance(self.noise, (int, float, np.number))
                 or not (np.isfinite(self.noise) and self.noise >= 0)):
             raise ValueError(f"noise must be a number >= 0, got {self.noise!r}")
-        object.__setattr__(self, "agents", tuple(self.agents))
-        if not self.agents or not all(isinstance(a, (Follower, LearnerFamily))
-                                      for a in self.agents):
-            raise ValueError(f"agents must be a non-empty tuple of Follower / LearnerFamily, "
-                             f"got {self.agents!r}")
+        object.__setattr__(self, "agents", checked_agents(self.agents))
 
     @property
     def size(self) -> tuple[int, int]:
@@ -301,9 +307,7 @@ class BayesianGamePopulation:
 
     def sample_many(self, count: int, rng: np.random.Generator) -> list[MatrixGame]:
         """Draw ``count`` games independently."""
-        if isinstance(count, bool) or int(count) != count or count < 0:
-            raise ValueError(f"count must be an integer >= 0, got {count!r}")
-        return [self.sample(rng) for _ in range(count)]
+        return sample_many(self, count, rng)
 
     def with_size(self, m: int, n: int) -> BayesianGamePopulation:
         if (m, n) != self.size:

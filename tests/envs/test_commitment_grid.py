@@ -53,7 +53,7 @@ def test_budget_zero_leaves_interventions_out_and_bad_input_is_refused():
     env = CommitmentGrid(gym.make("Mermaide/Stackelberg-v0"), resolution=10)
     assert env.action_space == gym.spaces.Discrete(66)
     env.reset(seed=0)
-    for bad in (66, -1, 1.0, True, "3"):
+    for bad in (66, -1, 1.0, True, np.bool_(True), np.array(2.0), "3"):
         with pytest.raises(ValueError, match="action must be an integer in"):
             env.step(bad)
     with pytest.raises(ValueError, match="action_type='weights'"):
