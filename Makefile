@@ -1,10 +1,24 @@
-PYTHON ?= python3
-PIP ?= $(PYTHON) -m pip
+# Every target runs with one interpreter: the active virtual or conda environment when there
+# is one, else the checkout's own .venv/ (which `make install` creates), so that nothing
+# installed elsewhere on the machine can make a test pass.
+ifneq ($(strip $(VIRTUAL_ENV)),)
+PYTHON ?= $(VIRTUAL_ENV)/bin/python
+else ifneq ($(strip $(CONDA_PREFIX)),)
+PYTHON ?= $(CONDA_PREFIX)/bin/python
+else
+PYTHON ?= .venv/bin/python
+endif
+BOOTSTRAP_PYTHON ?= python3
+PIP = $(PYTHON) -m pip
 
 .PHONY: install test lint bench bench-paper perf
 
 # torch first, pinned: the CPU wheel of 2.13.0; an unpinned torch would pull the CUDA build.
+# Then the package, editable, with its dev extras (test tools, sb3-contrib, ray).
 install:
+	@if [ "$(PYTHON)" = ".venv/bin/python" ] && [ ! -x .venv/bin/python ]; then \
+		echo "creating .venv/ with $(BOOTSTRAP_PYTHON)"; $(BOOTSTRAP_PYTHON) -m venv .venv; fi
+	$(PIP) install --upgrade pip setuptools wheel
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e ".[dev]"
 

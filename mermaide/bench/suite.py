@@ -1,7 +1,7 @@
 """Benchmark suites are data: a TOML file names the game, its knobs, the training and test
 populations, the principals, seeds, budgets and shots. This module loads and validates them.
 
-A suite file (see ``benchmarks/bandit-ood.toml``)::
+A suite file (the shipped ones are package data, ``mermaide/bench/suites/*.toml``)::
 
     name = "bandit-ood"
     env = "Mermaide/Bandit-v0"           # a registered Gymnasium id
@@ -48,7 +48,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SUITES_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
+# The shipped suites travel inside the package (package data), so an installed mermaide finds
+# them from any folder; a ``benchmarks/<name>.toml`` in the current folder overrides by name.
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
 PROFILES = ("quick", "paper")
 POPULATION_KINDS = ("agents", "games")
 

@@ -1,12 +1,14 @@
 """The benchmark harness: suites as data, parallel and resumable runs, reports, determinism."""
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import ray
 
 from mermaide.bench import available_suites, jobs_of, load_suite, run_suite, suite_from_dict
 from mermaide.bench.runner import run_path
@@ -22,6 +24,24 @@ TINY = {
     "evaluation": {"tasks": 3, "episodes": 2, "train_steps": 0, "curve_points": 2,
                    "curve_tasks": 2},
 }
+
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+CHECKOUT_PATH = str(CHECKOUT)
+
+
+def checkout_env(**extra):
+    """The environment of a subprocess that must run this checkout's mermaide (the code under
+    test), whatever else is installed: the checkout comes first on its path."""
+    path = os.pathsep.join(p for p in (CHECKOUT_PATH, os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
+def test_subprocesses_import_the_checkout(tmp_path):
+    found = subprocess.run([sys.executable, "-c", "import mermaide; print(mermaide.__file__)"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                           env=checkout_env())
+    assert Path(found.stdout.strip()).resolve() == CHECKOUT / "mermaide" / "__init__.py"
 
 
 def numbers(out):
@@ -117,11 +137,30 @@ def test_heatmap_is_drawn(tmp_path):
 
 
 def test_ray_backend_gives_the_same_numbers(tmp_path):
-    pytest.importorskip("ray")
-    suite = suite_from_dict({**TINY, "principals": ["tests.bench.third_party:FrontLoader"]})
+    """A real local Ray instance (2 CPUs) runs the suite's jobs as Ray tasks; the numbers are
+    the local backend's, run for run."""
+    suite = suite_from_dict({**TINY, "principals": ["none", "tests.bench.third_party:FrontLoader"]})
+    assert len(jobs_of(suite)) == 4
     run_suite(suite, tmp_path / "local", workers=1, progress=False)
-    run_suite(suite, tmp_path / "ray", workers=2, backend="ray", progress=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": CHECKOUT_PATH}})
+    try:
+        summary = run_suite(suite, tmp_path / "ray", workers=2, backend="ray", progress=False)
+        # The runner used the instance it found and left it running for its owner.
+        assert ray.is_initialized() and ray.cluster_resources()["CPU"] == 2
+    finally:
+        ray.shutdown()
+    assert summary == {"jobs": 4, "skipped": 0, "done": 4, "failed": []}
     assert numbers(tmp_path / "ray") == numbers(tmp_path / "local")
+
+
+def test_ray_backend_starts_and_stops_its_own_instance(tmp_path, monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("PYTHONPATH", CHECKOUT_PATH)
+    suite = suite_from_dict({**TINY, "principals": ["tests.bench.third_party:FrontLoader"]})
+    summary = run_suite(suite, tmp_path, workers=2, backend="ray", progress=False)
+    assert summary["done"] == 2 and not summary["failed"]
+    assert not ray.is_initialized()
 
 
 def test_cli(tmp_path):
@@ -129,11 +168,11 @@ def test_cli(tmp_path):
         [sys.executable, "-m", "mermaide.bench", "--suite", "bandit-ood",
          "--principals", "none", "--seeds", "0", "--shots", "0", "--out", str(tmp_path),
          "--no-progress", "--workers", "1"],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=300, env=checkout_env())
     assert result.returncode == 0, result.stderr
     assert "1 runs done" in result.stdout
     bad = subprocess.run([sys.executable, "-m", "mermaide.bench", "--suite", "nope"],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60, env=checkout_env())
     assert bad.returncode == 2 and "suite must be one of" in bad.stderr
 
 
@@ -157,6 +196,6 @@ def test_third_party_principal_from_the_current_folder(tmp_path):
     result = subprocess.run(
         [*command, "--suite", "mine.toml", "--principals", "none,my_pkg.my_mod:MyPrincipal",
          "--seeds", "0", "--out", "out", "--no-progress", "--workers", "2"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, env=checkout_env())
     assert result.returncode == 0, result.stderr
     assert "| my_pkg.my_mod:MyPrincipal | 0 |" in (tmp_path / "out" / "results.md").read_text()

@@ -58,7 +58,6 @@ def test_other_algorithms_by_name():
 
 
 def test_recurrent_ppo_keeps_its_state():
-    pytest.importorskip("sb3_contrib")
     principal = make("sb3:RecurrentPPO", n_steps=32, batch_size=32,
                      policy_kwargs=dict(lstm_hidden_size=8))
     principal.meta_train(bandit(), None, 64, seed=0)
