@@ -20,8 +20,7 @@ import torch
 import mermaide  # noqa: F401  (registers the games)
 from mermaide.envs.games import game_population
 from mermaide.envs.stackelberg import solve
-from mermaide.principal import evaluate, make
-from mermaide.principal.base import FixedTask
+from mermaide.principal import FixedTask, evaluate, make
 
 PRINCIPALS = {"reinforce": {"episodes_per_batch": 32},
               "maml": {"meta_batch": 8, "query_episodes": 4}}

@@ -476,6 +476,30 @@ class AgentBatch:
     def n_arms(self) -> int:
         return int(self.rewards.shape[1])
 
+    def take(self, index: Sequence[int] | np.ndarray) -> AgentBatch:
+        """The agents at ``index`` (repeats allowed: agent j of the result is agent index[j]
+        of this batch, with its parameters), with array operations per learner group."""
+        index = np.asarray(index)
+        if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer) or (
+                index.size and (index.min() < 0 or index.max() >= len(self))):
+            raise ValueError(f"index must be a 1-D int array of positions in [0, {len(self)}), "
+                             f"got {index!r}")
+        group_of = np.empty(len(self), dtype=np.int64)
+        position = np.empty(len(self), dtype=np.int64)
+        for g, (_, _, members) in enumerate(self.groups):
+            group_of[members] = g
+            position[members] = np.arange(members.size)
+        groups = []
+        for g, (kind, params, _) in enumerate(self.groups):
+            chosen = np.flatnonzero(group_of[index] == g)
+            if chosen.size:
+                source = position[index[chosen]]
+                groups.append((kind, {k: v[source] if isinstance(v, np.ndarray) else v
+                                      for k, v in params.items()}, chosen))
+        principal = np.asarray(self.principal_rewards)
+        return AgentBatch(tuple(groups), self.rewards[index], self.targets[index],
+                          principal[index])
+
 
 def group_specs(specs: Sequence[LearnerChoice]) -> list[tuple[str, dict[str, Any], np.ndarray]]:
     """Group agents that one batched learner can serve: same kind, same non-numeric parameters.

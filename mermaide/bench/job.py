@@ -18,6 +18,7 @@ import numpy as np
 
 import mermaide  # noqa: F401  (registers the environments in worker processes)
 from mermaide.agents import AgentSpec
+from mermaide.principal import begin_episode, evaluate, make
 
 if TYPE_CHECKING:
     from mermaide.bench.runner import Job
@@ -42,8 +43,6 @@ def _stream_seeds(seed: int) -> dict[str, int]:
 
 
 def run_job(job: Job) -> dict[str, Any]:
-    from mermaide.principal import evaluate, make
-
     suite = job.suite
     env_kwargs = {**suite.env_kwargs, **dict(job.variant)}
     train = make_population(suite.population_kind, suite.train_population,
@@ -150,9 +149,7 @@ def behaviour_heatmap(principal: Any, suite: Any, env_kwargs: dict[str, Any], se
 def play_episode(principal: Any, env: gym.Env, task: Any, seed: int) -> np.ndarray:
     """The agent's true action at every step of one episode against ``principal``."""
     obs, info = env.reset(seed=seed, options={"agent": task})
-    begin = getattr(principal, "begin_episode", None)
-    if callable(begin):
-        begin(info)
+    begin_episode(principal, info)
     state: Any = None
     actions = []
     done = False

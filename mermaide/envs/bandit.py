@@ -17,13 +17,12 @@ from gymnasium import spaces
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner
 from mermaide.agents.population import AgentBatch, AgentPopulation, AgentSpec, LearnerFamily
+from mermaide.checks import check_int, check_number
 from mermaide.envs.knobs import (
     OBSERVES_ACTIONS,
     OBSERVES_REWARDS,
     BudgetLedger,
     Knobs,
-    check_int,
-    check_number,
     misreport_actions,
 )
 from mermaide.envs.vector import LockstepVectorEnv

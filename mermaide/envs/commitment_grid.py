@@ -26,7 +26,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from mermaide.envs.knobs import check_int
+from mermaide.checks import check_int
 
 
 def simplex_grid(m: int, resolution: int) -> np.ndarray:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mermaide.checks import check_number
+
 # What of the agent the principal may see. "actions": only the agent's (noisy) choices, the
 # paper's partial-information setting; "actions+rewards": also what the agent received;
 # "actions+payoffs": also the agent's payoff matrix (games with payoff matrices only).
@@ -53,28 +55,6 @@ class Knobs:
     @property
     def budget_limit(self) -> float:
         return math.inf if self.intervention_budget is None else float(self.intervention_budget)
-
-
-def check_number(name: str, value: object, low: float = -math.inf, high: float = math.inf,
-                 low_open: bool = False) -> float:
-    """Validate a real-valued knob; raise a ValueError naming it, its value and the range."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    number = float(value)
-    too_low = number <= low if low_open else number < low
-    if not math.isfinite(number) or too_low or number > high:
-        if high == math.inf:
-            allowed = f"> {low}" if low_open else f">= {low:g}"
-        else:
-            allowed = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return number
-
-
-def check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 class BudgetLedger:

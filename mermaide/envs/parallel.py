@@ -35,6 +35,7 @@ from pettingzoo.utils import parallel_to_aec, wrappers
 
 from mermaide.agents.observation import AgentObservation, agent_observation_space
 from mermaide.agents.population import AgentSpec
+from mermaide.checks import check_int
 from mermaide.envs.bandit import (
     AgentSource,
     BanditCore,
@@ -43,7 +44,7 @@ from mermaide.envs.bandit import (
     draw_spec,
 )
 from mermaide.envs.games import FOLLOWER, MatrixGame
-from mermaide.envs.knobs import OBSERVES_ACTIONS, check_int
+from mermaide.envs.knobs import OBSERVES_ACTIONS
 from mermaide.envs.stackelberg import (
     GameSource,
     RepeatedStackelbergCore,

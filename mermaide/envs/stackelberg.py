@@ -34,6 +34,7 @@ from scipy.optimize import linprog
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner, is_learner_name, learner_names
 from mermaide.agents.population import LearnerFamily, group_specs
+from mermaide.checks import check_int, check_number
 from mermaide.envs.games import (
     CLASSIC_GAMES,
     FOLLOWER,
@@ -54,8 +55,6 @@ from mermaide.envs.knobs import (
     OBSERVES_REWARDS,
     BudgetLedger,
     Knobs,
-    check_int,
-    check_number,
     misreport_actions,
 )
 from mermaide.envs.vector import LockstepVectorEnv

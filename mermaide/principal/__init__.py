@@ -5,17 +5,20 @@ Registration lives here, in one place; entry points are imported on first use so
 """
 
 from mermaide.principal.base import (
-    EpisodeStats,
-    FixedTask,
-    PopulationTasks,
     Principal,
     TaskDistribution,
     check_principal,
-    evaluate,
     make,
     principal_names,
     register_prefix,
     register_principal,
+)
+from mermaide.principal.evaluation import (
+    EpisodeStats,
+    FixedTask,
+    PopulationTasks,
+    begin_episode,
+    evaluate,
     run_episode,
     task_key,
 )
@@ -42,6 +45,7 @@ __all__ = [
     "PopulationTasks",
     "Principal",
     "TaskDistribution",
+    "begin_episode",
     "check_principal",
     "evaluate",
     "make",

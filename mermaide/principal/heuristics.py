@@ -26,7 +26,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from mermaide.envs.knobs import check_int, check_number
+from mermaide.checks import check_int, check_number
 from mermaide.principal.base import EnvFn, TaskDistribution
 
 TARGET = "target"

@@ -1,14 +1,15 @@
 """``"maml"``: model-agnostic meta-learning (Finn et al., 2017) over agents as tasks.
 
 A task is one agent (an ``AgentSpec``; a ``MatrixGame`` in the matrix games). Each outer step
-draws ``meta_batch`` tasks and, for each,
+draws ``meta_batch`` tasks and, on the game's batched form (``toolkit.VectorGame``),
 
-1. plays ``shots`` support episodes with the current initialisation theta;
+1. plays ``shots`` support episodes of every task with the current initialisation theta, all
+   ``meta_batch x shots`` of them in one batched rollout;
 2. runs the inner loop: ``adapt_steps`` policy-gradient steps of size ``adapt_lr`` on them,
    theta_i = theta - adapt_lr * grad L_support_i(theta) (the REINFORCE loss of
-   ``reinforce.policy_gradient_loss``), as a pure function of a parameter dict
+   ``toolkit.policy_gradient_loss``), as a pure function of a parameter dict
    (``torch.func.functional_call`` + ``torch.func.grad``), ``vmap``-ed over the task batch;
-3. plays ``query_episodes`` episodes with theta_i (all tasks' episodes in lockstep, the
+3. plays ``query_episodes`` episodes of every task with its theta_i (one batched rollout, the
    policies evaluated with one ``vmap`` over the tasks' parameters),
 
 and takes an Adam step on the mean query loss L_query_i(theta_i), differentiating through the
@@ -31,31 +32,53 @@ everything (one-shot adaptation on one-step games, docs/stackelberg-one-shot.md)
   the plain update has no baseline at all and reinforces every support action; a learnt b
   makes it keep a good one and move away from a bad one. (Second order only: with
   ``first_order`` b gets no gradient.)
+
+``MetaLearner`` (the policy, the inner loop's learnt parameters and the outer optimiser) with
+``meta_loss``, ``train_maml`` and ``maml_adapt`` is public: ``"mermaide"`` composes it with
+its world-model encoder.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
-from mermaide.envs.knobs import check_int
+from mermaide.checks import check_bool, check_int
 from mermaide.principal.base import EnvFn, TaskDistribution
-from mermaide.principal.reinforce import (
+from mermaide.principal.evaluation import task_key
+from mermaide.principal.reinforce import ReinforceConfig
+from mermaide.principal.toolkit import (
+    ActionSpace,
     Encoder,
     Episodes,
+    IdentityEncoder,
     LossBatch,
-    Reinforce,
-    ReinforceConfig,
+    Policy,
+    PolicyFn,
+    VectorGame,
     action_log_probs,
+    by_task,
+    check_steps_seed,
+    config_from,
+    generator_from,
+    generator_state,
+    load_checkpoint,
+    loss_batch,
     policy_gradient_loss,
     reinforce_advantages,
+    repeat_tasks,
     rewards_to_go,
+    save_checkpoint,
+    spaces_of,
 )
 
 Params = dict[str, Tensor]
@@ -80,8 +103,7 @@ class MAMLConfig(ReinforceConfig):
         check_int("shots", self.shots, 1)
         check_int("query_episodes", self.query_episodes, 1)
         for name in ("first_order", "support_credit", "learn_adapt_lr", "learn_baseline"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+            check_bool(name, getattr(self, name))
         if self.learn_adapt_lr and self.adapt_lr <= 0:
             raise ValueError(f"adapt_lr must be > 0 with learn_adapt_lr (it is learnt on a log "
                              f"scale from there), got {self.adapt_lr!r}")
@@ -97,35 +119,7 @@ class InnerLoopParams(nn.Module):
         self.baseline = nn.Parameter(torch.tensor(0.0))
 
 
-def task_returns(episodes: Episodes, tasks: int, gamma: float) -> tuple[Tensor, Tensor]:
-    """Rewards-to-go and discounted steps left, each (tasks, per_task, T): what a learnt
-    baseline needs (advantage = returns - b * steps_left)."""
-    mask = episodes.mask
-    returns = rewards_to_go(episodes.rewards * mask, gamma)
-    left = rewards_to_go(mask, gamma)
-    per_task = mask.shape[0] // tasks
-    return (torch.from_numpy(returns).reshape(tasks, per_task, -1),
-            torch.from_numpy(left).reshape(tasks, per_task, -1))
-
-
-def task_batch(episodes: Episodes, tasks: int, encoder: Encoder, gamma: float,
-               normalize: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Episodes laid out task-major (tasks x per_task) -> tensors (tasks, per_task, T, ...):
-    inputs, actions, advantages (each task's own baseline), mask."""
-    per_task = episodes.obs.shape[0] // tasks
-    with torch.no_grad():
-        inputs = encoder.sequence(torch.from_numpy(episodes.obs))
-    advantages = np.concatenate([
-        reinforce_advantages(Episodes(*(getattr(episodes, name)[i * per_task:(i + 1) * per_task]
-                                        for name in ("obs", "actions", "rewards", "mask",
-                                                     "agent_actions"))), gamma, normalize)
-        for i in range(tasks)])
-
-    def split(t: Tensor) -> Tensor:
-        return t.reshape(tasks, per_task, *t.shape[1:])
-
-    return (split(inputs), split(torch.from_numpy(episodes.actions)),
-            split(torch.from_numpy(advantages)), split(torch.from_numpy(episodes.mask)))
+# --- the inner loop ---------------------------------------------------------------------------
 
 
 def inner_loop(policy: nn.Module, params: Params, inputs: Tensor, actions: Tensor,
@@ -146,29 +140,24 @@ def inner_loop(policy: nn.Module, params: Params, inputs: Tensor, actions: Tenso
     return params
 
 
-class MAML(Reinforce):
-    """``"maml"``: ``make("maml", adapt_lr=0.5, shots=1, meta_batch=8, ...)`` (any
-    ``MAMLConfig`` field as keyword)."""
+class MetaLearner:
+    """What MAML learns: the policy's initialisation theta, the inner loop's learnt step size
+    and baseline (``InnerLoopParams``), and the outer Adam optimiser over those it trains."""
 
-    name = "maml"
-    config_class = MAMLConfig
+    def __init__(self, policy: Policy, config: MAMLConfig):
+        self.policy, self.config = policy, config
+        self.inner = InnerLoopParams(config.adapt_lr)
+        self.optimizer: torch.optim.Optimizer | None = None
 
-    def __init__(self, config: Any = None, **overrides: Any):
-        super().__init__(config, **overrides)
-        self.inner = InnerLoopParams(self.config.adapt_lr)
-
-    def _build(self, obs_dim: int, n_actions: int) -> None:
-        super()._build(obs_dim, n_actions)
-        self.inner = InnerLoopParams(self.config.adapt_lr)
-
-    def _optimizer(self) -> torch.optim.Optimizer:
-        """Adam over the policy and the inner loop's learnt step size / baseline."""
+    def outer_optimizer(self) -> torch.optim.Optimizer:
+        """Adam over the policy and the inner parameters the config trains (kept across
+        ``meta_train`` calls)."""
         if self.optimizer is None:
-            _, policy = self._ready()
             c = self.config
             learnt = ([self.inner.log_lr] if c.learn_adapt_lr else []) + (
                 [self.inner.baseline] if c.learn_baseline else [])
-            self.optimizer = torch.optim.Adam([*policy.parameters(), *learnt], lr=c.lr)
+            self.optimizer = torch.optim.Adam([*self.policy.net.parameters(), *learnt],
+                                              lr=c.lr)
         return self.optimizer
 
     @property
@@ -177,139 +166,232 @@ class MAML(Reinforce):
         return float(self.inner.log_lr.detach().exp()) if self.config.learn_adapt_lr else (
             self.config.adapt_lr)
 
-    def _inner_lr(self) -> float | Tensor:
+    def inner_lr_tensor(self) -> float | Tensor:
         return self.inner.log_lr.exp() if self.config.learn_adapt_lr else self.config.adapt_lr
 
-    def _inner_advantages(self, episodes: Episodes, tasks: int, advantages: Tensor) -> Tensor:
-        """The support advantages (tasks, per_task, T): the batch baseline's, or with
-        ``learn_baseline`` returns minus the learnt per-step baseline (differentiable in it)."""
-        if not self.config.learn_baseline:
-            return advantages
-        returns, left = task_returns(episodes, tasks, self.config.gamma)
-        mask = torch.from_numpy(episodes.mask).reshape(returns.shape)
-        return (returns - self.inner.baseline * left) * mask
-
-    def _state(self) -> dict[str, Any]:
-        return {**super()._state(), "inner": self.inner.state_dict()}
-
-    def _restore(self, saved: dict[str, Any]) -> None:
-        super()._restore(saved)
-        self.inner.load_state_dict(saved["inner"])
-
-    def _draw_tasks(self, population: TaskDistribution | None, probe: Any, n: int) -> list[Any]:
-        if population is not None:
-            return [population.sample(self.rng) for _ in range(n)]
-        # No population: the env's own draws are the tasks (its reset info names them).
-        return [probe.reset()[1][self.task_key] for _ in range(n)]
-
-    def _train_policy(self, env_fn: EnvFn, population: TaskDistribution | None,
-                      steps: int) -> None:
-        _, policy = self._ready()
+    def support_batch(self, episodes: Episodes, tasks: int) -> LossBatch:
+        """The support episodes as (tasks, per_task, T, ...) tensors; the advantages are each
+        task's batch-baseline ones, or with ``learn_baseline`` returns minus the learnt
+        per-step baseline (differentiable in it)."""
         c = self.config
-        envs = [env_fn() for _ in range(c.meta_batch * max(c.shots, c.query_episodes))]
+        batch = loss_batch(episodes, self.policy.encoder,
+                           reinforce_advantages(episodes, c.gamma, c.normalize_advantages, tasks))
+        batch = batch.split(tasks)
+        if c.learn_baseline:
+            returns = rewards_to_go(episodes.rewards * episodes.mask, c.gamma)
+            left = rewards_to_go(episodes.mask, c.gamma)  # discounted steps left
+            batch.advantages = (by_task(torch.from_numpy(returns), tasks)
+                                - self.inner.baseline * by_task(torch.from_numpy(left), tasks)
+                                ) * batch.mask
+        return batch
+
+
+def adapted_policy(net: nn.Module, params: Params, per_task: int) -> PolicyFn:
+    """Acting with each task's own parameters: the N = tasks x per_task inputs are split by
+    task and the policy is vmapped over the tasks' parameter dicts."""
+
+    def one(p: Params, x: Tensor, state: Any) -> tuple[Tensor, Tensor]:
+        return functional_call(net, p, (x, state))
+
+    def act(x: Tensor, state: Any) -> tuple[Tensor, Tensor]:
+        tasks = x.shape[0] // per_task
+        x = x.reshape(tasks, per_task, *x.shape[1:])
+        if state is None:
+            out, new = vmap(lambda p, xi: one(p, xi, None))(params, x)
+        else:
+            state = state.reshape(tasks, per_task, *state.shape[1:])
+            out, new = vmap(one)(params, x, state)
+        n = tasks * per_task
+        return out.reshape(n, *out.shape[2:]), new.reshape(n, *new.shape[2:])
+
+    return act
+
+
+# --- the update -------------------------------------------------------------------------------
+
+
+def meta_loss(learner: MetaLearner, support_game: VectorGame, query_game: VectorGame,
+              tasks: Any, rng: np.random.Generator) -> tuple[Tensor, int]:
+    """The outer loss on one meta-batch of ``tasks`` (a list, or an ``AgentBatch``) and the
+    env steps it played: ``support_game`` has meta_batch x shots sub-games, ``query_game``
+    meta_batch x query_episodes."""
+    policy, c = learner.policy, learner.config
+    m = len(tasks)
+    theta: Params = policy.parameters()
+    support = policy.rollout(support_game, rng, repeat_tasks(tasks, c.shots))
+    batch = learner.support_batch(support, m)
+    lr = learner.inner_lr_tensor()
+
+    def adapt_one(p: Params, x: Tensor, a: Tensor, adv: Tensor, mk: Tensor) -> Params:
+        return inner_loop(policy.net, p, x, a, adv, mk, lr, c.adapt_steps, c.entropy_coef,
+                          c.first_order)
+
+    adapted = vmap(adapt_one, in_dims=(None, 0, 0, 0, 0))(
+        theta, batch.inputs, batch.actions, batch.advantages, batch.mask)
+    detached = {k: v.detach() for k, v in adapted.items()}
+    query = policy.rollout(query_game, rng, repeat_tasks(tasks, c.query_episodes),
+                           policy=adapted_policy(policy.net, detached, c.query_episodes))
+    q = loss_batch(query, policy.encoder,
+                   reinforce_advantages(query, c.gamma, c.normalize_advantages, m)).split(m)
+
+    def query_loss(p: Params, x: Tensor, a: Tensor, adv: Tensor, mk: Tensor) -> Tensor:
+        return policy_gradient_loss(policy.net, p, LossBatch(x, a, adv, mk), c.entropy_coef)
+
+    loss = vmap(query_loss)(adapted, q.inputs, q.actions, q.advantages, q.mask).mean()
+    if c.support_credit:
+        loss = loss + support_credit_loss(learner, theta, batch, query, m)
+    return loss, support.steps + query.steps
+
+
+def support_credit_loss(learner: MetaLearner, theta: Params, batch: LossBatch,
+                        query: Episodes, tasks: int) -> Tensor:
+    """E-MAML's term: -(query return - meta-batch mean) * log pi_theta(support), per task.
+
+    The support episodes were sampled from pi_theta, so the exact meta-gradient contains the
+    score of their likelihood weighted by what the adapted policy then earned; MAML-RL drops
+    it, and then nothing teaches theta to *probe* well."""
+    c = learner.config
+    earned = torch.from_numpy((query.rewards * query.mask).sum(1).astype(np.float32))
+    earned = earned.reshape(tasks, c.query_episodes).mean(1)
+    score = earned - earned.mean()
+    if c.normalize_advantages and tasks > 1 and float(score.std()) > 1e-8:
+        score = score / score.std()
+    flat_inputs = batch.inputs.reshape(-1, *batch.inputs.shape[2:])
+    flat_actions = batch.actions.reshape(-1, *batch.actions.shape[2:])
+    chosen, _ = action_log_probs(learner.policy.net, theta, flat_inputs, flat_actions)
+    support_log_prob = (chosen * batch.mask.reshape(chosen.shape)).sum(-1).reshape(tasks, -1)
+    return -(score[:, None] * support_log_prob).sum(1).mean()
+
+
+def meta_batch_games(env_fn: EnvFn, key: str, spec: Any, config: MAMLConfig
+                     ) -> tuple[VectorGame, VectorGame]:
+    """The support and query games of a meta-batch: meta_batch x shots and meta_batch x
+    query_episodes sub-games."""
+    c = config
+    return (VectorGame.make(env_fn, c.meta_batch * c.shots, key, spec),
+            VectorGame.make(env_fn, c.meta_batch * c.query_episodes, key, spec))
+
+
+def task_source(game: VectorGame, population: TaskDistribution | None, probe: gym.Env,
+                key: str, count: int, rng: np.random.Generator) -> Callable[[], Any]:
+    """Draws of one meta-batch of tasks: from ``population``, or when None from the env's
+    own draws (``probe``'s reset info names them)."""
+    if population is not None:
+        return lambda: game.draw(population, count, rng)
+    return lambda: [probe.reset()[1][key] for _ in range(count)]
+
+
+def train_maml(learner: MetaLearner, support_game: VectorGame, query_game: VectorGame,
+               draw_tasks: Callable[[], Any], steps: int, rng: np.random.Generator) -> int:
+    """Outer Adam steps of ``meta_loss`` for about ``steps`` env steps, each on a meta-batch
+    from ``draw_tasks``; returns the steps played."""
+    c = learner.config
+    optimizer = learner.outer_optimizer()
+    # The first resets seed the vector envs; later ones continue their streams.
+    support_game.reset(seed=int(rng.integers(2**31)))
+    query_game.reset(seed=int(rng.integers(2**31)))
+    done = 0
+    while done < steps:
+        loss, played = meta_loss(learner, support_game, query_game, draw_tasks(), rng)
+        done += played
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(learner.policy.net.parameters(), c.max_grad_norm)
+        optimizer.step()
+    return done
+
+
+def maml_adapt(learner: MetaLearner, episodes: Episodes) -> None:
+    """The meta-training inner loop (first order: nothing differentiates through it here), on
+    the K episodes of the new agent, written into the policy."""
+    policy, c = learner.policy, learner.config
+    theta = {k: v.detach() for k, v in policy.parameters().items()}
+    with torch.no_grad():
+        batch = learner.support_batch(episodes, 1)
+    adapted = inner_loop(policy.net, theta, batch.inputs[0], batch.actions[0],
+                         batch.advantages[0], batch.mask[0], learner.inner_lr, c.adapt_steps,
+                         c.entropy_coef, first_order=True)
+    with torch.no_grad():
+        for name, value in policy.net.named_parameters():
+            value.copy_(adapted[name])
+
+
+# --- the principal ----------------------------------------------------------------------------
+
+
+class MAML:
+    """``"maml"``: ``make("maml", adapt_lr=0.5, shots=1, meta_batch=8, ...)`` (any
+    ``MAMLConfig`` field as keyword)."""
+
+    name = "maml"
+
+    def __init__(self, config: Any = None, **overrides: Any):
+        self.config: MAMLConfig = config_from(MAMLConfig, config, overrides)
+        self.rng = np.random.default_rng(self.config.seed)
+        self.learner: MetaLearner | None = None
+        self.obs_dim = 0
+
+    @property
+    def policy(self) -> Policy | None:
+        """The policy it acts with (the meta-learnt initialisation, or after ``adapt`` the
+        adapted one), as every learned principal exposes it."""
+        return None if self.learner is None else self.learner.policy
+
+    def _ready(self) -> MetaLearner:
+        if self.learner is None:
+            raise RuntimeError(f"{self.name!r} has no policy yet: call meta_train or load first")
+        return self.learner
+
+    def _build(self, encoder: Encoder, space: ActionSpace) -> MetaLearner:
+        c = self.config
+        return MetaLearner(Policy.build(encoder, space, c.policy, c.hidden_size, c.history), c)
+
+    def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
+                   seed: int) -> None:
+        """Meta-train on about ``steps`` env steps; called again on a game with the same
+        spaces, it continues with the same policy and optimiser state."""
+        check_steps_seed(steps, seed)
+        self.rng = np.random.default_rng(seed)
         probe = env_fn()
-        probe.reset(seed=int(self.rng.integers(2**31)))
-        for i, env in enumerate(envs):
-            env.reset(seed=int(self.rng.integers(2**31)) + i)
-        optimizer = self._optimizer()
-        done = 0
-        while done < steps:
-            tasks = self._draw_tasks(population, probe, c.meta_batch)
-            loss, played = self.meta_loss(envs, tasks)
-            done += played
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(policy.parameters(), c.max_grad_norm)
-            optimizer.step()
+        key = task_key(probe.reset(seed=seed)[1])
+        obs_dim, space = spaces_of(probe)
+        if self.learner is None or (obs_dim, space) != (self.obs_dim,
+                                                        self.learner.policy.space):
+            torch.manual_seed(seed)
+            self.obs_dim = obs_dim
+            self.learner = self._build(IdentityEncoder(obs_dim), space)
+        support, query = meta_batch_games(env_fn, key, probe.spec, self.config)
+        draw = task_source(support, population, probe, key, self.config.meta_batch, self.rng)
+        try:
+            train_maml(self.learner, support, query, draw, steps, self.rng)
+        finally:
+            for env in (support, query, probe):
+                env.close()
 
-    def _adapted_policy(self, params: Params, per_task: int) -> Any:
-        """Acting with each task's own parameters: the N = tasks x per_task envs' inputs are
-        split by task and the policy is vmapped over the tasks' parameter dicts."""
-        _, policy = self._ready()
+    def adapt(self, env: gym.Env, episodes: int) -> None:
+        """K episodes of the new agent, then the inner loop on them."""
+        check_int("episodes", episodes, 0)
+        if episodes:
+            learner = self._ready()
+            maml_adapt(learner, learner.policy.play(env, episodes, self.rng))
 
-        def one(p: Params, x: Tensor, state: Any) -> tuple[Tensor, Tensor]:
-            return functional_call(policy, p, (x, state))
+    def act(self, obs: np.ndarray, state: Any) -> tuple[Any, Any]:
+        return self._ready().policy.act(obs, state, self.config.greedy, self.rng)
 
-        def act(x: Tensor, state: Any) -> tuple[Tensor, Tensor]:
-            tasks = x.shape[0] // per_task
-            x = x.reshape(tasks, per_task, *x.shape[1:])
-            if state is None:
-                logits, new = vmap(lambda p, xi: one(p, xi, None))(params, x)
-            else:
-                state = state.reshape(tasks, per_task, *state.shape[1:])
-                logits, new = vmap(one)(params, x, state)
-            n = tasks * per_task
-            return logits.reshape(n, *logits.shape[2:]), new.reshape(n, *new.shape[2:])
+    def save(self, path: str) -> None:
+        learner = self._ready()
+        save_checkpoint(path, self.name, {
+            "config": dataclasses.asdict(self.config), "obs_dim": self.obs_dim,
+            "action_space": learner.policy.space.describe(),
+            "policy": learner.policy.net.state_dict(), "inner": learner.inner.state_dict(),
+            "rng": generator_state(self.rng)})
 
-        return act
-
-    def meta_loss(self, envs: list[Any], tasks: list[Any]) -> tuple[Tensor, int]:
-        """The outer loss on a batch of tasks and the env steps it played."""
-        encoder, policy = self._ready()
-        c = self.config
-        m = len(tasks)
-        theta: Params = dict(policy.named_parameters())
-        support_tasks = [t for t in tasks for _ in range(c.shots)]
-        support = self._rollout(envs[: m * c.shots], policy, support_tasks)
-        inputs, actions, advantages, mask = task_batch(support, m, encoder, c.gamma,
-                                                       c.normalize_advantages)
-        advantages = self._inner_advantages(support, m, advantages)
-        lr = self._inner_lr()
-
-        def adapt_one(p: Params, x: Tensor, a: Tensor, adv: Tensor, mk: Tensor) -> Params:
-            return inner_loop(policy, p, x, a, adv, mk, lr, c.adapt_steps, c.entropy_coef,
-                              c.first_order)
-
-        adapted = vmap(adapt_one, in_dims=(None, 0, 0, 0, 0))(theta, inputs, actions,
-                                                            advantages, mask)
-        detached = {k: v.detach() for k, v in adapted.items()}
-        query_tasks = [t for t in tasks for _ in range(c.query_episodes)]
-        query = self._rollout(envs[: m * c.query_episodes],
-                              self._adapted_policy(detached, c.query_episodes), query_tasks)
-        q_inputs, q_actions, q_advantages, q_mask = task_batch(query, m, encoder, c.gamma,
-                                                               c.normalize_advantages)
-
-        def query_loss(p: Params, x: Tensor, a: Tensor, adv: Tensor, mk: Tensor) -> Tensor:
-            return policy_gradient_loss(policy, p, LossBatch(x, a, adv, mk), c.entropy_coef)
-
-        losses = vmap(query_loss)(adapted, q_inputs, q_actions, q_advantages, q_mask)
-        loss = losses.mean()
-        if c.support_credit:
-            loss = loss + self._support_credit_loss(theta, inputs, actions, mask, query, m)
-        return loss, support.steps + query.steps
-
-    def _support_credit_loss(self, theta: Params, inputs: Tensor, actions: Tensor,
-                             mask: Tensor, query: Episodes, tasks: int) -> Tensor:
-        """E-MAML's term: -(query return - meta-batch mean) * log pi_theta(support), per task.
-
-        The support episodes were sampled from pi_theta, so the exact meta-gradient contains
-        the score of their likelihood weighted by what the adapted policy then earned; MAML-RL
-        drops it, and then nothing teaches theta to *probe* well."""
-        _, policy = self._ready()
-        c = self.config
-        earned = torch.from_numpy((query.rewards * query.mask).sum(1).astype(np.float32))
-        earned = earned.reshape(tasks, c.query_episodes).mean(1)
-        score = earned - earned.mean()
-        if c.normalize_advantages and tasks > 1 and float(score.std()) > 1e-8:
-            score = score / score.std()
-        flat = inputs.reshape(-1, *inputs.shape[2:])
-        chosen, _ = action_log_probs(policy, theta, flat, actions.reshape(-1, actions.shape[-1]))
-        support_log_prob = (chosen * mask.reshape(chosen.shape)).sum(-1).reshape(tasks, -1)
-        return -(score[:, None] * support_log_prob).sum(1).mean()
-
-    def _adapt_on(self, played: Episodes) -> None:
-        """The meta-training inner loop, on the K episodes of the new agent."""
-        encoder, policy = self._ready()
-        c = self.config
-        inputs, actions, advantages, mask = task_batch(played, 1, encoder, c.gamma,
-                                                       c.normalize_advantages)
-        theta = {k: v.detach() for k, v in policy.named_parameters()}
-        with torch.no_grad():
-            advantages = self._inner_advantages(played, 1, advantages)
-            lr = self.inner_lr
-        adapted = inner_loop(policy, theta, inputs[0], actions[0], advantages[0], mask[0],
-                             lr, c.adapt_steps, c.entropy_coef, first_order=True)
-        with torch.no_grad():
-            for name, value in policy.named_parameters():
-                value.copy_(adapted[name])
-
+    def load(self, path: str) -> None:
+        saved = load_checkpoint(path, self.name)
+        self.config = MAMLConfig(**saved["config"])
+        learner = self._build(IdentityEncoder(saved["obs_dim"]),
+                              ActionSpace.from_description(saved["action_space"]))
+        learner.policy.net.load_state_dict(saved["policy"])
+        learner.inner.load_state_dict(saved["inner"])
+        self.learner, self.obs_dim = learner, int(saved["obs_dim"])
+        self.rng = generator_from(saved["rng"])

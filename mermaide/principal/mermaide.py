@@ -1,22 +1,54 @@
 """``"mermaide"``: the world model plus a MAML-trained policy conditioned on it (MERMAIDE,
 Banerjee et al., TMLR 2024).
 
-``meta_train`` first fits the recurrent world model of the agent (``world_model.py``) by
-maximum likelihood on episodes played against the training population (as ``"model"`` does;
-those steps count towards the budget), then meta-learns the policy with MAML (``maml.py``)
-over agents as tasks, the policy reading the observation concatenated with the world model's
-features (hidden state and predicted next-action distribution). ``adapt(env, K)`` fine-tunes
-the world model on the K episodes (anchored to its pre-trained weights; ``fine_tune_model``)
-and runs MAML's inner loop on them.
+``meta_train`` first fits the recurrent world model of the agent by maximum likelihood on
+episodes played against the training population (``world_model.pretrain_world_model``, as
+``"model"`` does; those steps count towards the budget), then meta-learns the policy with
+MAML (``maml.train_maml``) over agents as tasks, the policy reading the observation
+concatenated with the world model's features (``world_model.WorldModelEncoder``).
+``adapt(env, K)`` fine-tunes the world model on the K episodes (anchored to its pre-trained
+weights; ``fine_tune_model``) and runs MAML's inner loop on them (``maml.maml_adapt``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
-from mermaide.principal.maml import MAML, MAMLConfig
-from mermaide.principal.model import WorldModelFields, WorldModelPrincipal
-from mermaide.principal.reinforce import Episodes
+import gymnasium as gym
+import numpy as np
+import torch
+
+from mermaide.checks import check_int
+from mermaide.principal.base import EnvFn, TaskDistribution
+from mermaide.principal.evaluation import task_key
+from mermaide.principal.maml import (
+    MAMLConfig,
+    MetaLearner,
+    maml_adapt,
+    meta_batch_games,
+    task_source,
+    train_maml,
+)
+from mermaide.principal.toolkit import (
+    ActionSpace,
+    Policy,
+    check_steps_seed,
+    config_from,
+    generator_from,
+    generator_state,
+    load_checkpoint,
+    save_checkpoint,
+    spaces_of,
+)
+from mermaide.principal.world_model import (
+    AgentWorldModel,
+    WorldModelEncoder,
+    WorldModelFields,
+    fine_tune,
+    pretrain_world_model,
+)
 
 
 @dataclass
@@ -24,15 +56,94 @@ class MermaideConfig(WorldModelFields, MAMLConfig):
     """``MAMLConfig`` (policy, outer and inner loop) plus the world model's fields."""
 
 
-class Mermaide(WorldModelPrincipal, MAML):
+class Mermaide:
     """``"mermaide"``: ``make("mermaide", shots=1, model_episodes=256, ...)`` (any
     ``MermaideConfig`` field as keyword)."""
 
     name = "mermaide"
-    config_class = MermaideConfig
 
-    def _adapt_on(self, played: Episodes) -> None:
-        """Fine-tune the world model on the K episodes, then MAML's inner loop."""
-        if self.config.fine_tune_model:
-            self.fine_tune(played)
-        super()._adapt_on(played)
+    def __init__(self, config: Any = None, **overrides: Any):
+        self.config: MermaideConfig = config_from(MermaideConfig, config, overrides)
+        self.rng = np.random.default_rng(self.config.seed)
+        self.world_model: AgentWorldModel | None = None
+        self.learner: MetaLearner | None = None
+        self.obs_dim = 0
+
+    @property
+    def policy(self) -> Policy | None:
+        """The policy it acts with (the meta-learnt initialisation, or after ``adapt`` the
+        adapted one), as every learned principal exposes it."""
+        return None if self.learner is None else self.learner.policy
+
+    def _ready(self) -> tuple[AgentWorldModel, MetaLearner]:
+        if self.learner is None or self.world_model is None:
+            raise RuntimeError(f"{self.name!r} has no policy yet: call meta_train or load first")
+        return self.world_model, self.learner
+
+    def _build(self, model: AgentWorldModel, space: ActionSpace) -> MetaLearner:
+        c = self.config
+        policy = Policy.build(WorldModelEncoder(model), space, c.policy, c.hidden_size,
+                              c.history)
+        return MetaLearner(policy, c)
+
+    def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
+                   seed: int) -> None:
+        """Fit the world model (on a first call, or on a game with other spaces), then
+        meta-train the policy with MAML on the rest of about ``steps`` env steps."""
+        check_steps_seed(steps, seed)
+        self.rng = np.random.default_rng(seed)
+        probe = env_fn()
+        key = task_key(probe.reset(seed=seed)[1])
+        obs_dim, space = spaces_of(probe)
+        used = 0
+        if self.learner is None or (obs_dim, space) != (self.obs_dim,
+                                                        self.learner.policy.space):
+            torch.manual_seed(seed)
+            model, used = pretrain_world_model(env_fn, population, self.config, seed,
+                                               self.name)
+            if used >= steps:
+                raise ValueError(f"steps={steps} is spent before the policy trains ({used} "
+                                 f"steps go to the world model's data); give more steps")
+            self.world_model, self.obs_dim = model, obs_dim
+            self.learner = self._build(model, space)
+        support, query = meta_batch_games(env_fn, key, probe.spec, self.config)
+        draw = task_source(support, population, probe, key, self.config.meta_batch, self.rng)
+        try:
+            train_maml(self.learner, support, query, draw, steps - used, self.rng)
+        finally:
+            for env in (support, query, probe):
+                env.close()
+
+    def adapt(self, env: gym.Env, episodes: int) -> None:
+        """Fine-tune the world model on the K episodes, then MAML's inner loop on them."""
+        check_int("episodes", episodes, 0)
+        if episodes:
+            model, learner = self._ready()
+            played = learner.policy.play(env, episodes, self.rng)
+            if self.config.fine_tune_model:
+                fine_tune(model, played, seed=int(self.rng.integers(2**31)))
+            maml_adapt(learner, played)
+
+    def act(self, obs: np.ndarray, state: Any) -> tuple[Any, Any]:
+        return self._ready()[1].policy.act(obs, state, self.config.greedy, self.rng)
+
+    def save(self, path: str) -> None:
+        model, learner = self._ready()
+        save_checkpoint(path, self.name, {
+            "config": dataclasses.asdict(self.config), "obs_dim": self.obs_dim,
+            "action_space": learner.policy.space.describe(),
+            "policy": learner.policy.net.state_dict(), "inner": learner.inner.state_dict(),
+            "world_model": model.state_dict(), "n_agent_actions": model.n_actions,
+            "rng": generator_state(self.rng)})
+
+    def load(self, path: str) -> None:
+        saved = load_checkpoint(path, self.name)
+        self.config = config = MermaideConfig(**saved["config"])
+        model = AgentWorldModel(saved["obs_dim"], saved["n_agent_actions"],
+                                config.world_model)
+        model.load_state_dict(saved["world_model"])
+        learner = self._build(model, ActionSpace.from_description(saved["action_space"]))
+        learner.policy.net.load_state_dict(saved["policy"])
+        learner.inner.load_state_dict(saved["inner"])
+        self.world_model, self.learner, self.obs_dim = model, learner, int(saved["obs_dim"])
+        self.rng = generator_from(saved["rng"])

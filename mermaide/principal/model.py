@@ -1,65 +1,51 @@
 """``"model"``: agent modelling without meta-learning.
 
-A recurrent world model (``world_model.AgentWorldModel``, a GRU) reads the interaction history
-(the principal's interventions, the observed agent actions, time and budget left and, when
-visible, the agent's rewards: everything in the principal's observation) and predicts the
-agent's next action. It is fitted by maximum likelihood on ``model_episodes`` episodes played
-against the training population with a random intervention behaviour; those steps count
-towards ``meta_train``'s budget. The policy then reads the observation concatenated with the
-world model's features (its hidden state and predicted next-action distribution) and is
-trained with REINFORCE across the population (``reinforce.py``), without meta-learning.
+A recurrent world model of the agent (``world_model.AgentWorldModel``, a GRU) reads the
+interaction history (everything in the principal's observation) and predicts the agent's next
+action. ``meta_train`` fits it by maximum likelihood on ``model_episodes`` episodes played
+against the training population with a random intervention behaviour (those steps count
+towards the budget; ``world_model.pretrain_world_model``), then trains a policy that reads the
+observation concatenated with the world model's features (``world_model.WorldModelEncoder``)
+with plain REINFORCE across the population (``reinforce.train_reinforce``).
 
 ``adapt`` fine-tunes the world model on the K episodes (anchored to its pre-trained weights,
-``world_model.fine_tune_config``) when ``fine_tune_model``, then takes the REINFORCE
-adaptation steps of part 1 on the same episodes.
-
-The world-model machinery (``WorldModelFields``, ``WorldModelEncoder``,
-``WorldModelPrincipal``) is shared with ``"mermaide"``.
+``world_model.fine_tune``) when ``fine_tune_model``, then takes the REINFORCE adaptation
+steps (``reinforce.reinforce_adapt``) on the same episodes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
-from torch import Tensor
 
-from mermaide.agents.population import AgentPopulation, AgentSpec
-from mermaide.envs.knobs import check_int, check_number
+from mermaide.checks import check_int
 from mermaide.principal.base import EnvFn, TaskDistribution
-from mermaide.principal.reinforce import Encoder, Episodes, Reinforce, ReinforceConfig
+from mermaide.principal.evaluation import task_key
+from mermaide.principal.reinforce import ReinforceConfig, reinforce_adapt, train_reinforce
+from mermaide.principal.toolkit import (
+    ActionSpace,
+    Policy,
+    VectorGame,
+    check_steps_seed,
+    config_from,
+    generator_from,
+    generator_state,
+    load_checkpoint,
+    save_checkpoint,
+    spaces_of,
+)
 from mermaide.principal.world_model import (
     AgentWorldModel,
-    Trajectories,
-    WorldModelConfig,
-    collect_trajectories,
-    fine_tune_config,
-    fit_world_model,
-    random_behaviour,
+    WorldModelEncoder,
+    WorldModelFields,
+    fine_tune,
+    pretrain_world_model,
 )
-
-
-@dataclass
-class WorldModelFields:
-    """The world-model part of a principal's config (mixed into ``ModelConfig`` and
-    ``MermaideConfig``)."""
-
-    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)  # GRU and its fit
-    model_episodes: int = 256          # episodes of data the world model is fitted on
-    model_intervene_prob: float = 0.5  # how often the data-collecting principal intervenes
-    fine_tune_model: bool = True       # adapt fine-tunes the world model on the K episodes
-
-    def __post_init__(self) -> None:
-        if isinstance(self.world_model, dict):
-            self.world_model = WorldModelConfig(**self.world_model)
-        if not isinstance(self.world_model, WorldModelConfig):
-            raise ValueError(f"world_model must be a WorldModelConfig or a dict, got "
-                             f"{self.world_model!r}")
-        check_int("model_episodes", self.model_episodes, 2)
-        check_number("model_intervene_prob", self.model_intervene_prob, low=0.0, high=1.0)
-        super().__post_init__()  # type: ignore[misc]
 
 
 @dataclass
@@ -67,95 +53,90 @@ class ModelConfig(WorldModelFields, ReinforceConfig):
     """``ReinforceConfig`` (the policy learner) plus the world model's fields."""
 
 
-class WorldModelEncoder:
-    """Policy inputs = the observation concatenated with the world model's features."""
-
-    def __init__(self, model: AgentWorldModel):
-        self.model = model
-        self.output_size = model.obs_dim + model.feature_size
-
-    def step(self, obs: Tensor, state: Any) -> tuple[Tensor, Any]:
-        features, h = self.model.features(obs, state)
-        return torch.cat([obs, features], dim=-1), h
-
-    def sequence(self, obs: Tensor) -> Tensor:
-        h: Tensor | None = None
-        steps = []
-        for t in range(obs.shape[1]):
-            x, h = self.step(obs[:, t], h)
-            steps.append(x)
-        return torch.stack(steps, dim=1)
-
-
-def trajectories_of(episodes: Episodes, n_agent_actions: int) -> Trajectories:
-    """The world model's view of played episodes (they must share one length)."""
-    if not np.all(episodes.mask == 1.0):
-        raise ValueError("episodes must all have the same length to fine-tune the world model")
-    if np.any(episodes.agent_actions < 0):
-        raise ValueError("the game must report info['observed_action'] to fit a world model")
-    return Trajectories(episodes.obs, episodes.actions, episodes.agent_actions, n_agent_actions)
-
-
-class WorldModelPrincipal(Reinforce):
-    """A principal whose policy reads a world model's features (``"model"``, ``"mermaide"``)."""
-
-    world_model: AgentWorldModel | None = None
-
-    def _make_encoder(self, obs_dim: int, n_actions: int) -> Encoder:
-        if self.world_model is None:
-            raise RuntimeError("the world model must exist before the policy is built")
-        return WorldModelEncoder(self.world_model)
-
-    def _before_policy_training(self, env_fn: EnvFn, population: TaskDistribution | None,
-                                steps: int, seed: int) -> int:
-        """Collect data with a random intervention behaviour and fit the world model on it;
-        returns the env steps that took."""
-        c = self.config
-        # The world model's collector plays the bandit family's agents; matrix games (tasks
-        # named "game") would need their own collector, and in the one-round game the world
-        # model could not even see the commitment the agent answers.
-        if not (population is None or isinstance(population, (AgentPopulation, AgentSpec))):
-            raise ValueError(f"{self.name!r} fits its world model on bandit agents: population "
-                             f"must be an AgentPopulation, an AgentSpec or None, got "
-                             f"{type(population).__name__}")
-        data = collect_trajectories(env_fn, population, c.model_episodes, seed,
-                                    random_behaviour(self.n_actions - 1, c.model_intervene_prob))
-        self.world_model = AgentWorldModel(self.obs_dim, data.n_actions or 2, c.world_model)
-        self.model_losses = fit_world_model(self.world_model, data, c.world_model, seed)
-        return len(data) * data.horizon
-
-    def fine_tune(self, episodes: Episodes) -> None:
-        """Anchored maximum-likelihood fine-tune of the world model on one agent's episodes."""
-        if self.world_model is None:
-            raise RuntimeError("no world model: call meta_train or load first")
-        data = trajectories_of(episodes, self.world_model.n_actions)
-        fit_world_model(self.world_model, data, fine_tune_config(self.world_model.config),
-                        seed=int(self.rng.integers(2**31)))
-
-    def _state(self) -> dict[str, Any]:
-        state = super()._state()
-        assert self.world_model is not None
-        state["world_model"] = self.world_model.state_dict()
-        state["n_agent_actions"] = self.world_model.n_actions
-        return state
-
-    def _restore(self, saved: dict[str, Any]) -> None:
-        config = self.config_class(**saved["config"])
-        self.world_model = AgentWorldModel(saved["obs_dim"], saved["n_agent_actions"],
-                                           config.world_model)
-        self.world_model.load_state_dict(saved["world_model"])
-        super()._restore(saved)
-
-
-class AgentModel(WorldModelPrincipal):
+class AgentModel:
     """``"model"``: ``make("model", policy="gru", model_episodes=256, ...)`` (any
     ``ModelConfig`` field as keyword)."""
 
     name = "model"
-    config_class = ModelConfig
 
-    def _adapt_on(self, played: Episodes) -> None:
+    def __init__(self, config: Any = None, **overrides: Any):
+        self.config: ModelConfig = config_from(ModelConfig, config, overrides)
+        self.rng = np.random.default_rng(self.config.seed)
+        self.world_model: AgentWorldModel | None = None
+        self.policy: Policy | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.obs_dim = 0
+
+    def _ready(self) -> tuple[AgentWorldModel, Policy]:
+        if self.policy is None or self.world_model is None:
+            raise RuntimeError(f"{self.name!r} has no policy yet: call meta_train or load first")
+        return self.world_model, self.policy
+
+    def _build(self, model: AgentWorldModel, space: ActionSpace) -> Policy:
+        c = self.config
+        return Policy.build(WorldModelEncoder(model), space, c.policy, c.hidden_size, c.history)
+
+    def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
+                   seed: int) -> None:
+        """Fit the world model (on a first call, or on a game with other spaces), then train
+        the policy with REINFORCE on the rest of about ``steps`` env steps."""
+        check_steps_seed(steps, seed)
+        self.rng = np.random.default_rng(seed)
+        probe = env_fn()
+        key = task_key(probe.reset(seed=seed)[1])
+        obs_dim, space = spaces_of(probe)
+        c = self.config
+        used = 0
+        if self.policy is None or (obs_dim, space) != (self.obs_dim, self.policy.space):
+            torch.manual_seed(seed)
+            model, used = pretrain_world_model(env_fn, population, c, seed, self.name)
+            if used >= steps:
+                raise ValueError(f"steps={steps} is spent before the policy trains ({used} "
+                                 f"steps go to the world model's data); give more steps")
+            self.world_model, self.obs_dim = model, obs_dim
+            self.policy = self._build(model, space)
+            self.optimizer = None
+        if self.optimizer is None:
+            assert self.policy is not None
+            self.optimizer = torch.optim.Adam(self.policy.net.parameters(), lr=c.lr)
+        game = VectorGame.make(env_fn, c.episodes_per_batch, key, probe.spec)
+        probe.close()
+        try:
+            train_reinforce(self.policy, self.optimizer, game, population, steps - used,
+                            self.rng, c)
+        finally:
+            game.close()
+
+    def adapt(self, env: gym.Env, episodes: int) -> None:
         """Fine-tune the world model on the K episodes, then the REINFORCE steps."""
-        if self.config.fine_tune_model:
-            self.fine_tune(played)
-        super()._adapt_on(played)
+        check_int("episodes", episodes, 0)
+        if episodes:
+            model, policy = self._ready()
+            played = policy.play(env, episodes, self.rng)
+            if self.config.fine_tune_model:
+                fine_tune(model, played, seed=int(self.rng.integers(2**31)))
+            reinforce_adapt(policy, played, self.config)
+
+    def act(self, obs: np.ndarray, state: Any) -> tuple[Any, Any]:
+        return self._ready()[1].act(obs, state, self.config.greedy, self.rng)
+
+    def save(self, path: str) -> None:
+        model, policy = self._ready()
+        save_checkpoint(path, self.name, {
+            "config": dataclasses.asdict(self.config), "obs_dim": self.obs_dim,
+            "action_space": policy.space.describe(), "policy": policy.net.state_dict(),
+            "world_model": model.state_dict(), "n_agent_actions": model.n_actions,
+            "rng": generator_state(self.rng)})
+
+    def load(self, path: str) -> None:
+        saved = load_checkpoint(path, self.name)
+        config = ModelConfig(**saved["config"])
+        model = AgentWorldModel(saved["obs_dim"], saved["n_agent_actions"],
+                                config.world_model)
+        model.load_state_dict(saved["world_model"])
+        self.config = config
+        policy = self._build(model, ActionSpace.from_description(saved["action_space"]))
+        policy.net.load_state_dict(saved["policy"])
+        self.world_model, self.policy, self.obs_dim = model, policy, int(saved["obs_dim"])
+        self.optimizer = None
+        self.rng = generator_from(saved["rng"])

@@ -23,9 +23,10 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from mermaide.agents.sb3_policy import algorithm_class
-from mermaide.envs.knobs import check_int
-from mermaide.principal.base import EnvFn, PopulationTasks, TaskDistribution, task_key
-from mermaide.principal.reinforce import check_steps_seed
+from mermaide.checks import check_int
+from mermaide.principal.base import EnvFn, TaskDistribution
+from mermaide.principal.evaluation import PopulationTasks, task_key
+from mermaide.principal.toolkit import check_steps_seed
 
 
 class _EpisodeLength(gym.Wrapper):

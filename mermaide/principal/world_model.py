@@ -26,7 +26,6 @@ sees the bonus in advance), so ``logits[:, t]`` predicts the agent's action at s
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,13 +34,13 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from mermaide.agents.population import AgentPopulation, AgentSpec
-from mermaide.envs.bandit import BanditCore, BanditEnv, draw_spec
-from mermaide.envs.knobs import check_int, check_number
+from mermaide.agents import AgentPopulation, AgentSpec
+from mermaide.checks import check_int, check_number
+from mermaide.principal.evaluation import task_key
+from mermaide.principal.toolkit import Episodes, VectorGame, play
 
 
 @dataclass
@@ -152,6 +151,16 @@ class AgentWorldModel(nn.Module):
         """One step: (B, feature_size) = new hidden state concat predicted probabilities, h."""
         logits, h = self.step(obs, h)
         return torch.cat([h[0], torch.softmax(logits, dim=-1)], dim=-1), h
+
+    def sequence_features(self, obs_seq: Tensor) -> Tensor:
+        """``features`` of every step of whole episodes, (B, T, feature_size), in one GRU
+        call (equal to stepping ``features`` from a fresh state)."""
+        if obs_seq.ndim != 3 or obs_seq.shape[2] != self.obs_dim:
+            raise ValueError(f"obs_seq must have shape (B, T, {self.obs_dim}), got "
+                             f"{tuple(obs_seq.shape)}")
+        embedded = self.encoder(obs_seq.to(device=self.device, dtype=torch.float32))
+        hidden, _ = self.gru(embedded)
+        return torch.cat([hidden, torch.softmax(self.head(hidden), dim=-1)], dim=-1)
 
     def save(self, path: str | Path) -> None:
         """Write sizes, config and weights to one file (``AgentWorldModel.load`` reads it)."""
@@ -293,32 +302,11 @@ def random_behaviour(n_arms: int, intervene_prob: float) -> Behaviour:
 
 AgentsArg = AgentPopulation | AgentSpec | Sequence[AgentSpec] | None
 
-# Wrappers that change nothing a principal sees, so the batched fast path stays exact under them.
-_TRANSPARENT_WRAPPERS = (OrderEnforcing, PassiveEnvChecker)
-
-
-def _bandit_under(env: gym.Env[Any, Any]) -> BanditEnv | None:
-    """The BanditEnv under ``env`` if only transparent wrappers sit on top, else None."""
-    layer: Any = env
-    while isinstance(layer, gym.Wrapper):
-        transparent = isinstance(layer, _TRANSPARENT_WRAPPERS) or (
-            isinstance(layer, TimeLimit)
-            and layer._max_episode_steps >= getattr(env.unwrapped, "horizon", math.inf))
-        if not transparent:
-            return None
-        layer = layer.env
-    return layer if isinstance(layer, BanditEnv) else None
-
 
 class _AgentDraw:
     """Episode i's agent: drawn from a population, or the i-th of a list (round-robin)."""
 
-    def __init__(self, agents: AgentsArg, default: AgentSpec | AgentPopulation | None):
-        if agents is None:
-            if default is None:
-                raise ValueError("population must be given for an env without its own agent "
-                                 "source, got None")
-            agents = default
+    def __init__(self, agents: AgentsArg):
         if isinstance(agents, (AgentPopulation, AgentSpec)):
             self.source: AgentPopulation | AgentSpec | None = agents
             self.specs: tuple[AgentSpec, ...] = ()
@@ -337,10 +325,13 @@ class _AgentDraw:
     def n_arms(self) -> int:
         return self.source.n_arms if self.source is not None else self.specs[0].n_arms
 
-    def __call__(self, episode: int, rng: np.random.Generator) -> AgentSpec:
+    def __call__(self, first: int, count: int, rng: np.random.Generator) -> list[AgentSpec]:
+        """The agents of episodes first .. first + count - 1."""
+        if isinstance(self.source, AgentSpec):
+            return [self.source] * count
         if self.source is not None:
-            return draw_spec(self.source, rng)
-        return self.specs[episode % len(self.specs)]
+            return self.source.sample_many(count, rng)
+        return [self.specs[i % len(self.specs)] for i in range(first, first + count)]
 
 
 def _checked_actions(actions: Any, batch: int, low: int, high: int) -> np.ndarray:
@@ -356,99 +347,22 @@ def _checked_actions(actions: Any, batch: int, low: int, high: int) -> np.ndarra
     return array.astype(np.int64)
 
 
-def _collect_bandit(env: BanditEnv, draw: _AgentDraw, n_episodes: int,
-                    behaviour: Behaviour | None, rngs: list[np.random.Generator],
-                    chunk: int) -> Trajectories:
-    """All episodes in batched ``BanditCore``s of up to ``chunk`` agents: numpy per step."""
-    spec_rng, env_rng, act_rng = rngs
-    n_principal = env.n_arms + 1
-    specs = [draw(i, spec_rng) for i in range(n_episodes)]
-    parts = []
-    for start in range(0, n_episodes, chunk):
-        batch_specs = specs[start:start + chunk]
-        batch = len(batch_specs)
-        core = BanditCore(env.n_arms, env.horizon, batch, env.core.knobs, env.core.bonus,
-                          env.core.reward_noise)
-        obs = core.reset(batch_specs, env_rng)
-        _start_episodes(behaviour, batch)
-        observations = np.empty((batch, env.horizon, core.obs_dim), dtype=np.float32)
-        principal = np.empty((batch, env.horizon), dtype=np.int64)
-        agent = np.empty((batch, env.horizon), dtype=np.int64)
-        for t in range(env.horizon):
-            observations[:, t] = obs
-            if behaviour is None:
-                actions = act_rng.integers(n_principal, size=batch)
-            else:
-                actions = _checked_actions(behaviour(obs, act_rng), batch, 0, n_principal)
-            principal[:, t] = actions
-            obs, _, _, info = core.step(actions, env_rng)
-            agent[:, t] = info["observed_action"]
-        parts.append(Trajectories(observations, principal, agent, env.n_arms, tuple(batch_specs)))
-    return Trajectories.concat(parts)
-
-
-def _collect_generic(env: gym.Env[Any, Any], draw: _AgentDraw | None, n_episodes: int,
-                     behaviour: Behaviour | None, rngs: list[np.random.Generator]
-                     ) -> Trajectories:
-    """One episode after another through the Gymnasium API, for any env of the family."""
-    spec_rng, env_rng, act_rng = rngs
-    space = env.action_space
-    if not isinstance(space, gym.spaces.Discrete):
-        raise ValueError(f"env must have a Discrete action space, got {space!r}")
-    low, high = int(space.start), int(space.start) + int(space.n)
-    episodes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    specs: list[AgentSpec] = []
-    for episode in range(n_episodes):
-        options = None
-        if draw is not None:
-            spec = draw(episode, spec_rng)
-            specs.append(spec)
-            options = {"agent": spec}
-        obs, info = env.reset(seed=int(env_rng.integers(2**31)), options=options)
-        _start_episodes(behaviour, 1)
-        if draw is None and isinstance(info.get("agent"), AgentSpec):
-            specs.append(info["agent"])
-        seen, principal, agent = [], [], []
-        done = False
-        while not done:
-            seen.append(np.asarray(obs, dtype=np.float32))
-            if behaviour is None:
-                action = low + int(act_rng.integers(high - low))
-            else:
-                action = int(_checked_actions(behaviour(seen[-1][None], act_rng), 1, low,
-                                              high)[0])
-            obs, _, terminated, truncated, info = env.step(action)
-            if "observed_action" not in info:
-                raise ValueError("env must report info['observed_action'] at each step (the "
-                                 "agent's action as the principal sees it)")
-            principal.append(action)
-            agent.append(int(info["observed_action"]))
-            done = terminated or truncated
-        if episodes and len(seen) != len(episodes[0][0]):
-            raise ValueError(f"env must give episodes of one length, got {len(episodes[0][0])} "
-                             f"and {len(seen)} steps")
-        episodes.append((np.stack(seen), np.array(principal), np.array(agent)))
-    n_actions = getattr(env.unwrapped, "n_arms", None)
-    return Trajectories(np.stack([e[0] for e in episodes]), np.stack([e[1] for e in episodes]),
-                        np.stack([e[2] for e in episodes]), n_actions,
-                        tuple(specs) if len(specs) == n_episodes else ())
-
-
 def collect_trajectories(env_fn: Callable[[], gym.Env[Any, Any]], population: AgentsArg,
                          n_episodes: int, seed: int, behaviour: Behaviour | None = None,
                          chunk: int = 1024) -> Trajectories:
     """Play ``n_episodes`` episodes and record what the principal saw and did.
 
-    env_fn: zero-argument callable returning an env of the bandit family (``info`` must carry
-        ``observed_action``). A ``Mermaide/Bandit-v0`` env (bare, or under Gymnasium's
-        order-enforcing, checker and time-limit wrappers) is simulated in batched
-        ``BanditCore``s with its knobs; any other env is played episode by episode.
+    env_fn: zero-argument callable returning an env of the bandit family: the intervention
+        games' ``Discrete(K + 1)`` action space over an agent of K actions, and
+        ``info["observed_action"]`` at every step. Episodes are played ``chunk`` at a time
+        through the game's batched form (``toolkit.VectorGame``: its native vector env, or
+        ``SyncVectorEnv`` over ``env_fn`` for an env without one), like every principal's.
     population: an AgentPopulation (each episode draws an agent), an AgentSpec (every episode
         plays it), a list of AgentSpec (episode i plays spec i mod len), or None (the env's own
         agent source).
     behaviour: None = uniformly random principal actions; or a ``Behaviour``, called with a
         batch of observations (B, obs_dim) and a generator, returning (B,) int actions.
-    chunk: most episodes simulated at once in the batched path (bounds memory).
+    chunk: most episodes played at once (bounds memory).
     Every draw (agents, the game, the behaviour) flows from ``seed``.
     """
     if not callable(env_fn):
@@ -460,20 +374,47 @@ def collect_trajectories(env_fn: Callable[[], gym.Env[Any, Any]], population: Ag
     if behaviour is not None and not callable(behaviour):
         raise ValueError(f"behaviour must be None or a callable (obs, rng) -> actions, got "
                          f"{behaviour!r}")
-    env = env_fn()
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
+    spec_rng, env_rng, act_rng = (np.random.default_rng(s)
+                                  for s in np.random.SeedSequence(seed).spawn(3))
+    probe = env_fn()
+    space, spec = probe.action_space, probe.spec
+    key = task_key(probe.reset(seed=int(env_rng.integers(2**31)))[1])
+    probe.close()
+    if not isinstance(space, gym.spaces.Discrete) or int(space.n) < 3:
+        raise ValueError(f"env must have the intervention games' Discrete(K + 1) action space "
+                         f"(K >= 2 agent actions), got {space!r}")
+    low, high, n_actions = int(space.start), int(space.start) + int(space.n), int(space.n) - 1
+    draw = None if population is None else _AgentDraw(population)
+    if draw is not None and draw.n_arms != n_actions:
+        raise ValueError(f"population has {draw.n_arms} arms but the env has {n_actions}")
+    games: dict[int, VectorGame] = {}
+    parts = []
     try:
-        bandit = _bandit_under(env)
-        if bandit is not None:
-            draw = _AgentDraw(population, bandit.agent)
-            if draw.n_arms != bandit.n_arms:
-                raise ValueError(f"population has {draw.n_arms} arms but the env has "
-                                 f"{bandit.n_arms}")
-            return _collect_bandit(bandit, draw, n_episodes, behaviour, rngs, chunk)
-        generic_draw = None if population is None else _AgentDraw(population, None)
-        return _collect_generic(env, generic_draw, n_episodes, behaviour, rngs)
+        for first in range(0, n_episodes, chunk):
+            size = min(chunk, n_episodes - first)
+            if size not in games:
+                games[size] = VectorGame.make(env_fn, size, key, spec)
+            tasks = None if draw is None else draw(first, size, spec_rng)
+            _start_episodes(behaviour, size)
+
+            def choose(obs: np.ndarray, state: Any, size: int = size) -> tuple[np.ndarray, Any]:
+                if behaviour is None:
+                    return act_rng.integers(low, high, size=size), None
+                return _checked_actions(behaviour(obs, act_rng), size, low, high), None
+
+            episodes = play(games[size], choose, lambda a: a, tasks,
+                            int(env_rng.integers(2**31)))
+            if not np.all(episodes.mask == 1.0):
+                raise ValueError("env must give episodes of one length")
+            if np.any(episodes.agent_actions < 0):
+                raise ValueError("env must report info['observed_action'] at each step (the "
+                                 "agent's action as the principal sees it)")
+            parts.append(Trajectories(episodes.obs, episodes.actions,
+                                      episodes.agent_actions, n_actions, tuple(tasks or ())))
     finally:
-        env.close()
+        for game in games.values():
+            game.close()
+    return Trajectories.concat(parts)
 
 
 def _check_fit_args(model: AgentWorldModel, trajectories: Trajectories) -> None:
@@ -559,3 +500,79 @@ def marginal_log_likelihood(train: Trajectories, test: Trajectories) -> float:
     counts = np.bincount(train.agent_actions.ravel(), minlength=k) + 1.0
     log_p = np.log(counts / counts.sum())
     return float(log_p[test.agent_actions].mean())
+
+
+# --- what a principal builds on the world model (``"model"``, ``"mermaide"``) --------------
+
+
+@dataclass
+class WorldModelFields:
+    """The world-model part of a principal's config (in ``ModelConfig`` and
+    ``MermaideConfig``)."""
+
+    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)  # GRU and its fit
+    model_episodes: int = 256          # episodes of data the world model is fitted on
+    model_intervene_prob: float = 0.5  # how often the data-collecting principal intervenes
+    fine_tune_model: bool = True       # adapt fine-tunes the world model on the K episodes
+
+    def __post_init__(self) -> None:
+        if isinstance(self.world_model, dict):
+            self.world_model = WorldModelConfig(**self.world_model)
+        if not isinstance(self.world_model, WorldModelConfig):
+            raise ValueError(f"world_model must be a WorldModelConfig or a dict, got "
+                             f"{self.world_model!r}")
+        check_int("model_episodes", self.model_episodes, 2)
+        check_number("model_intervene_prob", self.model_intervene_prob, low=0.0, high=1.0)
+        super().__post_init__()  # type: ignore[misc]
+
+
+class WorldModelEncoder:
+    """Policy inputs = the observation concatenated with the world model's features (its
+    hidden state and predicted next-action distribution): a ``toolkit.Encoder``."""
+
+    def __init__(self, model: AgentWorldModel):
+        self.model = model
+        self.output_size = model.obs_dim + model.feature_size
+
+    def step(self, obs: Tensor, state: Any) -> tuple[Tensor, Any]:
+        features, h = self.model.features(obs, state)
+        return torch.cat([obs, features], dim=-1), h
+
+    def sequence(self, obs: Tensor) -> Tensor:
+        return torch.cat([obs, self.model.sequence_features(obs)], dim=-1)
+
+
+def pretrain_world_model(env_fn: Callable[[], gym.Env[Any, Any]], population: Any,
+                         fields: WorldModelFields, seed: int, name: str
+                         ) -> tuple[AgentWorldModel, int]:
+    """A principal's world model: ``fields.model_episodes`` episodes played with a random
+    intervention behaviour against ``population`` (batched), then the maximum-likelihood fit.
+    Returns the model and the env steps its data took (they count towards a budget)."""
+    # The collector plays bandit-family agents; the matrix games' tasks ("game") have no
+    # agent action the collector could model from the principal's side.
+    if not (population is None or isinstance(population, (AgentPopulation, AgentSpec))):
+        raise ValueError(f"{name!r} fits its world model on bandit agents: population must be "
+                         f"an AgentPopulation, an AgentSpec or None, got "
+                         f"{type(population).__name__}")
+    probe = env_fn()
+    space = probe.action_space
+    probe.close()
+    if not isinstance(space, gym.spaces.Discrete):
+        raise ValueError(f"{name!r} needs the intervention games' Discrete action space, got "
+                         f"{space!r}")
+    data = collect_trajectories(env_fn, population, fields.model_episodes, seed,
+                                random_behaviour(int(space.n) - 1, fields.model_intervene_prob))
+    model = AgentWorldModel(data.obs_dim, data.n_actions or 2, fields.world_model)
+    fit_world_model(model, data, fields.world_model, seed)
+    return model, len(data) * data.horizon
+
+
+def fine_tune(model: AgentWorldModel, episodes: Episodes, seed: int) -> None:
+    """Anchored maximum-likelihood fine-tune (``fine_tune_config``) on one agent's K
+    episodes, as the principal played them (all of one length)."""
+    if not np.all(episodes.mask == 1.0):
+        raise ValueError("episodes must all have the same length to fine-tune the world model")
+    if np.any(episodes.agent_actions < 0):
+        raise ValueError("the game must report info['observed_action'] to fit a world model")
+    data = Trajectories(episodes.obs, episodes.actions, episodes.agent_actions, model.n_actions)
+    fit_world_model(model, data, fine_tune_config(model.config), seed=seed)

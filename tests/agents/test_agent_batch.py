@@ -124,3 +124,24 @@ def test_bad_sample_batch_sizes_and_mixed_specs_are_refused() -> None:
     specs = [AgentSpec("ucb", {}, [0.1, 0.9], 0), AgentSpec("ucb", {}, [0.1, 0.9, 0.5], 0)]
     with pytest.raises(ValueError, match=r"same number of arms, got \[2, 3\]"):
         AgentBatch.from_specs(specs)
+
+
+def test_take_gives_the_agents_at_the_index_with_their_parameters() -> None:
+    batch = population("train", n_arms=5).sample_batch(7, np.random.default_rng(0))
+    index = np.array([3, 3, 0, 6, 1, 1, 1])
+    taken = batch.take(index)
+    np.testing.assert_array_equal(taken.rewards, batch.rewards[index])
+    np.testing.assert_array_equal(taken.targets, batch.targets[index])
+    np.testing.assert_array_equal(taken.principal_rewards, batch.principal_rewards[index])
+
+    def per_agent(b: AgentBatch) -> list[tuple[str, dict]]:
+        rows: list = [None] * len(b)
+        for kind, params, indices in b.groups:
+            for j, i in enumerate(indices):
+                rows[i] = (kind, {k: v[j] if isinstance(v, np.ndarray) else v
+                                  for k, v in params.items()})
+        return rows
+
+    assert per_agent(taken) == [per_agent(batch)[i] for i in index]
+    with pytest.raises(ValueError, match="index"):
+        batch.take(np.array([7]))

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from mermaide.principal import make
-from mermaide.principal.maml import MAMLConfig, inner_loop
-from mermaide.principal.reinforce import LossBatch, PolicyNet, policy_gradient_loss
+from mermaide.principal.maml import MAMLConfig, inner_loop, maml_adapt, meta_loss
+from mermaide.principal.toolkit import LossBatch, PolicyNet, VectorGame, policy_gradient_loss
 
 from .conftest import actions_on, bandit, obs_dim, random_observations, steering_population
 
@@ -87,13 +87,13 @@ def test_save_load_gives_identical_actions(trained, tmp_path):
 
 def test_adapt_runs_the_inner_loop(trained):
     twin = copy.deepcopy(trained)
-    before = {k: v.clone() for k, v in twin.policy.state_dict().items()}
+    before = {k: v.clone() for k, v in twin.policy.net.state_dict().items()}
     twin.adapt(bandit()(), 0)
-    assert all(torch.equal(v, before[k]) for k, v in twin.policy.state_dict().items())
+    assert all(torch.equal(v, before[k]) for k, v in twin.policy.net.state_dict().items())
     env = bandit()()
     env.reset(seed=0)
     twin.adapt(env, 1)
-    assert any(not torch.equal(v, before[k]) for k, v in twin.policy.state_dict().items())
+    assert any(not torch.equal(v, before[k]) for k, v in twin.policy.net.state_dict().items())
 
 
 def test_first_order_option_trains():
@@ -115,15 +115,17 @@ def test_learnt_inner_loop_options_are_validated():
 
 
 def meta_gradients(principal, seed=0):
-    """The outer gradient of one meta-batch (envs and tasks from a fixed seed)."""
-    principal.rng = np.random.default_rng(seed)
-    envs = [bandit()() for _ in range(4)]
-    for i, env in enumerate(envs):
-        env.reset(seed=seed + i)
+    """The outer gradient of one meta-batch (games and tasks from a fixed seed)."""
+    learner = principal.learner
+    rng = np.random.default_rng(seed)
+    support = VectorGame.make(bandit(), 2 * learner.config.shots)
+    query = VectorGame.make(bandit(), 2 * learner.config.query_episodes)
+    support.reset(seed=seed)
+    query.reset(seed=seed + 1)
     tasks = [steering_population().sample(np.random.default_rng(seed + i)) for i in range(2)]
-    loss, _ = principal.meta_loss(envs, tasks)
-    learnt = [principal.inner.log_lr, principal.inner.baseline]
-    params = [*principal.policy.parameters(), *learnt]
+    loss, _ = meta_loss(learner, support, query, tasks, rng)
+    learnt = [learner.inner.log_lr, learner.inner.baseline]
+    params = [*learner.policy.net.parameters(), *learnt]
     grads = torch.autograd.grad(loss, params, allow_unused=True)
     return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)]
 
@@ -133,13 +135,14 @@ def test_learnt_step_size_and_baseline_get_meta_gradients_and_support_credit_add
     plain = make("maml", **config)
     plain.meta_train(bandit(), steering_population(), 200, seed=0)
     learnt = copy.deepcopy(plain)
-    learnt.config = MAMLConfig(**{**config, "learn_adapt_lr": True, "learn_baseline": True})
+    learnt.learner.config = MAMLConfig(**{**config, "learn_adapt_lr": True,
+                                          "learn_baseline": True})
     *_, lr_grad, baseline_grad = meta_gradients(learnt)
     assert float(lr_grad.abs()) > 0 and float(baseline_grad.abs()) > 0
     *_, lr_grad, baseline_grad = meta_gradients(plain)
     assert float(lr_grad.abs()) == 0 and float(baseline_grad.abs()) == 0
     credited = copy.deepcopy(plain)
-    credited.config = MAMLConfig(**{**config, "support_credit": True})
+    credited.learner.config = MAMLConfig(**{**config, "support_credit": True})
     # Same episodes (same seeds), one more term: the policy's meta-gradient changes.
     assert any(not torch.allclose(a, b) for a, b in zip(meta_gradients(plain)[:-2],
                                                         meta_gradients(credited)[:-2],
@@ -151,26 +154,26 @@ def test_learnt_inner_loop_is_saved_and_used_by_adapt(tmp_path):
                      learn_adapt_lr=True, learn_baseline=True)
     principal.meta_train(bandit(), steering_population(), 300, seed=0)
     with torch.no_grad():
-        principal.inner.log_lr.fill_(np.log(3.0))
-        principal.inner.baseline.fill_(0.25)
+        principal.learner.inner.log_lr.fill_(np.log(3.0))
+        principal.learner.inner.baseline.fill_(0.25)
     path = str(tmp_path / "maml.pt")
     principal.save(path)
     loaded = make("maml")
     loaded.load(path)
-    assert loaded.inner_lr == pytest.approx(3.0)
-    assert float(loaded.inner.baseline.detach()) == pytest.approx(0.25)
+    assert loaded.learner.inner_lr == pytest.approx(3.0)
+    assert float(loaded.learner.inner.baseline.detach()) == pytest.approx(0.25)
     # adapt steps by the learnt rate: twice the rate, twice the (one-step) parameter change.
     env = bandit()()
     env.reset(seed=0)
-    played = loaded.play(env, 1)
+    played = loaded.learner.policy.play(env, 1, np.random.default_rng(0))
     changes = []
     for rate in (3.0, 6.0):
         twin = copy.deepcopy(loaded)
         with torch.no_grad():
-            twin.inner.log_lr.fill_(np.log(rate))
-        before = {k: v.clone() for k, v in twin.policy.state_dict().items()}
-        twin._adapt_on(played)
+            twin.learner.inner.log_lr.fill_(np.log(rate))
+        before = {k: v.clone() for k, v in twin.policy.net.state_dict().items()}
+        maml_adapt(twin.learner, played)
         changes.append(torch.cat([(v - before[k]).flatten()
-                                  for k, v in twin.policy.state_dict().items()]))
+                                  for k, v in twin.policy.net.state_dict().items()]))
     assert torch.allclose(changes[1], 2 * changes[0], atol=1e-5)
     assert float(changes[0].abs().max()) > 0

@@ -7,7 +7,8 @@ import torch
 from torch.func import functional_call
 
 from mermaide.principal import evaluate, make
-from mermaide.principal.reinforce import PolicyNet, ReinforceConfig
+from mermaide.principal.reinforce import ReinforceConfig
+from mermaide.principal.toolkit import PolicyNet
 
 from .conftest import actions_on, bandit, random_observations
 
@@ -63,19 +64,19 @@ def test_save_load_gives_identical_actions(tmp_path, greedy):
 
 
 def test_adapt_zero_shot_changes_nothing_and_k_shot_learns(trained):
-    before = {k: v.clone() for k, v in trained.policy.state_dict().items()}
+    before = {k: v.clone() for k, v in trained.policy.net.state_dict().items()}
     trained.adapt(bandit()(), 0)
-    for key, value in trained.policy.state_dict().items():
+    for key, value in trained.policy.net.state_dict().items():
         assert torch.equal(value, before[key])
     stats = evaluate(trained, bandit()(), episodes=2, seed=0, shots=2, tasks=1)
     assert stats.episodes == 2
-    for key, value in trained.policy.state_dict().items():  # evaluate adapts a copy
+    for key, value in trained.policy.net.state_dict().items():  # evaluate adapts a copy
         assert torch.equal(value, before[key])
     env = bandit()()
     env.reset(seed=0)
     twin = copy.deepcopy(trained)
     twin.adapt(env, 2)
-    changed = any(not torch.equal(v, before[k]) for k, v in twin.policy.state_dict().items())
+    changed = any(not torch.equal(v, before[k]) for k, v in twin.policy.net.state_dict().items())
     assert changed
 
 
@@ -105,9 +106,9 @@ def test_meta_train_again_continues_training():
     principal = make("reinforce", hidden_size=8, episodes_per_batch=4)
     principal.meta_train(bandit(), None, 100, seed=0)
     policy, optimizer = principal.policy, principal.optimizer
-    before = {k: v.clone() for k, v in policy.state_dict().items()}
+    before = {k: v.clone() for k, v in policy.net.state_dict().items()}
     principal.meta_train(bandit(), None, 100, seed=1)
     assert principal.policy is policy and principal.optimizer is optimizer
-    assert any(not torch.equal(v, before[k]) for k, v in policy.state_dict().items())
+    assert any(not torch.equal(v, before[k]) for k, v in policy.net.state_dict().items())
     principal.meta_train(bandit(principal_observes="actions+rewards"), None, 100, seed=2)
     assert principal.policy is not policy  # another observation space: a new policy

@@ -36,8 +36,8 @@ def test_principal_plays_the_matrix_game_below_the_equilibrium_value(name):
     env = stackelberg()
     env.reset(seed=0)
     twin.adapt(env, 1)
-    assert any(not torch.equal(a, b) for a, b in zip(twin.policy.state_dict().values(),
-                                                     principal.policy.state_dict().values(),
+    assert any(not torch.equal(a, b) for a, b in zip(twin.policy.net.state_dict().values(),
+                                                     principal.policy.net.state_dict().values(),
                                                      strict=True))
     action, _ = principal.act(env.reset(seed=1)[0], None)
     assert env.action_space.contains(action)

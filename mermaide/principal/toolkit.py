@@ -1,0 +1,606 @@
+"""The shared toolkit of the learned principals (``reinforce``, ``model``, ``maml``,
+``mermaide``): each principal's module composes these pieces; none inherits from another.
+
+* ``VectorGame``: N sub-games advanced by one step call. A game whose Gymnasium spec has a
+  ``vector_entry_point`` runs as its native batched form (``gym.make_vec(...,
+  vectorization_mode="vector_entry_point")``); any other env (a third party's, or one that
+  ``env_fn`` wraps) runs under Gymnasium's ``SyncVectorEnv`` over ``env_fn``. Either way each
+  sub-env plays its own task per episode, passed as the vector env's reset option
+  ``{key + "s": tasks}`` (``"agents"`` for the bandit game, ``"games"`` for the matrix games).
+* ``rollout``: one episode on every sub-game, with one batched forward pass of the policy per
+  time step and one vectorised ``step`` call; no Python work per agent.
+* ``PolicyNet`` (an MLP over the last inputs, or a GRU written with plain ``Linear`` layers
+  so that ``torch.func.functional_call`` and ``vmap`` apply), ``ActionSpace`` (what its
+  outputs mean for a Discrete or a flat Box action space), encoders (what the policy reads).
+* Returns, advantages and the policy-gradient loss, as pure functions of a parameter dict,
+  so that MAML's inner loop differentiates through them.
+* ``Checkpoint``: what a learned principal saves, as tensors and plain data only (loaded with
+  ``torch.load(weights_only=True)``: a checkpoint cannot run code).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import SyncVectorEnv, VectorEnv
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from mermaide.agents import AgentBatch
+from mermaide.checks import check_int
+from mermaide.principal.base import EnvFn, TaskDistribution
+
+POLICY_KINDS = ("mlp", "gru")
+
+
+def config_from(cls: type, config: Any, overrides: dict[str, Any]) -> Any:
+    """A config of type ``cls`` from an instance, a dict or None, plus keyword overrides."""
+    if config is None:
+        config = cls()
+    elif isinstance(config, dict):
+        config = cls(**config)
+    elif not isinstance(config, cls):
+        raise ValueError(f"config must be a {cls.__name__}, a dict or None, got {config!r}")
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {sorted(unknown)}; known: "
+                         f"{[f.name for f in dataclasses.fields(cls)]}")
+    return dataclasses.replace(config, **overrides)
+
+
+def check_steps_seed(steps: int, seed: int) -> None:
+    check_int("steps", steps, 1)
+    check_int("seed", seed, 0)
+
+
+# --- batched games ----------------------------------------------------------------------------
+
+
+class TaskSlot(gym.Wrapper):
+    """Sub-env ``index`` of a ``SyncVectorEnv``: takes its own task from the vector reset
+    option ``{key + "s": tasks}`` and passes it on as ``{key: tasks[index]}``."""
+
+    def __init__(self, env: gym.Env, index: int, key: str):
+        super().__init__(env)
+        self.index, self.key, self.option = index, key, key + "s"
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[Any, dict[str, Any]]:
+        options = dict(options or {})
+        tasks = options.pop(self.option, None)
+        if tasks is not None:
+            options[self.key] = tasks[self.index]
+        return self.env.reset(seed=seed, options=options or None)
+
+
+def native_vector(spec: gym.envs.registration.EnvSpec | None) -> bool:
+    """Whether ``gym.make_vec(spec, vectorization_mode="vector_entry_point")`` plays exactly
+    the games ``gym.make(spec)`` does: a vector entry point, and no wrapper or step limit
+    added on top (those exist only in the single env's form)."""
+    return (spec is not None and spec.vector_entry_point is not None
+            and not spec.additional_wrappers and spec.max_episode_steps is None)
+
+
+class VectorGame:
+    """N sub-games of one game, advanced by one ``step`` call of the vector env ``env``.
+
+    ``native`` says which form runs: the game's own vector env, or ``SyncVectorEnv``.
+    ``key`` is the game's task key (``"agent"`` or ``"game"``, from its reset info): tasks
+    reach the sub-envs as the reset option ``{key + "s": tasks}``. Build one with ``make``.
+    """
+
+    def __init__(self, env: VectorEnv, key: str = "agent", native: bool = False):
+        self.env, self.key, self.option, self.native = env, key, key + "s", native
+        self.num_envs = int(env.num_envs)
+
+    @classmethod
+    def make(cls, env_fn: EnvFn, num_envs: int, key: str = "agent",
+             spec: gym.envs.registration.EnvSpec | None = None) -> VectorGame:
+        """``num_envs`` sub-games of ``env_fn``'s game: its native vector env when its spec
+        (``spec``, or the spec of one env made to look) allows it, else ``SyncVectorEnv`` over
+        ``env_fn`` with each sub-env under a ``TaskSlot``."""
+        check_int("num_envs", num_envs, 1)
+        if spec is None:
+            probe = env_fn()
+            spec = probe.spec
+            probe.close()
+        if native_vector(spec):
+            assert spec is not None
+            return cls(gym.make_vec(spec, num_envs=int(num_envs),
+                                    vectorization_mode="vector_entry_point"), key, True)
+        return cls(SyncVectorEnv([partial(_slot, env_fn, i, key) for i in range(num_envs)]),
+                   key, False)
+
+    @classmethod
+    def single(cls, env: gym.Env) -> VectorGame:
+        """One sub-game over an existing env (K-shot adaptation plays the env it is given,
+        whose task the caller fixed), without copying it."""
+        return cls(SyncVectorEnv([lambda: env]))
+
+    def draw(self, population: TaskDistribution, n: int, rng: np.random.Generator) -> Any:
+        """n tasks from ``population``: one ``AgentBatch`` (array draws, no Python object per
+        agent) when the population and the native game allow it, else a list."""
+        sample_batch = getattr(population, "sample_batch", None)
+        if self.native and self.key == "agent" and callable(sample_batch):
+            return sample_batch(n, rng)
+        sample_many = getattr(population, "sample_many", None)
+        if callable(sample_many):
+            return list(sample_many(n, rng))
+        return [population.sample(rng) for _ in range(n)]
+
+    def reset(self, tasks: Any = None, seed: int | None = None) -> np.ndarray:
+        """Start an episode on every sub-game (with ``tasks[i]`` on sub-game i when given);
+        ``seed`` seeds the vector env (later resets continue its generator)."""
+        if tasks is not None and len(tasks) != self.num_envs:
+            raise ValueError(f"tasks must hold {self.num_envs} tasks (one per sub-game), got "
+                             f"{len(tasks)}")
+        if tasks is not None and not self.native and isinstance(tasks, AgentBatch):
+            raise ValueError("an AgentBatch needs the game's native vector env; pass a list "
+                             "of AgentSpec")
+        options = None if tasks is None else {self.option: tasks}
+        obs, _ = self.env.reset(seed=seed, options=options)
+        return np.asarray(obs, dtype=np.float32)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def _slot(env_fn: EnvFn, index: int, key: str) -> gym.Env:
+    return TaskSlot(env_fn(), index, key)
+
+
+def repeat_tasks(tasks: Any, times: int) -> Any:
+    """Each task ``times`` times in a row (task-major), as a batch or a list like ``tasks``."""
+    if isinstance(tasks, AgentBatch):
+        return tasks.take(np.repeat(np.arange(len(tasks)), times))
+    return [task for task in tasks for _ in range(times)]
+
+
+# --- the policy -------------------------------------------------------------------------------
+
+
+class GRULayer(nn.Module):
+    """A GRU over (N, T, F) inputs built from two ``Linear`` layers (``nn.GRU`` has no vmap
+    batching rule; this one is plain tensor algebra, so ``functional_call``/``vmap`` apply)."""
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.input_map = nn.Linear(input_size, 3 * hidden_size)
+        self.hidden_map = nn.Linear(hidden_size, 3 * hidden_size)
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.hidden_size)
+        gates_x = self.input_map(x)  # all time steps at once; only the recurrence loops
+        outputs = []
+        # unbind, not gates_x[:, t]: the backward of T separate index ops writes T full-size
+        # zero gradients (quadratic in T); unbind's is one stack.
+        for gates_t in gates_x.unbind(1):
+            xr, xz, xn = gates_t.chunk(3, dim=-1)
+            hr, hz, hn = self.hidden_map(h).chunk(3, dim=-1)
+            r = torch.sigmoid(xr + hr)
+            z = torch.sigmoid(xz + hz)
+            n = torch.tanh(xn + r * hn)
+            h = (1.0 - z) * n + z * h
+            outputs.append(h)
+        return torch.stack(outputs, dim=1), h
+
+
+class PolicyNet(nn.Module):
+    """Logits over ``n_actions`` from an input history (or, with ``continuous``, the mean of
+    a diagonal Gaussian over ``n_actions`` dimensions, its log std a parameter).
+
+    ``forward(x (N, T, F), state) -> (logits (N, T, A), state)``. The state is the GRU's hidden
+    state (N, H), or for the MLP the previous ``history - 1`` inputs (N, history - 1, F); None
+    starts an episode. Acting calls it with T = 1.
+    """
+
+    def __init__(self, input_size: int, n_actions: int, kind: str = "gru",
+                 hidden_size: int = 64, history: int = 1, continuous: bool = False,
+                 init_std: float = 0.5):
+        super().__init__()
+        if kind not in POLICY_KINDS:
+            raise ValueError(f"kind must be one of {POLICY_KINDS}, got {kind!r}")
+        self.kind, self.history = kind, history
+        self.input_size, self.n_actions = input_size, n_actions
+        if kind == "gru":
+            self.body: nn.Module = GRULayer(input_size, hidden_size)
+        else:
+            self.body = nn.Sequential(nn.Linear(input_size * history, hidden_size), nn.Tanh(),
+                                      nn.Linear(hidden_size, hidden_size), nn.Tanh())
+        self.head = nn.Linear(hidden_size, n_actions)
+        # A near-uniform initial policy: every action gets explored from the start.
+        nn.init.normal_(self.head.weight, std=0.01)
+        nn.init.zeros_(self.head.bias)
+        self.continuous = continuous
+        if continuous:
+            # Box actions: the head gives a Gaussian's mean, this its state-independent log std.
+            self.log_std = nn.Parameter(torch.full((n_actions,), math.log(init_std)))
+
+    def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if self.kind == "gru":
+            features, h = self.body(x, state)
+            return self.head(features), h
+        n, t, f = x.shape
+        past = x.new_zeros(n, self.history - 1, f) if state is None else state
+        padded = torch.cat([past, x], dim=1)
+        windows = torch.cat([padded[:, i: i + t] for i in range(self.history)], dim=-1)
+        return self.head(self.body(windows)), padded[:, t:]
+
+
+class Encoder(Protocol):
+    """Turns principal observations into policy inputs, step by step or for whole episodes."""
+
+    output_size: int
+
+    def step(self, obs: Tensor, state: Any) -> tuple[Tensor, Any]: ...
+
+    def sequence(self, obs: Tensor) -> Tensor: ...
+
+
+class IdentityEncoder:
+    """The policy reads the observations themselves."""
+
+    def __init__(self, obs_dim: int):
+        self.output_size = obs_dim
+
+    def step(self, obs: Tensor, state: Any) -> tuple[Tensor, Any]:
+        return obs, None
+
+    def sequence(self, obs: Tensor) -> Tensor:
+        return obs
+
+
+def sample_actions(logits: Tensor, rng: np.random.Generator) -> np.ndarray:
+    """One action per row of (N, A) logits, drawn with numpy (deep-copyable, seeded)."""
+    probs = torch.softmax(logits.double(), dim=-1).numpy()
+    cumulative = np.cumsum(probs, axis=1)
+    draws = rng.random((probs.shape[0], 1)) * cumulative[:, -1:]
+    return np.minimum((cumulative < draws).sum(axis=1), probs.shape[1] - 1)
+
+
+class ActionSpace:
+    """What the policy's outputs mean for a game: logits over a ``Discrete`` space, or a
+    Gaussian's mean over a flat ``Box`` (sampled actions are clipped to the box when played;
+    the policy gradient scores the unclipped sample)."""
+
+    def __init__(self, space: gym.Space):
+        if isinstance(space, gym.spaces.Discrete):
+            self.discrete, self.size, self.start = True, int(space.n), int(space.start)
+            self.low = self.high = np.zeros(0, dtype=np.float32)
+        elif isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+            self.discrete, self.size, self.start = False, int(space.shape[0]), 0
+            self.low, self.high = space.low.astype(np.float32), space.high.astype(np.float32)
+        else:
+            raise ValueError(f"these principals need a Discrete or a flat Box action space, "
+                             f"got {space}")
+        self.space = space
+
+    def sample(self, out: Tensor, log_std: Tensor | None, rng: np.random.Generator
+               ) -> np.ndarray:
+        """(N, A) policy outputs -> N actions as the policy scores them."""
+        if self.discrete:
+            return sample_actions(out, rng)
+        assert log_std is not None
+        noise = rng.standard_normal(out.shape).astype(np.float32)
+        return out.numpy() + np.exp(log_std.numpy()) * noise
+
+    def greedy(self, out: Tensor) -> np.ndarray:
+        return out.argmax(dim=-1).numpy() if self.discrete else out.numpy()
+
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        """N scored actions -> the (N,) or (N, A) batch the vector env takes."""
+        if self.discrete:
+            return actions.astype(np.int64) + self.start
+        return np.clip(actions, self.low, self.high).astype(np.float32)
+
+    def to_env_one(self, action: np.ndarray) -> Any:
+        """One scored action -> the action a single env takes."""
+        if self.discrete:
+            return int(action) + self.start
+        return np.clip(action, self.low, self.high).astype(np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        """The space as plain data (a checkpoint stores this, never a pickled object)."""
+        if self.discrete:
+            return {"kind": "discrete", "n": self.size, "start": self.start}
+        return {"kind": "box", "low": self.low.tolist(), "high": self.high.tolist()}
+
+    @staticmethod
+    def from_description(description: dict[str, Any]) -> ActionSpace:
+        if description["kind"] == "discrete":
+            return ActionSpace(gym.spaces.Discrete(description["n"], start=description["start"]))
+        return ActionSpace(gym.spaces.Box(np.array(description["low"], dtype=np.float32),
+                                          np.array(description["high"], dtype=np.float32)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ActionSpace) and self.describe() == other.describe()
+
+    def __hash__(self) -> int:
+        return hash(repr(self.describe()))
+
+
+def spaces_of(env: gym.Env) -> tuple[int, ActionSpace]:
+    """(observation size, action space) of a game with a flat Box observation."""
+    obs_space = env.observation_space
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise ValueError(f"these principals need a flat Box observation space, got {obs_space}")
+    return int(obs_space.shape[0]), ActionSpace(env.action_space)
+
+
+PolicyFn = Callable[[Tensor, Any], tuple[Tensor, Any]]
+
+
+class Policy:
+    """What a learned principal acts with: an encoder, a ``PolicyNet`` and the action space."""
+
+    def __init__(self, encoder: Encoder, net: PolicyNet, space: ActionSpace):
+        self.encoder, self.net, self.space = encoder, net, space
+
+    @classmethod
+    def build(cls, encoder: Encoder, space: ActionSpace, kind: str, hidden_size: int,
+              history: int) -> Policy:
+        """A fresh, near-uniform policy over ``space`` reading ``encoder``'s outputs."""
+        return cls(encoder, PolicyNet(encoder.output_size, space.size, kind, hidden_size,
+                                      history, continuous=not space.discrete), space)
+
+    @property
+    def log_std(self) -> Tensor | None:
+        return self.net.log_std.detach() if self.net.continuous else None
+
+    def act(self, obs: np.ndarray, state: Any, greedy: bool, rng: np.random.Generator
+            ) -> tuple[Any, Any]:
+        """One step of one episode (``state=None`` starts it): the env action and the state."""
+        enc_state, pol_state = (None, None) if state is None else state
+        with torch.no_grad():
+            x = torch.as_tensor(np.asarray(obs, dtype=np.float32))[None]
+            x, enc_state = self.encoder.step(x, enc_state)
+            out, pol_state = self.net(x[:, None], pol_state)
+        out = out[:, 0]
+        action = (self.space.greedy(out) if greedy
+                  else self.space.sample(out, self.log_std, rng))[0]
+        return self.space.to_env_one(action), (enc_state, pol_state)
+
+    def rollout(self, game: VectorGame, rng: np.random.Generator, tasks: Any = None,
+                seed: int | None = None, policy: PolicyFn | None = None) -> Episodes:
+        """One episode on every sub-game of ``game``, sampling from ``policy`` (default: the
+        net itself; MAML passes each task's adapted parameters)."""
+        return rollout(game, self.encoder, self.net if policy is None else policy,
+                       self.space, rng, tasks, seed, self.log_std)
+
+    def parameters(self) -> dict[str, Tensor]:
+        return dict(self.net.named_parameters())
+
+    def play(self, env: gym.Env, episodes: int, rng: np.random.Generator) -> Episodes:
+        """``episodes`` episodes of one single env (K-shot adaptation), one after the other."""
+        game = VectorGame.single(env)
+        return Episodes.concatenate([self.rollout(game, rng) for _ in range(episodes)])
+
+
+# --- episodes ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Episodes:
+    """N episodes padded to the longest: obs (N, T, D), actions (N, T) (or (N, T, A) for Box
+    actions), rewards (N, T), mask (N, T) (1 where the step happened), agent_actions (N, T)
+    (the agent's action as the principal observed it, ``info["observed_action"]``; -1 where
+    the game reports none)."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    mask: np.ndarray
+    agent_actions: np.ndarray
+
+    @property
+    def steps(self) -> int:
+        return int(self.mask.sum())
+
+    def rows(self, index: slice | np.ndarray) -> Episodes:
+        return Episodes(*(getattr(self, f.name)[index] for f in dataclasses.fields(Episodes)))
+
+    @staticmethod
+    def concatenate(parts: Sequence[Episodes]) -> Episodes:
+        horizon = max(p.obs.shape[1] for p in parts)
+
+        def pad(array: np.ndarray) -> np.ndarray:
+            widths = [(0, 0), (0, horizon - array.shape[1])] + [(0, 0)] * (array.ndim - 2)
+            return np.pad(array, widths)
+
+        return Episodes(*(np.concatenate([pad(getattr(p, f.name)) for p in parts])
+                          for f in dataclasses.fields(Episodes)))
+
+
+Chooser = Callable[[np.ndarray, Any], tuple[np.ndarray, Any]]
+
+
+def play(game: VectorGame, choose: Chooser, to_env: Callable[[np.ndarray], np.ndarray],
+         tasks: Any = None, seed: int | None = None) -> Episodes:
+    """One episode on each sub-game of ``game`` in lockstep: per time step one call of
+    ``choose(obs (N, D), state) -> (actions as recorded, state)`` (``state`` is None at the
+    start) and one vectorised ``step(to_env(actions))``. Sub-games that end early (a third
+    party's env) are masked out and their further steps ignored."""
+    obs = game.reset(tasks, seed)
+    alive = np.ones(game.num_envs, dtype=bool)
+    observations, actions, rewards, masks, seen = [], [], [], [], []
+    state: Any = None
+    step = game.env.step
+    while True:
+        action, state = choose(obs, state)
+        next_obs, reward, terminated, truncated, info = step(to_env(action))
+        observed = info.get("observed_action")
+        observations.append(obs)
+        actions.append(action)
+        rewards.append(np.where(alive, reward, 0.0).astype(np.float32))
+        masks.append(alive.astype(np.float32))
+        seen.append(np.where(alive, -1 if observed is None else observed, -1))
+        alive &= ~(np.asarray(terminated) | np.asarray(truncated))
+        if not alive.any():
+            break
+        obs = np.asarray(next_obs, dtype=np.float32)
+    return Episodes(np.stack(observations, 1), np.stack(actions, 1), np.stack(rewards, 1),
+                    np.stack(masks, 1), np.stack(seen, 1).astype(np.int64))
+
+
+def rollout(game: VectorGame, encoder: Encoder, policy: PolicyFn, space: ActionSpace,
+            rng: np.random.Generator, tasks: Any = None, seed: int | None = None,
+            log_std: Tensor | None = None) -> Episodes:
+    """``play`` with a policy: per time step one encoder and one policy call on the (N, 1, F)
+    inputs (``policy(x, state) -> (outputs, state)``), actions sampled from the outputs."""
+
+    def choose(obs: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+        enc_state, pol_state = (None, None) if state is None else state
+        x, enc_state = encoder.step(torch.from_numpy(obs), enc_state)
+        out, pol_state = policy(x[:, None], pol_state)
+        action = space.sample(out[:, 0], log_std, rng)
+        return (action.astype(np.int64) if space.discrete else action.astype(np.float32),
+                (enc_state, pol_state))
+
+    with torch.no_grad():
+        return play(game, choose, space.to_env, tasks, seed)
+
+
+# --- returns, advantages, losses --------------------------------------------------------------
+
+
+def rewards_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """(N, T) rewards -> (N, T) discounted sums from each step to the episode's end."""
+    returns = np.zeros_like(rewards)
+    running = np.zeros(rewards.shape[0], dtype=rewards.dtype)
+    for t in range(rewards.shape[1] - 1, -1, -1):
+        running = rewards[:, t] + gamma * running
+        returns[:, t] = running
+    return returns
+
+
+def reinforce_advantages(episodes: Episodes, gamma: float, normalize: bool, tasks: int = 1
+                         ) -> np.ndarray:
+    """Rewards-to-go minus a baseline, (N, T), within each of ``tasks`` groups of episodes
+    (laid out task-major: N = tasks x per_task), all groups in one array computation.
+
+    With several episodes per group the baseline is the group's mean reward-to-go at each time
+    step. A group of a single episode (K = 1 adaptation) has no batch to average over: its own
+    mean reward per step, times the steps left, stands in (for a one-step episode that is the
+    reward itself, so no baseline is taken there). With ``normalize`` the advantages are
+    divided by their std within the group.
+    """
+    n, horizon = episodes.mask.shape
+    per_task = n // tasks
+    mask = episodes.mask.reshape(tasks, per_task, horizon)
+    rewards = episodes.rewards.reshape(tasks, per_task, horizon) * mask
+    returns = rewards_to_go(rewards.reshape(n, horizon), gamma).reshape(mask.shape)
+    if per_task > 1:
+        counts = np.maximum(mask.sum(axis=1, keepdims=True), 1.0)
+        baseline = (returns * mask).sum(axis=1, keepdims=True) / counts
+    else:
+        lengths = mask.sum(axis=2, keepdims=True)
+        steps_left = np.cumsum(mask[..., ::-1], axis=2)[..., ::-1]
+        baseline = np.where(lengths > 1, steps_left * rewards.sum(axis=2, keepdims=True)
+                            / np.maximum(lengths, 1.0), 0.0)
+    advantages = (returns - baseline) * mask
+    if normalize:
+        steps = mask.sum(axis=(1, 2), keepdims=True)
+        std = np.sqrt((advantages ** 2).sum(axis=(1, 2), keepdims=True) / np.maximum(steps, 1))
+        scale = np.where((steps > 1) & (std > 1e-8), std, 1.0)
+        advantages = advantages / scale
+    return advantages.reshape(n, horizon).astype(np.float32)
+
+
+@dataclass
+class LossBatch:
+    """What the loss needs, as tensors: inputs (N, T, F), actions (N, T), advantages (N, T),
+    mask (N, T)."""
+
+    inputs: Tensor
+    actions: Tensor
+    advantages: Tensor
+    mask: Tensor
+
+    def split(self, tasks: int) -> LossBatch:
+        """The same batch as (tasks, N / tasks, ...) tensors, for ``vmap`` over tasks."""
+        return LossBatch(by_task(self.inputs, tasks), by_task(self.actions, tasks),
+                         by_task(self.advantages, tasks), by_task(self.mask, tasks))
+
+
+def by_task(t: Tensor, tasks: int) -> Tensor:
+    """(N, ...) rows laid out task-major -> (tasks, N / tasks, ...)."""
+    return t.reshape(tasks, t.shape[0] // tasks, *t.shape[1:])
+
+
+def loss_batch(episodes: Episodes, encoder: Encoder, advantages: np.ndarray) -> LossBatch:
+    with torch.no_grad():
+        inputs = encoder.sequence(torch.from_numpy(episodes.obs))
+    return LossBatch(inputs, torch.from_numpy(episodes.actions), torch.from_numpy(advantages),
+                     torch.from_numpy(episodes.mask))
+
+
+def action_log_probs(policy: nn.Module, params: dict[str, Tensor], inputs: Tensor,
+                     actions: Tensor) -> tuple[Tensor, Tensor]:
+    """log pi(a_t | h_t) of the actions taken and the policy's entropy, both (N, T), under
+    ``params`` (a pure function of them)."""
+    out, _ = functional_call(policy, params, (inputs,))
+    if "log_std" in params:  # a Gaussian over Box actions
+        log_std = params["log_std"]
+        z = (actions - out) / log_std.exp()
+        chosen = (-0.5 * z ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        entropy = (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum().expand_as(chosen)
+        return chosen, entropy
+    log_probs = torch.log_softmax(out, dim=-1)
+    chosen = log_probs.gather(-1, actions[..., None])[..., 0]
+    return chosen, -(log_probs.exp() * log_probs).sum(-1)
+
+
+def policy_gradient_loss(policy: nn.Module, params: dict[str, Tensor], batch: LossBatch,
+                         entropy_coef: float) -> Tensor:
+    """The REINFORCE loss, ``-E[log pi(a|h) * A + entropy_coef * H(pi(.|h))]`` over the steps
+    that happened, evaluated with the parameters ``params`` (a pure function of them)."""
+    chosen, entropy = action_log_probs(policy, params, batch.inputs, batch.actions)
+    steps = batch.mask.sum().clamp(min=1.0)
+    return -((chosen * batch.advantages + entropy_coef * entropy) * batch.mask).sum() / steps
+
+
+def sgd_steps(net: nn.Module, loss: Callable[[], Tensor], lr: float, steps: int) -> None:
+    """``steps`` plain SGD steps of ``loss`` on ``net``'s parameters (K-shot adaptation)."""
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss().backward()
+        optimizer.step()
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+
+def generator_state(rng: np.random.Generator) -> dict[str, Any]:
+    return dict(rng.bit_generator.state)
+
+
+def generator_from(state: dict[str, Any]) -> np.random.Generator:
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state
+    return rng
+
+
+def save_checkpoint(path: str, name: str, payload: dict[str, Any]) -> None:
+    """Write a principal's tensors and plain data (no pickled object) to ``path``."""
+    torch.save({"principal": name, **payload}, path)
+
+
+def load_checkpoint(path: str, name: str) -> dict[str, Any]:
+    """Read what ``save_checkpoint`` wrote, refusing another principal's file. Loading never
+    unpickles an arbitrary object (``weights_only=True``)."""
+    saved = torch.load(path, weights_only=True)
+    if not isinstance(saved, dict) or saved.get("principal") != name:
+        found = saved.get("principal") if isinstance(saved, dict) else type(saved).__name__
+        raise ValueError(f"{path!r} holds a {found!r} principal, not a {name!r} one")
+    return saved

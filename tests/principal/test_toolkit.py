@@ -1,0 +1,190 @@
+"""The shared toolkit: learned principals collect experience on the batched games (one
+vectorised step call per time step for N tasks), seed for seed; a third party's env without
+a vector entry point still trains (SyncVectorEnv); ``principal/`` reads no private names."""
+
+import ast
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.wrappers import TransformReward
+
+import mermaide
+from mermaide.agents import AgentBatch, AgentSpec
+from mermaide.envs.bandit import BanditEnv, BanditVectorEnv
+from mermaide.principal import evaluate, make
+from mermaide.principal.toolkit import Episodes, VectorGame, reinforce_advantages
+
+from .conftest import HORIZON, bandit, steering_population
+
+
+@pytest.fixture
+def step_calls(monkeypatch):
+    """Every step call of the bandit game's vector and single forms, with its batch size."""
+    calls = {"vector": [], "single": 0}
+    vector_step, single_step = BanditVectorEnv.step, BanditEnv.step
+
+    def counted_vector(self, actions):
+        calls["vector"].append(len(actions))
+        return vector_step(self, actions)
+
+    def counted_single(self, action):
+        calls["single"] += 1
+        return single_step(self, action)
+
+    monkeypatch.setattr(BanditVectorEnv, "step", counted_vector)
+    monkeypatch.setattr(BanditEnv, "step", counted_single)
+    return calls
+
+
+def test_reinforce_makes_one_vector_step_call_per_time_step(step_calls):
+    principal = make("reinforce", hidden_size=8, episodes_per_batch=8)
+    principal.meta_train(bandit(), steering_population(), 3 * 8 * HORIZON, seed=0)
+    assert step_calls["vector"] == [8] * (3 * HORIZON)  # 3 batches of 8 episodes
+    assert step_calls["single"] == 0
+
+
+def test_maml_makes_one_vector_step_call_per_time_step_of_each_rollout(step_calls):
+    principal = make("maml", hidden_size=8, meta_batch=4, shots=2, query_episodes=3)
+    principal.meta_train(bandit(), steering_population(), 1, seed=0)  # one outer step
+    # Support: 4 tasks x 2 shots in one rollout; query: 4 tasks x 3 episodes in another.
+    assert step_calls["vector"] == [8] * HORIZON + [12] * HORIZON
+    assert step_calls["single"] == 0
+
+
+def test_mermaide_collects_its_world_model_data_batched_too(step_calls):
+    principal = make("mermaide", hidden_size=8, meta_batch=2, query_episodes=1,
+                     model_episodes=20, world_model={"hidden_size": 8, "epochs": 1})
+    principal.meta_train(bandit(), steering_population(), 20 * HORIZON + 1, seed=0)
+    assert step_calls["vector"][:HORIZON] == [20] * HORIZON  # the world model's 20 episodes
+    assert step_calls["vector"][HORIZON:] == [2] * HORIZON + [2] * HORIZON
+    assert step_calls["single"] == 0
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("reinforce", dict(hidden_size=8, episodes_per_batch=4)),
+    ("maml", dict(hidden_size=8, meta_batch=2, query_episodes=2)),
+    ("model", dict(hidden_size=8, episodes_per_batch=4, model_episodes=8,
+                   world_model={"hidden_size": 8, "epochs": 1})),
+])
+def test_meta_training_is_seed_deterministic(name, kwargs):
+    def trained(seed):
+        principal = make(name, **kwargs)
+        principal.meta_train(bandit(), steering_population(), 600, seed=seed)
+        return torch.cat([v.flatten() for v in principal.policy.net.state_dict().values()])
+
+    first = trained(0)
+    torch.testing.assert_close(trained(0), first, rtol=0, atol=0)
+    assert not torch.equal(trained(1), first)
+
+
+def wrapped_bandit():
+    # A wrapper the native vector env cannot reproduce: the principal must fall back to
+    # SyncVectorEnv over env_fn.
+    return TransformReward(bandit()(), lambda r: r)
+
+
+class ThirdPartyGame(gym.Env):
+    """An unregistered game (no spec at all): pick the hidden arm; 5 steps."""
+
+    def __init__(self):
+        self.observation_space = gym.spaces.Box(0.0, 1.0, (3,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(3)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(3, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        obs = np.zeros(3, dtype=np.float32)
+        obs[int(action)] = 1.0
+        return obs, float(action == 2), self.t >= 5, False, {}
+
+
+def test_games_without_a_native_vector_form_fall_back_to_sync_vector_env():
+    assert VectorGame.make(bandit(), 3).native
+    assert not VectorGame.make(wrapped_bandit, 3).native
+    assert not VectorGame.make(ThirdPartyGame, 3).native
+    limited = lambda: gym.make("Mermaide/Bandit-v0", max_episode_steps=5)  # noqa: E731
+    assert not VectorGame.make(limited, 2).native
+
+
+def test_each_sub_game_plays_its_own_task_on_both_forms():
+    specs = [AgentSpec("ucb", {"beta": 0.5}, np.array([0.9, 0.5, 0.2]), target=t)
+             for t in (0, 1, 2)]
+    target_columns = slice(2 * 3 + 3, 3 * 3 + 3)
+    for env_fn in (bandit(), wrapped_bandit):
+        game = VectorGame.make(env_fn, 3)
+        obs = game.reset(specs, seed=0)
+        np.testing.assert_array_equal(obs[:, target_columns].argmax(1), [0, 1, 2])
+    native = VectorGame.make(bandit(), 3)
+    obs = native.reset(AgentBatch.from_specs(specs), seed=0)
+    np.testing.assert_array_equal(obs[:, target_columns].argmax(1), [0, 1, 2])
+    with pytest.raises(ValueError, match="tasks must hold 3 tasks"):
+        native.reset(specs[:2])
+
+
+def test_reinforce_learns_through_sync_vector_env_on_a_wrapped_game():
+    principal = make("reinforce", hidden_size=16, episodes_per_batch=16)
+    principal.meta_train(wrapped_bandit, None, 8_000, seed=0)  # the env plays UCB_AGENT
+    learned = evaluate(principal, bandit()(), episodes=5, seed=1).mean_return
+    nothing = evaluate(make("none"), bandit()(), episodes=5, seed=1).mean_return
+    assert learned > nothing + 10.0
+
+
+def test_a_third_party_game_trains_and_its_ragged_episodes_are_masked():
+    principal = make("reinforce", hidden_size=8, episodes_per_batch=8, greedy=True)
+    principal.meta_train(ThirdPartyGame, None, 3_000, seed=0)
+    assert evaluate(principal, ThirdPartyGame(), episodes=3, seed=0).mean_return == 5.0
+
+
+def test_grouped_advantages_equal_each_group_on_its_own():
+    rng = np.random.default_rng(0)
+    for tasks, per_task, horizon in [(3, 4, 6), (4, 1, 5), (2, 3, 1)]:
+        n = tasks * per_task
+        mask = np.sort(rng.random((n, horizon)) < 0.8, axis=1)[:, ::-1].astype(np.float32)
+        mask[:, 0] = 1.0
+        episodes = Episodes(np.zeros((n, horizon, 2), np.float32), np.zeros((n, horizon), int),
+                            rng.random((n, horizon)).astype(np.float32), mask,
+                            np.zeros((n, horizon), int))
+        for normalize in (True, False):
+            grouped = reinforce_advantages(episodes, 0.9, normalize, tasks)
+            alone = np.concatenate([
+                reinforce_advantages(episodes.rows(slice(i * per_task, (i + 1) * per_task)),
+                                     0.9, normalize) for i in range(tasks)])
+            np.testing.assert_allclose(grouped, alone, atol=1e-6)
+
+
+def imported_names(package: str):
+    """(module path, imported module, name) of every ``from mermaide... import name`` in a
+    package of mermaide, and every ``import mermaide...`` (name None)."""
+    root = Path(mermaide.__file__).parent / package
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mermaide"):
+                for alias in node.names:
+                    yield path.name, node.module, alias.name
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("mermaide"):
+                        yield path.name, alias.name, None
+
+
+@pytest.mark.parametrize("package", ["principal", "bench"])
+def test_no_private_names_of_other_packages(package):
+    own = f"mermaide.{package}"
+    for where, module, name in imported_names(package):
+        if module.startswith(own):
+            continue
+        assert name is None or not name.startswith("_"), (where, module, name)
+        if package == "principal" and module.startswith("mermaide.envs"):
+            # The principals see the games only through their public interface.
+            assert module == "mermaide.envs" and name in mermaide.envs.__all__, (where, name)
+    source = "\n".join(p.read_text() for p in (Path(mermaide.__file__).parent / package).glob(
+        "*.py"))
+    for private in (".core.", "_max_episode_steps", ".unwrapped."):
+        assert private not in source, private
