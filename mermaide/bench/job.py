@@ -2,8 +2,14 @@
 and K-shot on held-out tasks (DESIGN.md's evaluation protocol), with the learning curve and,
 for bandit suites, the paper's behaviour heat map.
 
-Everything random flows from the job's seed: the seed is split into independent streams for
-training, held-out tasks, learning-curve tasks, evaluation and the heat map.
+The task sets flow from the suite alone (``evaluation.task_seed``, see
+``mermaide.bench.tasks``): the held-out tasks, the learning-curve tasks and, with
+``populations.train_size``, the fixed training set are the same for every principal and every
+training seed, so that differences between principals are paired task by task. Everything
+else random flows from the job's seed, split into independent streams for training, the
+learning curve, evaluation and the heat map; the evaluation episodes of task t at K shots
+start from a seed of (that stream, K, t), never from the principal, so two principals' runs
+with one seed play each task from the same seed.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 
 import mermaide  # noqa: F401  (registers the environments in worker processes)
 from mermaide.agents import AgentSpec
+from mermaide.bench.tasks import draw_tasks, fingerprint, fixed_training_set, task_generators
 from mermaide.principal import begin_episode, evaluate, make
 
 if TYPE_CHECKING:
@@ -37,18 +44,54 @@ def make_population(kind: str, name: str, **kwargs: Any) -> Any:
 
 
 def _stream_seeds(seed: int) -> dict[str, int]:
-    names = ("train", "tasks", "curve", "evaluation", "heatmap")
+    names = ("train", "curve", "evaluation", "heatmap")
     states = np.random.SeedSequence(seed).spawn(len(names))
     return {name: int(s.generate_state(1)[0]) for name, s in zip(names, states, strict=True)}
+
+
+def task_sets(suite: Any) -> dict[str, Any]:
+    """The suite's task sets, from ``evaluation.task_seed`` only: ``train`` (the training
+    population, or with ``train_size`` a fixed set drawn from it), ``test`` (the held-out
+    tasks) and ``curve`` (the learning curve's held-out tasks)."""
+    train = make_population(suite.population_kind, suite.train_population,
+                            **suite.population_kwargs)
+    test = make_population(suite.population_kind, suite.test_population,
+                           **suite.population_kwargs)
+    rngs = task_generators(suite.evaluation.task_seed)
+    if suite.train_size is not None:
+        train = fixed_training_set(train, suite.train_size, rngs["train"])
+    return {"train": train, "test_population": test,
+            "test": draw_tasks(test, suite.evaluation.tasks, rngs["test"]),
+            "curve": draw_tasks(test, suite.evaluation.curve_tasks, rngs["curve"])}
+
+
+def evaluation_seed(stream: int, shots: int, task: int) -> int:
+    """The seed of task ``task``'s episodes (adaptation, then scored) at ``shots`` shots."""
+    return int(np.random.SeedSequence((stream, shots, task)).generate_state(1)[0])
+
+
+def evaluate_tasks(principal: Any, env: gym.Env, tasks: list[Any], episodes: int, stream: int,
+                   shots: int) -> dict[str, list[Any]]:
+    """``evaluate`` task by task, each task from its own ``evaluation_seed``; the per-episode
+    lists of the run file (``tasks`` holds each episode's task index)."""
+    rows: dict[str, list[Any]] = {"returns": [], "target_rates": [], "interventions": [],
+                                  "costs": [], "tasks": []}
+    for t, task in enumerate(tasks):
+        stats = evaluate(principal, env, episodes, evaluation_seed(stream, shots, t),
+                         shots=shots, tasks=[task])
+        rows["returns"] += stats.returns.tolist()
+        rows["target_rates"] += stats.target_rates.tolist()
+        rows["interventions"] += stats.interventions.tolist()
+        rows["costs"] += stats.costs.tolist()
+        rows["tasks"] += [t] * stats.episodes
+    return rows
 
 
 def run_job(job: Job) -> dict[str, Any]:
     suite = job.suite
     env_kwargs = {**suite.env_kwargs, **dict(job.variant)}
-    train = make_population(suite.population_kind, suite.train_population,
-                            **suite.population_kwargs)
-    test = make_population(suite.population_kind, suite.test_population,
-                           **suite.population_kwargs)
+    sets = task_sets(suite)
+    train, test = sets["train"], sets["test_population"]
     seeds = _stream_seeds(job.seed)
 
     def env_fn() -> gym.Env:
@@ -56,10 +99,7 @@ def run_job(job: Job) -> dict[str, Any]:
         return gym.make(suite.env, **{**env_kwargs, suite.task_argument: train})
 
     evaluation = suite.evaluation
-    task_rng = np.random.default_rng(seeds["tasks"])
-    tasks = [test.sample(task_rng) for _ in range(evaluation.tasks)]
-    curve_rng = np.random.default_rng(seeds["curve"])
-    curve_tasks = [test.sample(curve_rng) for _ in range(evaluation.curve_tasks)]
+    tasks, curve_tasks = sets["test"], sets["curve"]
     eval_env = gym.make(suite.env, **{**env_kwargs, suite.task_argument: test})
 
     principal = make(job.principal, **dict(suite.principal_kwargs.get(job.principal, {})))
@@ -81,15 +121,14 @@ def run_job(job: Job) -> dict[str, Any]:
     by_shots = {}
     references = [task_reference_value(eval_env, task, suite.task_argument) for task in tasks]
     for shots in suite.shots:
-        stats = evaluate(principal, eval_env, evaluation.episodes, seeds["evaluation"] + shots,
-                         shots=shots, tasks=tasks)
+        rows = evaluate_tasks(principal, eval_env, tasks, evaluation.episodes,
+                              seeds["evaluation"], shots)
+        returns, index = np.asarray(rows["returns"]), np.asarray(rows["tasks"])
         by_shots[str(shots)] = {
-            "returns": stats.returns.tolist(),
-            "target_rates": stats.target_rates.tolist(),
-            "interventions": stats.interventions.tolist(),
-            "costs": stats.costs.tolist(),
-            "tasks": stats.tasks.tolist(),
-            "reference_values": [references[t] for t in stats.tasks.tolist()],
+            **rows,
+            "reference_values": [references[t] for t in rows["tasks"]],
+            # Per-task scores (mean over the task's scored episodes), task t at index t.
+            "task_returns": [float(returns[index == t].mean()) for t in range(len(tasks))],
         }
     eval_seconds = time.time() - started
     heatmap = None
@@ -102,6 +141,12 @@ def run_job(job: Job) -> dict[str, Any]:
         "curve": curve,
         "shots": by_shots,
         "heatmap": heatmap,
+        # Which tasks were met: the same for every run of the suite (paired comparisons).
+        "test_tasks": [fingerprint(task) for task in tasks],
+        "train_set": None if suite.train_size is None else [fingerprint(t) for t in train.tasks],
+        # A tuned schedule's chosen parameters (``front-loaded-tuned``, ``periodic-tuned``).
+        "chosen": chosen if isinstance(chosen := getattr(principal, "chosen", None), dict)
+        else None,
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
     }
@@ -156,6 +201,10 @@ def play_episode(principal: Any, env: gym.Env, task: Any, seed: int) -> np.ndarr
     while not done:
         action, state = principal.act(obs, state)
         obs, _, terminated, truncated, info = env.step(action)
+        # The protocol's optional after_step hook, as ``evaluate`` calls it.
+        after_step = getattr(principal, "after_step", None)
+        if callable(after_step):
+            after_step(info)
         actions.append(info["agent_action"])
         done = bool(terminated or truncated)
     return np.array(actions)

@@ -3,11 +3,20 @@
 Scores are per task, then averaged over tasks (one number per training seed); the tables give
 the mean over seeds with a 95% confidence interval from Student's t over seeds (each seed is
 a full meta-train + evaluation). With a single seed the interval is not defined and shown as
-"n/a".
+"n/a". The cost-effectiveness column, return per intervention, is each seed's score divided
+by its mean interventions used ("-" where no seed intervened).
+
+Paired comparisons (the suite's ``comparisons``, pairs [A, B]): every run meets the same
+held-out tasks, so for each task the difference of A's and B's mean return is taken, each
+principal's per-task return being the mean over its scored episodes and over the training
+seeds both principals ran; the table gives the mean of those differences over the tasks with
+the 95% t-interval over tasks (n = tasks), and ``comparisons.png`` draws them as a forest
+plot. Pairs naming a principal without finished runs are skipped, with a note.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections import defaultdict
@@ -27,6 +36,7 @@ METRICS = (
     ("interventions", "interventions used"),
     ("costs", "cost"),
 )
+PER_INTERVENTION = "return_per_intervention"  # the cost-effectiveness column
 
 
 def mean_ci(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
@@ -45,6 +55,15 @@ def per_seed_score(shot: dict[str, list[Any]], metric: str) -> float:
     values = np.asarray(shot[metric], dtype=np.float64)
     tasks = np.asarray(shot["tasks"])
     return float(np.mean([values[tasks == t].mean() for t in np.unique(tasks)]))
+
+
+def per_seed_return_per_intervention(shot: dict[str, list[Any]]) -> float:
+    """A seed's return per intervention: its score over its mean interventions used (NaN
+    when it used none, or when the game does not report interventions)."""
+    used = per_seed_score(shot, "interventions")
+    if not math.isfinite(used) or used <= 0:
+        return math.nan
+    return per_seed_score(shot, "returns") / used
 
 
 def per_seed_gap(shot: dict[str, list[Any]]) -> float | None:
@@ -68,12 +87,14 @@ def aggregate(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
             bucket = scores[(variant, run["principal"], shots)]
             for metric, _ in METRICS:
                 bucket[metric].append(per_seed_score(shot, metric))
+            bucket[PER_INTERVENTION].append(per_seed_return_per_intervention(shot))
             gap = per_seed_gap(shot)
             if gap is not None:
                 bucket["gap"].append(gap)
     for (variant, principal, shots), bucket in scores.items():
         table[variant][principal][shots] = {
-            metric: (*mean_ci(values), len(values)) for metric, values in bucket.items()}
+            metric: (*mean_ci([v for v in values if math.isfinite(v)]), len(values))
+            for metric, values in bucket.items()}
     return {variant: dict(rows) for variant, rows in table.items()}
 
 
@@ -87,19 +108,123 @@ def _fmt(mean: float, ci: float) -> str:
     return f"{mean:.3f} ± {ci:.3f}" if not math.isnan(ci) else f"{mean:.3f} ± n/a"
 
 
+def task_returns(shot: dict[str, Any]) -> np.ndarray:
+    """A run's per-task mean returns at one shot count, task t at index t."""
+    if shot.get("task_returns") is not None:
+        return np.asarray(shot["task_returns"], dtype=np.float64)
+    values, tasks = np.asarray(shot["returns"], dtype=np.float64), np.asarray(shot["tasks"])
+    return np.array([values[tasks == t].mean() for t in np.unique(tasks)])
+
+
+def paired_comparisons(suite: Suite, results: Sequence[dict[str, Any]]
+                       ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The suite's comparisons (see the module docstring): one row per (variant, pair, shot
+    count), and notes on the pairs that could not be compared."""
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    ran = {run["principal"] for run in results}
+    variants = sorted({_label(run["variant"]) for run in results})
+    for a, b in suite.comparisons:
+        missing = [name for name in dict.fromkeys((a, b)) if name not in ran]
+        if missing:
+            notes.append(f"{a} − {b} skipped: no finished runs of {', '.join(missing)} in "
+                         f"this report")
+            continue
+        for variant in variants:
+            for shots in map(str, suite.shots):
+                def runs_of(name: str, shots: str = shots, variant: str = variant
+                            ) -> dict[int, dict[str, Any]]:
+                    return {run["seed"]: run for run in results if run["principal"] == name
+                            and _label(run["variant"]) == variant and shots in run["shots"]}
+
+                runs_a, runs_b = runs_of(a), runs_of(b)
+                seeds = sorted(set(runs_a) & set(runs_b))
+                label = f"{a} − {b}" + (f" [{variant}]" if len(variants) > 1 else "")
+                if not seeds:
+                    notes.append(f"{label} at K={shots} skipped: no training seed with runs "
+                                 f"of both")
+                    continue
+                task_sets = {json.dumps(run.get("test_tasks"))
+                             for run in [*(runs_a[s] for s in seeds), *(runs_b[s] for s in seeds)]}
+                if len(task_sets) > 1:
+                    notes.append(f"{label} at K={shots} skipped: the runs met different "
+                                 f"held-out tasks (run files from another task_seed?)")
+                    continue
+                mean_a = np.mean([task_returns(runs_a[s]["shots"][shots]) for s in seeds], 0)
+                mean_b = np.mean([task_returns(runs_b[s]["shots"][shots]) for s in seeds], 0)
+                differences = mean_a - mean_b
+                mean, half = mean_ci(differences)
+                rows.append({"a": a, "b": b, "variant": variant, "shots": int(shots),
+                             "label": label, "mean": mean, "ci": half,
+                             "low": mean - half, "high": mean + half,
+                             "tasks": int(differences.size), "seeds": seeds,
+                             "a_better": int(np.sum(differences > 0)),
+                             "b_better": int(np.sum(differences < 0)),
+                             "differences": differences.tolist()})
+    return rows, notes
+
+
+def _interval(low: float, high: float) -> str:
+    return "n/a" if math.isnan(low) or math.isnan(high) else f"[{low:.3f}, {high:.3f}]"
+
+
+def comparisons_markdown(rows: Sequence[dict[str, Any]], notes: Sequence[str]) -> list[str]:
+    if not rows and not notes:
+        return []
+    lines = ["## Paired comparisons", "",
+             "Per held-out task: A's mean return minus B's (each averaged over the task's "
+             "scored episodes and the training seeds both ran); mean over tasks ± half-width "
+             "of the 95% t-interval over tasks. Positive: A did better.", ""]
+    if rows:
+        header = ["A − B", "K-shot", "mean difference", "95% interval",
+                  "tasks A better / B better", "seeds"]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for row in rows:
+            lines.append(
+                f"| {row['label']} | {row['shots']} | {_fmt(row['mean'], row['ci'])} | "
+                f"{_interval(row['low'], row['high'])} | {row['a_better']} / "
+                f"{row['b_better']} of {row['tasks']} | {len(row['seeds'])} |")
+        lines.append("")
+    lines += [f"- {note}" for note in notes]
+    if notes:
+        lines.append("")
+    return lines
+
+
+def tuned_markdown(suite: Suite, results: Sequence[dict[str, Any]]) -> list[str]:
+    """The parameters the tuned schedules chose on the training agents, per seed."""
+    lines = []
+    for principal in suite.principals:
+        chosen = [(run["seed"], run["chosen"]) for run in results
+                  if run["principal"] == principal and run.get("chosen")]
+        if chosen:
+            picks = "; ".join(
+                f"seed {seed}: " + ", ".join(f"{k}={v}" for k, v in params.items())
+                for seed, params in sorted(chosen, key=lambda pair: pair[0]))
+            lines.append(f"- `{principal}`: {picks}")
+    if not lines:
+        return []
+    return ["Tuned schedules (parameters chosen on training agents only):", "", *lines, ""]
+
+
 def markdown(suite: Suite, table: dict[str, Any], plots: Sequence[str],
-             failed: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]]) -> str:
+             failed: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]],
+             comparisons: tuple[Sequence[dict[str, Any]], Sequence[str]] = ((), ())) -> str:
     seeds = sorted({run["seed"] for run in results})
     lines = [f"# {suite.name} ({suite.profile} profile)", ""]
     if suite.description:
         lines += [suite.description.strip(), ""]
+    trained_on = f"`{suite.train_population}`" if suite.train_size is None else (
+        f"a fixed set of {suite.train_size} agents from `{suite.train_population}`")
     lines += [
-        f"Game `{suite.env}` with {dict(suite.env_kwargs)}; trained on `{suite.train_population}`"
+        f"Game `{suite.env}` with {dict(suite.env_kwargs)}; trained on {trained_on}"
         f", tested on {suite.evaluation.tasks} held-out tasks from `{suite.test_population}`"
-        f" ({suite.evaluation.episodes} scored episodes each, after K adaptation episodes);"
-        f" {suite.evaluation.train_steps} meta-training steps; seeds {seeds}.",
+        f" (one set, task seed {suite.evaluation.task_seed}, the same for every principal and"
+        f" seed; {suite.evaluation.episodes} scored episodes each, after K adaptation"
+        f" episodes); {suite.evaluation.train_steps} meta-training steps; seeds {seeds}.",
         "Each cell: mean over training seeds ± half-width of the 95% t-interval; each seed's "
-        "score is the mean over tasks of the per-task mean.",
+        "score is the mean over tasks of the per-task mean. Return per intervention: each "
+        "seed's return over its interventions used (\"-\": none used).",
         "",
     ]
     has_gap = any("gap" in cell for rows in table.values() for shots in rows.values()
@@ -107,7 +232,8 @@ def markdown(suite: Suite, table: dict[str, Any], plots: Sequence[str],
     for variant, rows in table.items():
         if len(table) > 1 or variant != "default":
             lines += [f"## {variant}", ""]
-        header = ["principal", "K-shot", *(name for _, name in METRICS)]
+        header = ["principal", "K-shot", *(name for _, name in METRICS),
+                  "return per intervention"]
         if has_gap:
             header.append("gap to equilibrium value")
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -115,10 +241,14 @@ def markdown(suite: Suite, table: dict[str, Any], plots: Sequence[str],
             for shots in sorted(rows.get(principal, {}), key=int):
                 cell = rows[principal][shots]
                 values = [_fmt(*cell[metric][:2]) for metric, _ in METRICS]
+                per = cell.get(PER_INTERVENTION, (math.nan, math.nan))
+                values.append("-" if math.isnan(per[0]) else _fmt(*per[:2]))
                 if has_gap:
                     values.append(_fmt(*cell["gap"][:2]) if "gap" in cell else "n/a")
                 lines.append(f"| {principal} | {shots} | " + " | ".join(values) + " |")
         lines.append("")
+    lines += comparisons_markdown(*comparisons)
+    lines += tuned_markdown(suite, results)
     timing = defaultdict(list)
     for run in results:
         timing[run["principal"]].append(run["train_seconds"] + run["eval_seconds"])
@@ -246,18 +376,47 @@ def plot_gap(suite: Suite, table: dict[str, Any], out: Path) -> list[str]:
     return ["gap.png"]
 
 
+def plot_comparisons(rows: Sequence[dict[str, Any]], out: Path) -> list[str]:
+    """A forest plot of the paired comparisons: one row each, the 95% interval as a
+    horizontal line, the mean difference as a dot, zero marked."""
+    if not rows:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(7, 1.0 + 0.4 * len(rows)))
+    ys = np.arange(len(rows))[::-1]
+    for y, row in zip(ys, rows, strict=True):
+        if not math.isnan(row["ci"]):
+            ax.hlines(y, row["low"], row["high"], color="tab:blue", linewidth=2)
+        ax.plot(row["mean"], y, "o", color="tab:blue")
+    ax.axvline(0.0, color="black", linestyle="--", linewidth=1)
+    ax.set_yticks(ys, [f"{row['label']} (K={row['shots']})" for row in rows])
+    ax.set(xlabel="per-task difference of mean return (A − B), 95% interval over tasks",
+           title="Paired comparisons on the held-out tasks")
+    _save_figure(figure, out / "comparisons.png")
+    plt.close(figure)
+    return ["comparisons.png"]
+
+
 def write_report(suite: Suite, results: Sequence[dict[str, Any]], out: Path,
                  failed: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Write results.json, results.md and the plots for the finished runs."""
     table = aggregate(results)
+    comparisons = paired_comparisons(suite, results)
     plots: list[str] = []
     if results:
         plots += plot_curves(suite, results, out)
         plots += plot_heatmap(suite, results, out)
         plots += plot_gap(suite, table, out)
+        plots += plot_comparisons(comparisons[0], out)
     write_json_atomic(out / "results.json", {"suite": suite.to_dict(), "runs": list(results),
-                                             "failed": list(failed)})
-    text = markdown(suite, table, plots, failed, results)
+                                             "failed": list(failed),
+                                             "comparisons": comparisons[0],
+                                             "comparison_notes": comparisons[1]})
+    text = markdown(suite, table, plots, failed, results, comparisons)
     tmp = out / f".results.md.{os.getpid()}.tmp"
     tmp.write_text(text)
     os.replace(tmp, out / "results.md")

@@ -53,7 +53,8 @@ class Job:
     def config(self) -> dict[str, Any]:
         """Everything that determines this job's numbers."""
         suite = self.suite.to_dict()
-        for key in ("principals", "seeds", "sweep", "description"):
+        # What only names the runs or shapes the report (comparisons) is left out.
+        for key in ("principals", "seeds", "sweep", "description", "comparisons"):
             suite.pop(key)
         return {
             "suite": suite,

@@ -9,6 +9,8 @@ A suite file (the shipped ones are package data, ``mermaide/bench/suites/*.toml`
     principals = ["none", "mermaide"]    # registry names or "package.module:Class"
     seeds = [0, 1, 2]
     shots = [0, 1]
+    comparisons = [["mermaide", "none"]] # optional: paired per-task differences (A - B)
+                                         # reported at every shot count; names from principals
 
     [env_kwargs]                          # the game's knobs
     horizon = 200
@@ -18,9 +20,14 @@ A suite file (the shipped ones are package data, ``mermaide/bench/suites/*.toml`
     train = "train"
     test = "test-ood"
     n_arms = 10                           # optional: passed to the population preset
+    train_size = 15                       # optional: meta-train on a fixed set of this many
+                                          # training tasks (drawn once with task_seed) instead
+                                          # of the endless population (the paper's 15 agents)
 
     [evaluation]
-    tasks = 20                            # held-out tasks per seed
+    tasks = 20                            # held-out tasks: one set per suite, the same for
+                                          # every principal and seed (paired comparisons)
+    task_seed = 0                         # the seed of that set (and of the training set)
     episodes = 2                          # scored episodes per task (after adaptation)
     train_steps = 20000                   # environment steps of meta-training
     curve_points = 4                      # points of the training curve
@@ -48,6 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mermaide.checks import check_int
+
 # The shipped suites travel inside the package (package data), so an installed mermaide finds
 # them from any folder; a ``benchmarks/<name>.toml`` in the current folder overrides by name.
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
@@ -57,11 +66,12 @@ POPULATION_KINDS = ("agents", "games")
 
 @dataclass(frozen=True)
 class Evaluation:
-    tasks: int = 20  # held-out tasks (agents or games) per seed
+    tasks: int = 20  # held-out tasks (agents or games): one set, for every principal and seed
     episodes: int = 2  # scored evaluation episodes per task, after the K adaptation episodes
     train_steps: int = 20_000  # environment steps of meta-training per run
     curve_points: int = 4  # 0-shot evaluations along training, for the learning curve
     curve_tasks: int = 5  # held-out tasks used for each learning-curve point
+    task_seed: int = 0  # draws the held-out tasks (and a fixed training set): suite-wide
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,8 @@ class Suite:
     heatmap: Heatmap | None = None
     profile: str = "quick"
     sweep: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    comparisons: tuple[tuple[str, str], ...] = ()  # (A, B): the report's paired A - B
+    train_size: int | None = None  # a fixed training set of this many tasks (None: endless)
 
     def with_overrides(self, principals: Sequence[str] | None = None,
                        seeds: Sequence[int] | None = None,
@@ -103,7 +115,9 @@ class Suite:
         if shots is not None:
             changes["shots"] = tuple(shots)
         suite = dataclasses.replace(self, **changes)
-        _check(suite)
+        # Comparisons were checked against the file's principals; those that name a principal
+        # the command line left out are skipped by the report, with a note.
+        _check(suite, comparisons=False)
         return suite
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,6 +180,7 @@ def suite_from_dict(raw: Mapping[str, Any], profile: str = "quick",
             population_kind=populations.pop("kind", "agents"),
             train_population=populations.pop("train"),
             test_population=populations.pop("test"),
+            train_size=_train_size(populations.pop("train_size", None)),
             population_kwargs=populations,
             task_argument=data.pop("task_argument", "agent"),
             description=data.pop("description", ""),
@@ -175,6 +190,7 @@ def suite_from_dict(raw: Mapping[str, Any], profile: str = "quick",
             heatmap=None if heatmap is None else Heatmap(
                 **{**heatmap, "betas": tuple(heatmap.get("betas", Heatmap.betas))}),
             sweep={k: tuple(v) for k, v in data.pop("sweep", {}).items()},
+            comparisons=_comparisons(data.pop("comparisons", [])),
             profile=profile,
         )
     except KeyError as missing:
@@ -187,7 +203,25 @@ def suite_from_dict(raw: Mapping[str, Any], profile: str = "quick",
     return suite
 
 
-def _check(suite: Suite) -> None:
+def _train_size(value: Any) -> int | None:
+    return None if value is None else check_int("populations.train_size", value, 1)
+
+
+def _comparisons(value: Any) -> tuple[tuple[str, str], ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ValueError(f"comparisons must be a list of [principal, principal] pairs, got "
+                         f"{value!r}")
+    pairs = []
+    for i, pair in enumerate(value):
+        if (isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2
+                or not all(isinstance(name, str) for name in pair)):
+            raise ValueError(f"comparisons[{i}] must be a pair [principal, principal] of "
+                             f"names, got {pair!r}")
+        pairs.append((pair[0], pair[1]))
+    return tuple(pairs)
+
+
+def _check(suite: Suite, comparisons: bool = True) -> None:
     if not suite.principals:
         raise ValueError("principals must name at least one principal, got none")
     if not suite.seeds:
@@ -205,6 +239,14 @@ def _check(suite: Suite) -> None:
             raise ValueError(f"evaluation.{name} must be >= 1, got {getattr(evaluation, name)}")
     if evaluation.train_steps < 0:
         raise ValueError(f"evaluation.train_steps must be >= 0, got {evaluation.train_steps}")
+    check_int("evaluation.task_seed", evaluation.task_seed, 0)
     for key, values in suite.sweep.items():
         if len(values) == 0:
             raise ValueError(f"sweep.{key} must list at least one value, got none")
+    if comparisons:
+        for i, pair in enumerate(suite.comparisons):
+            for name in pair:
+                if name not in suite.principals:
+                    raise ValueError(f"comparisons[{i}] must name two of the suite's "
+                                     f"principals {list(suite.principals)}, got {list(pair)} "
+                                     f"({name!r} is not one of them)")

@@ -263,10 +263,19 @@ class BanditCore:
             "agent_reward": rewards,
         }
         done = self.t >= self.horizon
+        info["action_mask"] = self.action_mask()
         if done:
             info["target_rate"] = self.target_hits / self.horizon
             info["episode_cost"] = self.episode_cost
         return obs, principal_reward, done, info
+
+    def action_mask(self) -> np.ndarray:
+        """(B, K + 1) bool: the actions that can still have an effect (sb3-contrib's
+        MaskablePPO convention). Doing nothing always can; a bonus only while budget is left
+        (beyond it, it is refused and changes nothing)."""
+        mask = np.ones((self.batch, self.n_arms + 1), dtype=bool)
+        mask[:, 1:] = (self.ledger.used < self.ledger.limit)[:, None]
+        return mask
 
 
 def _validated_knobs(n_arms: int, horizon: int, intervention_budget: int | None,
@@ -328,8 +337,11 @@ class BanditEnv(gym.Env[np.ndarray, np.int64]):
     ## Info
     Every step: ``agent_action`` (true), ``observed_action``, ``target_action``,
     ``target_hit``, ``intervened`` (applied), ``refused``, ``interventions_used``, ``cost``,
-    ``agent_reward``; on the last step also ``target_rate`` and ``episode_cost``.
-    ``reset`` returns the episode's ``agent`` (an AgentSpec) in info, for harnesses.
+    ``agent_reward``, ``action_mask``; on the last step also ``target_rate`` and
+    ``episode_cost``. ``reset`` returns the episode's ``agent`` (an AgentSpec),
+    ``target_action`` and ``action_mask`` in info. ``action_mask`` ((K + 1,) bool, sb3-contrib's
+    ``MaskablePPO`` convention, also from the ``action_masks()`` method) marks the actions that
+    can still have an effect: doing nothing always, a bonus only while budget is left.
 
     ## Version History
     * v0: initial version.
@@ -372,7 +384,8 @@ class BanditEnv(gym.Env[np.ndarray, np.int64]):
                              f"got {spec!r}")
         obs = self.core.reset([spec], self.np_random)
         self._needs_reset = False
-        return obs[0], {"agent": spec, "target_action": spec.target}
+        return obs[0], {"agent": spec, "target_action": spec.target,
+                        "action_mask": self.action_masks()}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
@@ -389,9 +402,16 @@ class BanditEnv(gym.Env[np.ndarray, np.int64]):
         assert rng is not None
         obs, reward, done, info = self.core.step(principal_actions, rng)
         self._needs_reset = done
+        mask = info.pop("action_mask")
         # B=1: item() of each (1,) array is its one value as a Python scalar.
         step_info = {key: value.item() for key, value in info.items()}
+        step_info["action_mask"] = mask[0]
         return obs[0], reward.item(), done, False, step_info
+
+    def action_masks(self) -> np.ndarray:
+        """(K + 1,) bool: the actions that can still have an effect now (sb3-contrib's
+        ``MaskablePPO`` reads this method): 0 always, a bonus while budget is left."""
+        return self.core.action_mask()[0]
 
 
 class BanditVectorEnv(LockstepVectorEnv):
@@ -432,7 +452,8 @@ class BanditVectorEnv(LockstepVectorEnv):
         if specs is None:
             specs = [draw_spec(self.agent, self.np_random) for _ in range(self.num_envs)]
         obs = self.core.reset(specs, self.np_random)
-        return obs, {"target_action": self.core.targets.copy()}
+        return obs, {"target_action": self.core.targets.copy(),
+                     "action_mask": self.core.action_mask()}
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:

@@ -12,9 +12,12 @@ model-free learner, a meta-learner. All of them expose the same five verbs
   ``predict``; recurrent principals carry their memory in ``state``;
 * ``save(path)`` / ``load(path)``;
 
-and may define one optional hook, ``begin_episode(info)``: ``evaluate`` (and the harness)
-calls it with the reset ``info`` before the first ``act`` of every episode, e.g. so that a
-heuristic reads the episode's ``info["target_action"]``. A principal without it is not told.
+and may define two optional hooks, which ``evaluate`` (and the harness) call when they exist:
+``begin_episode(info)`` with the reset ``info`` before the first ``act`` of every episode (a
+heuristic reads the episode's ``info["target_action"]`` there), and ``after_step(info)`` with
+each step's ``info`` before the next ``act`` (the learned principals read the game's
+``info["action_mask"]`` from both, so that they never pick an action that can have no
+effect). A principal without them is not told.
 
 ``make(name, **kwargs)`` builds a registered principal, or a third party's one from
 ``"package.module:ClassName"``; ``mermaide.principal.evaluate`` is the one scoring function

@@ -117,6 +117,14 @@ def begin_episode(principal: Any, info: dict[str, Any]) -> None:
         hook(info)
 
 
+def after_step(principal: Any, info: dict[str, Any]) -> None:
+    """The protocol's other optional hook: tell a principal that defines ``after_step`` the
+    info of the step just played (before its next ``act``)."""
+    hook = getattr(principal, "after_step", None)
+    if callable(hook):
+        hook(info)
+
+
 def run_episode(principal: Any, env: gym.Env, seed: int | None = None,
                 options: dict[str, Any] | None = None) -> tuple[float, float, float, float]:
     """Play one episode with ``principal.act``; returns (return, target rate, interventions,
@@ -129,6 +137,7 @@ def run_episode(principal: Any, env: gym.Env, seed: int | None = None,
     while not done:
         action, state = principal.act(obs, state)
         obs, reward, terminated, truncated, info = env.step(action)
+        after_step(principal, info)
         total += float(reward)
         steps += 1
         hits += float(info.get("target_hit", math.nan))

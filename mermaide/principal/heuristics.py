@@ -16,11 +16,40 @@ episode's target action, which the heuristic reads from the reset ``info["target
 With an intervention budget B the game refuses what exceeds B, so ``"front-loaded"`` with
 ``steps >= B`` spends exactly B interventions at the start, and ``"periodic"`` with
 ``period = horizon // B`` spends them evenly.
+
+Tuned schedules (DESIGN.md: a learned principal must beat a *tuned* schedule, not a default
+one): ``"front-loaded-tuned"`` and ``"periodic-tuned"`` pick their schedule's parameter by a
+small grid search on the training agents in ``meta_train(env_fn, population, steps, seed)``:
+
+1. One probe episode (``env_fn()`` reset with ``seed``, intervening on arm 0 at every step)
+   reads the game's horizon T (its length) and the interventions it allows,
+   C = min(budget, T) (``info["interventions_used"]`` at its end; at least 1).
+2. The grid, from n = ``candidates`` (default 5) intervention counts
+   m_i = max(1, round(C * i / n)), i = 1..n (duplicates dropped): front-loaded ``steps = m_i``;
+   periodic ``period = max(1, T // m_i)`` (m_i interventions spread over the horizon), each
+   with ``offset`` 0 and ``period // 2``. ``grid=[...]`` replaces it (front-loaded: step
+   counts; periodic: periods or ``[period, offset]`` pairs).
+3. The budget: the probe takes T steps; the rest is split equally, so every candidate plays
+   E = (steps - T) // (T * len(grid)) episodes; at most ``steps`` env steps are spent, and a
+   budget below T * (1 + len(grid)) (one episode per candidate) is refused. The E training
+   tasks are ``[population.sample(rng) for _ in range(E)]`` with
+   ``rng = np.random.default_rng(seed)`` (``population=None``: the env draws them), and
+   every candidate is scored on the same tasks by
+   ``evaluate(schedule, env_fn(), 1, seed, tasks=tasks).mean_return`` (common random
+   numbers: the candidates meet identical agents).
+4. The highest mean return wins (ties: the first in grid order). Repeated ``meta_train``
+   calls on the same grid pool their episodes (a running mean per candidate), so the
+   harness's calls along the learning curve spend the whole training budget on one search.
+
+``.chosen`` holds the chosen parameters (None before ``meta_train``, when the principal
+plays the schedule's defaults) and ``.scores`` every candidate's mean return and episodes;
+both are saved and loaded with the principal. ``adapt`` does nothing (a schedule is fixed).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -28,6 +57,7 @@ import numpy as np
 
 from mermaide.checks import check_int, check_number
 from mermaide.principal.base import EnvFn, TaskDistribution
+from mermaide.principal.evaluation import evaluate
 
 TARGET = "target"
 UNIFORM = "uniform"
@@ -185,3 +215,155 @@ class RandomInterventions(Heuristic):
     def params(self) -> dict[str, Any]:
         return {"probability": self.probability, "arm": self.arm, "seed": self.seed,
                 "n_arms": self.n_arms}
+
+
+# --- tuned schedules --------------------------------------------------------------------------
+
+
+def probe_game(env: gym.Env, seed: int) -> tuple[int, int]:
+    """(horizon, interventions allowed): one episode of ``env`` that intervenes on arm 0 at
+    every step; its length is the horizon, its interventions used the effective budget
+    min(budget, horizon) (at least 1)."""
+    env.reset(seed=int(seed))
+    steps, done = 0, False
+    info: dict[str, Any] = {}
+    while not done:
+        _, _, terminated, truncated, info = env.step(1)
+        steps += 1
+        done = bool(terminated or truncated)
+    used = info.get("interventions_used", steps)
+    return steps, max(1, min(steps, int(used)))
+
+
+def intervention_counts(allowed: int, candidates: int) -> list[int]:
+    """m_i = max(1, round(allowed * i / candidates)), i = 1..candidates, without duplicates."""
+    counts = [max(1, (2 * allowed * i + candidates) // (2 * candidates))
+              for i in range(1, candidates + 1)]
+    return sorted(set(counts))
+
+
+class _Tuned(Heuristic):
+    """A fixed schedule whose parameters ``meta_train`` picks by a grid search (see the module
+    docstring); it plays ``schedule_class(**chosen)``."""
+
+    schedule_class: type[Heuristic] = Heuristic
+
+    def __init__(self, candidates: int = 5, grid: Sequence[Any] | None = None,
+                 arm: int | str = TARGET, chosen: dict[str, int] | None = None,
+                 scores: Sequence[dict[str, Any]] | None = None):
+        super().__init__(arm)
+        self.candidates = check_int("candidates", candidates, 1)
+        self.grid = None if grid is None else self._checked_grid(grid)
+        self.chosen = None if chosen is None else {k: int(v) for k, v in dict(chosen).items()}
+        self.scores: list[dict[str, Any]] = [
+            {"params": {k: int(v) for k, v in dict(row["params"]).items()},
+             "mean_return": float(row["mean_return"]), "episodes": int(row["episodes"])}
+            for row in (scores or [])]
+        self.schedule = self.schedule_class(**(self.chosen or {}), arm=arm)
+
+    def _checked_grid(self, grid: Sequence[Any]) -> list[dict[str, int]]:
+        raise NotImplementedError
+
+    def candidate_grid(self, horizon: int, allowed: int) -> list[dict[str, int]]:
+        """The candidates' parameters for a game of ``horizon`` steps and ``allowed``
+        interventions (the explicit ``grid`` when one was given)."""
+        raise NotImplementedError
+
+    def intervene(self, t: int) -> bool:
+        return self.schedule.intervene(t)
+
+    def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
+                   seed: int) -> None:
+        """The grid search of the module docstring, within ``steps`` env steps."""
+        check_int("steps", steps, 0)
+        check_int("seed", seed, 0)
+        env = env_fn()
+        horizon, allowed = probe_game(env, seed)
+        grid = self.candidate_grid(horizon, allowed)
+        needed = horizon * (1 + len(grid))
+        if steps < needed:
+            raise ValueError(
+                f"steps must be >= {needed} for {self.name!r} (one probe episode and one "
+                f"episode for each of its {len(grid)} candidates, horizon {horizon}), got "
+                f"{steps}")
+        episodes = (steps - horizon) // (horizon * len(grid))
+        tasks: int | list[Any]
+        if population is None:
+            tasks = episodes
+        else:
+            rng = np.random.default_rng(seed)
+            tasks = [population.sample(rng) for _ in range(episodes)]
+        if [row["params"] for row in self.scores] != grid:
+            self.scores = [{"params": params, "mean_return": 0.0, "episodes": 0}
+                           for params in grid]
+        for row in self.scores:
+            schedule = self.schedule_class(**row["params"], arm=self.arm)
+            score = evaluate(schedule, env, 1, seed, tasks=tasks).mean_return
+            total = row["episodes"] + episodes
+            row["mean_return"] += (score - row["mean_return"]) * episodes / total
+            row["episodes"] = total
+        best = max(range(len(self.scores)), key=lambda i: (self.scores[i]["mean_return"], -i))
+        self.chosen = dict(self.scores[best]["params"])
+        self.schedule = self.schedule_class(**self.chosen, arm=self.arm)
+
+    def params(self) -> dict[str, Any]:
+        return {"candidates": self.candidates, "grid": self.grid, "arm": self.arm,
+                "chosen": self.chosen, "scores": self.scores}
+
+
+class FrontLoadedTuned(_Tuned):
+    """S2 with its ``steps`` tuned on training agents (candidates: intervention counts)."""
+
+    name = "front-loaded-tuned"
+    schedule_class = FrontLoaded
+
+    def _checked_grid(self, grid: Sequence[Any]) -> list[dict[str, int]]:
+        if isinstance(grid, (str, bytes)) or not isinstance(grid, Sequence) or not grid:
+            raise ValueError(f"grid must be a non-empty list of step counts (integers >= 0), "
+                             f"got {grid!r}")
+        return [{"steps": check_int(f"grid[{i}]", value, 0)} for i, value in enumerate(grid)]
+
+    def candidate_grid(self, horizon: int, allowed: int) -> list[dict[str, int]]:
+        if self.grid is not None:
+            return [dict(params) for params in self.grid]
+        return [{"steps": m} for m in intervention_counts(allowed, self.candidates)]
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(),
+                "grid": None if self.grid is None else [p["steps"] for p in self.grid]}
+
+
+class PeriodicTuned(_Tuned):
+    """S1 with its ``period`` and ``offset`` tuned on training agents."""
+
+    name = "periodic-tuned"
+    schedule_class = Periodic
+
+    def _checked_grid(self, grid: Sequence[Any]) -> list[dict[str, int]]:
+        if isinstance(grid, (str, bytes)) or not isinstance(grid, Sequence) or not grid:
+            raise ValueError(f"grid must be a non-empty list of periods or [period, offset] "
+                             f"pairs, got {grid!r}")
+        checked = []
+        for i, value in enumerate(grid):
+            pair = list(value) if isinstance(value, (list, tuple)) else [value, 0]
+            if len(pair) != 2:
+                raise ValueError(f"grid[{i}] must be a period or a [period, offset] pair, got "
+                                 f"{value!r}")
+            checked.append({"period": check_int(f"grid[{i}] period", pair[0], 1),
+                            "offset": check_int(f"grid[{i}] offset", pair[1], 0)})
+        return checked
+
+    def candidate_grid(self, horizon: int, allowed: int) -> list[dict[str, int]]:
+        if self.grid is not None:
+            return [dict(params) for params in self.grid]
+        grid: list[dict[str, int]] = []
+        for m in intervention_counts(allowed, self.candidates):
+            period = max(1, horizon // m)
+            for offset in sorted({0, period // 2}):
+                if {"period": period, "offset": offset} not in grid:
+                    grid.append({"period": period, "offset": offset})
+        return grid
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "grid": None if self.grid is None else
+                [[p["period"], p["offset"]] for p in self.grid]}

@@ -124,10 +124,11 @@ class InnerLoopParams(nn.Module):
 
 def inner_loop(policy: nn.Module, params: Params, inputs: Tensor, actions: Tensor,
                advantages: Tensor, mask: Tensor, lr: float | Tensor, steps: int,
-               entropy_coef: float, first_order: bool) -> Params:
+               entropy_coef: float, first_order: bool, action_masks: Tensor | None = None
+               ) -> Params:
     """``steps`` SGD steps of the REINFORCE loss from ``params``: a pure function (vmap-able).
     With ``first_order`` the gradients are detached (first-order MAML)."""
-    batch = LossBatch(inputs, actions, advantages, mask)
+    batch = LossBatch(inputs, actions, advantages, mask, action_masks)
 
     def loss(p: Params) -> Tensor:
         return policy_gradient_loss(policy, p, batch, entropy_coef)
@@ -207,6 +208,11 @@ def adapted_policy(net: nn.Module, params: Params, per_task: int) -> PolicyFn:
     return act
 
 
+def in_dim(tensor: Tensor | None) -> int | None:
+    """vmap's in_dim for an optional per-task argument (None is passed to every task)."""
+    return None if tensor is None else 0
+
+
 # --- the update -------------------------------------------------------------------------------
 
 
@@ -222,22 +228,26 @@ def meta_loss(learner: MetaLearner, support_game: VectorGame, query_game: Vector
     batch = learner.support_batch(support, m)
     lr = learner.inner_lr_tensor()
 
-    def adapt_one(p: Params, x: Tensor, a: Tensor, adv: Tensor, mk: Tensor) -> Params:
+    def adapt_one(p: Params, x: Tensor, a: Tensor, adv: Tensor, mk: Tensor,
+                  allowed: Tensor | None) -> Params:
         return inner_loop(policy.net, p, x, a, adv, mk, lr, c.adapt_steps, c.entropy_coef,
-                          c.first_order)
+                          c.first_order, allowed)
 
-    adapted = vmap(adapt_one, in_dims=(None, 0, 0, 0, 0))(
-        theta, batch.inputs, batch.actions, batch.advantages, batch.mask)
+    adapted = vmap(adapt_one, in_dims=(None, 0, 0, 0, 0, in_dim(batch.action_masks)))(
+        theta, batch.inputs, batch.actions, batch.advantages, batch.mask, batch.action_masks)
     detached = {k: v.detach() for k, v in adapted.items()}
     query = policy.rollout(query_game, rng, repeat_tasks(tasks, c.query_episodes),
                            policy=adapted_policy(policy.net, detached, c.query_episodes))
     q = loss_batch(query, policy.encoder,
                    reinforce_advantages(query, c.gamma, c.normalize_advantages, m)).split(m)
 
-    def query_loss(p: Params, x: Tensor, a: Tensor, adv: Tensor, mk: Tensor) -> Tensor:
-        return policy_gradient_loss(policy.net, p, LossBatch(x, a, adv, mk), c.entropy_coef)
+    def query_loss(p: Params, x: Tensor, a: Tensor, adv: Tensor, mk: Tensor,
+                   allowed: Tensor | None) -> Tensor:
+        return policy_gradient_loss(policy.net, p, LossBatch(x, a, adv, mk, allowed),
+                                    c.entropy_coef)
 
-    loss = vmap(query_loss)(adapted, q.inputs, q.actions, q.advantages, q.mask).mean()
+    loss = vmap(query_loss, in_dims=(0, 0, 0, 0, 0, in_dim(q.action_masks)))(
+        adapted, q.inputs, q.actions, q.advantages, q.mask, q.action_masks).mean()
     if c.support_credit:
         loss = loss + support_credit_loss(learner, theta, batch, query, m)
     return loss, support.steps + query.steps
@@ -258,7 +268,10 @@ def support_credit_loss(learner: MetaLearner, theta: Params, batch: LossBatch,
         score = score / score.std()
     flat_inputs = batch.inputs.reshape(-1, *batch.inputs.shape[2:])
     flat_actions = batch.actions.reshape(-1, *batch.actions.shape[2:])
-    chosen, _ = action_log_probs(learner.policy.net, theta, flat_inputs, flat_actions)
+    flat_masks = None if batch.action_masks is None else batch.action_masks.reshape(
+        -1, *batch.action_masks.shape[2:])
+    chosen, _ = action_log_probs(learner.policy.net, theta, flat_inputs, flat_actions,
+                                 flat_masks)
     support_log_prob = (chosen * batch.mask.reshape(chosen.shape)).sum(-1).reshape(tasks, -1)
     return -(score[:, None] * support_log_prob).sum(1).mean()
 
@@ -310,7 +323,9 @@ def maml_adapt(learner: MetaLearner, episodes: Episodes) -> None:
         batch = learner.support_batch(episodes, 1)
     adapted = inner_loop(policy.net, theta, batch.inputs[0], batch.actions[0],
                          batch.advantages[0], batch.mask[0], learner.inner_lr, c.adapt_steps,
-                         c.entropy_coef, first_order=True)
+                         c.entropy_coef, first_order=True,
+                         action_masks=None if batch.action_masks is None
+                         else batch.action_masks[0])
     with torch.no_grad():
         for name, value in policy.net.named_parameters():
             value.copy_(adapted[name])
@@ -330,6 +345,7 @@ class MAML:
         self.rng = np.random.default_rng(self.config.seed)
         self.learner: MetaLearner | None = None
         self.obs_dim = 0
+        self.allowed: Any = None  # the game's action mask for the next act, when it gives one
 
     @property
     def policy(self) -> Policy | None:
@@ -375,8 +391,17 @@ class MAML:
             learner = self._ready()
             maml_adapt(learner, learner.policy.play(env, episodes, self.rng))
 
+
+    def begin_episode(self, info: dict[str, Any]) -> None:
+        """Read the game's action mask of the episode's first step (``info["action_mask"]``)."""
+        self.allowed = info.get("action_mask")
+
+    def after_step(self, info: dict[str, Any]) -> None:
+        """Read the game's action mask of the next step."""
+        self.allowed = info.get("action_mask")
+
     def act(self, obs: np.ndarray, state: Any) -> tuple[Any, Any]:
-        return self._ready().policy.act(obs, state, self.config.greedy, self.rng)
+        return self._ready().policy.act(obs, state, self.config.greedy, self.rng, self.allowed)
 
     def save(self, path: str) -> None:
         learner = self._ready()

@@ -68,6 +68,7 @@ class Mermaide:
         self.world_model: AgentWorldModel | None = None
         self.learner: MetaLearner | None = None
         self.obs_dim = 0
+        self.allowed: Any = None  # the game's action mask for the next act, when it gives one
 
     @property
     def policy(self) -> Policy | None:
@@ -124,8 +125,17 @@ class Mermaide:
                 fine_tune(model, played, seed=int(self.rng.integers(2**31)))
             maml_adapt(learner, played)
 
+
+    def begin_episode(self, info: dict[str, Any]) -> None:
+        """Read the game's action mask of the episode's first step (``info["action_mask"]``)."""
+        self.allowed = info.get("action_mask")
+
+    def after_step(self, info: dict[str, Any]) -> None:
+        """Read the game's action mask of the next step."""
+        self.allowed = info.get("action_mask")
+
     def act(self, obs: np.ndarray, state: Any) -> tuple[Any, Any]:
-        return self._ready()[1].policy.act(obs, state, self.config.greedy, self.rng)
+        return self._ready()[1].policy.act(obs, state, self.config.greedy, self.rng, self.allowed)
 
     def save(self, path: str) -> None:
         model, learner = self._ready()

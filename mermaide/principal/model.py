@@ -66,6 +66,7 @@ class AgentModel:
         self.policy: Policy | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.obs_dim = 0
+        self.allowed: Any = None  # the game's action mask for the next act, when it gives one
 
     def _ready(self) -> tuple[AgentWorldModel, Policy]:
         if self.policy is None or self.world_model is None:
@@ -117,8 +118,17 @@ class AgentModel:
                 fine_tune(model, played, seed=int(self.rng.integers(2**31)))
             reinforce_adapt(policy, played, self.config)
 
+
+    def begin_episode(self, info: dict[str, Any]) -> None:
+        """Read the game's action mask of the episode's first step (``info["action_mask"]``)."""
+        self.allowed = info.get("action_mask")
+
+    def after_step(self, info: dict[str, Any]) -> None:
+        """Read the game's action mask of the next step."""
+        self.allowed = info.get("action_mask")
+
     def act(self, obs: np.ndarray, state: Any) -> tuple[Any, Any]:
-        return self._ready()[1].act(obs, state, self.config.greedy, self.rng)
+        return self._ready()[1].act(obs, state, self.config.greedy, self.rng, self.allowed)
 
     def save(self, path: str) -> None:
         model, policy = self._ready()

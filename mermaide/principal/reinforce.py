@@ -135,6 +135,7 @@ class Reinforce:
         self.policy: Policy | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.obs_dim = 0
+        self.allowed: Any = None  # the game's action mask for the next act, when it gives one
 
     def _ready(self) -> Policy:
         if self.policy is None:
@@ -174,8 +175,17 @@ class Reinforce:
             policy = self._ready()
             reinforce_adapt(policy, policy.play(env, episodes, self.rng), self.config)
 
+
+    def begin_episode(self, info: dict[str, Any]) -> None:
+        """Read the game's action mask of the episode's first step (``info["action_mask"]``)."""
+        self.allowed = info.get("action_mask")
+
+    def after_step(self, info: dict[str, Any]) -> None:
+        """Read the game's action mask of the next step."""
+        self.allowed = info.get("action_mask")
+
     def act(self, obs: np.ndarray, state: Any) -> tuple[Any, Any]:
-        return self._ready().act(obs, state, self.config.greedy, self.rng)
+        return self._ready().act(obs, state, self.config.greedy, self.rng, self.allowed)
 
     def save(self, path: str) -> None:
         policy = self._ready()

@@ -136,9 +136,11 @@ class VectorGame:
             return list(sample_many(n, rng))
         return [population.sample(rng) for _ in range(n)]
 
-    def reset(self, tasks: Any = None, seed: int | None = None) -> np.ndarray:
+    def reset(self, tasks: Any = None, seed: int | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode on every sub-game (with ``tasks[i]`` on sub-game i when given);
-        ``seed`` seeds the vector env (later resets continue its generator)."""
+        ``seed`` seeds the vector env (later resets continue its generator). Returns the
+        first observations (N, D) and the reset info."""
         if tasks is not None and len(tasks) != self.num_envs:
             raise ValueError(f"tasks must hold {self.num_envs} tasks (one per sub-game), got "
                              f"{len(tasks)}")
@@ -146,8 +148,8 @@ class VectorGame:
             raise ValueError("an AgentBatch needs the game's native vector env; pass a list "
                              "of AgentSpec")
         options = None if tasks is None else {self.option: tasks}
-        obs, _ = self.env.reset(seed=seed, options=options)
-        return np.asarray(obs, dtype=np.float32)
+        obs, info = self.env.reset(seed=seed, options=options)
+        return np.asarray(obs, dtype=np.float32), info
 
     def close(self) -> None:
         self.env.close()
@@ -260,6 +262,21 @@ class IdentityEncoder:
         return obs
 
 
+# What a ruled-out action's logit becomes: its probability underflows to exactly 0, while
+# p * log p stays 0 (with -inf it would be NaN).
+MASKED_LOGIT = -1e9
+
+
+def masked_logits(logits: Tensor, allowed: np.ndarray | Tensor | None) -> Tensor:
+    """``logits`` with the actions ``allowed`` rules out (False) pushed to ``MASKED_LOGIT``."""
+    if allowed is None:
+        return logits
+    allowed = torch.as_tensor(allowed, dtype=torch.bool)
+    if allowed.shape[-1] == 0 or bool(allowed.all()):
+        return logits
+    return logits.masked_fill(~allowed, MASKED_LOGIT)
+
+
 def sample_actions(logits: Tensor, rng: np.random.Generator) -> np.ndarray:
     """One action per row of (N, A) logits, drawn with numpy (deep-copyable, seeded)."""
     probs = torch.softmax(logits.double(), dim=-1).numpy()
@@ -285,17 +302,25 @@ class ActionSpace:
                              f"got {space}")
         self.space = space
 
-    def sample(self, out: Tensor, log_std: Tensor | None, rng: np.random.Generator
-               ) -> np.ndarray:
-        """(N, A) policy outputs -> N actions as the policy scores them."""
+    @property
+    def mask_size(self) -> int:
+        """Entries of an action mask: one per action of a Discrete space, none for a Box."""
+        return self.size if self.discrete else 0
+
+    def sample(self, out: Tensor, log_std: Tensor | None, rng: np.random.Generator,
+               allowed: np.ndarray | None = None) -> np.ndarray:
+        """(N, A) policy outputs -> N actions as the policy scores them; never one that
+        ``allowed`` (N, A) rules out."""
         if self.discrete:
-            return sample_actions(out, rng)
+            return sample_actions(masked_logits(out, allowed), rng)
         assert log_std is not None
         noise = rng.standard_normal(out.shape).astype(np.float32)
         return out.numpy() + np.exp(log_std.numpy()) * noise
 
-    def greedy(self, out: Tensor) -> np.ndarray:
-        return out.argmax(dim=-1).numpy() if self.discrete else out.numpy()
+    def greedy(self, out: Tensor, allowed: np.ndarray | None = None) -> np.ndarray:
+        if self.discrete:
+            return masked_logits(out, allowed).argmax(dim=-1).numpy()
+        return out.numpy()
 
     def to_env(self, actions: np.ndarray) -> np.ndarray:
         """N scored actions -> the (N,) or (N, A) batch the vector env takes."""
@@ -357,17 +382,20 @@ class Policy:
     def log_std(self) -> Tensor | None:
         return self.net.log_std.detach() if self.net.continuous else None
 
-    def act(self, obs: np.ndarray, state: Any, greedy: bool, rng: np.random.Generator
-            ) -> tuple[Any, Any]:
-        """One step of one episode (``state=None`` starts it): the env action and the state."""
+    def act(self, obs: np.ndarray, state: Any, greedy: bool, rng: np.random.Generator,
+            allowed: np.ndarray | None = None) -> tuple[Any, Any]:
+        """One step of one episode (``state=None`` starts it): the env action and the state;
+        never an action the game's ``allowed`` mask ((A,) bool) rules out."""
         enc_state, pol_state = (None, None) if state is None else state
         with torch.no_grad():
             x = torch.as_tensor(np.asarray(obs, dtype=np.float32))[None]
             x, enc_state = self.encoder.step(x, enc_state)
             out, pol_state = self.net(x[:, None], pol_state)
         out = out[:, 0]
-        action = (self.space.greedy(out) if greedy
-                  else self.space.sample(out, self.log_std, rng))[0]
+        mask = None if allowed is None or not self.space.discrete else np.asarray(
+            allowed, dtype=bool)[None]
+        action = (self.space.greedy(out, mask) if greedy
+                  else self.space.sample(out, self.log_std, rng, mask))[0]
         return self.space.to_env_one(action), (enc_state, pol_state)
 
     def rollout(self, game: VectorGame, rng: np.random.Generator, tasks: Any = None,
@@ -394,13 +422,15 @@ class Episodes:
     """N episodes padded to the longest: obs (N, T, D), actions (N, T) (or (N, T, A) for Box
     actions), rewards (N, T), mask (N, T) (1 where the step happened), agent_actions (N, T)
     (the agent's action as the principal observed it, ``info["observed_action"]``; -1 where
-    the game reports none)."""
+    the game reports none), action_masks (N, T, A) (the game's ``info["action_mask"]`` when the
+    action was chosen: all True where it reports none; (N, T, 0) for Box actions)."""
 
     obs: np.ndarray
     actions: np.ndarray
     rewards: np.ndarray
     mask: np.ndarray
     agent_actions: np.ndarray
+    action_masks: np.ndarray  # (N, T, A) bool: the actions that could have an effect
 
     @property
     def steps(self) -> int:
@@ -421,26 +451,44 @@ class Episodes:
                           for f in dataclasses.fields(Episodes)))
 
 
-Chooser = Callable[[np.ndarray, Any], tuple[np.ndarray, Any]]
+Chooser = Callable[[np.ndarray, Any, np.ndarray], tuple[np.ndarray, Any]]
+
+
+def info_action_mask(info: dict[str, Any], n: int, size: int) -> np.ndarray:
+    """The (n, size) bool mask a vector env's info reports (``info["action_mask"]``, the
+    MaskablePPO convention), all True where it reports none."""
+    mask = info.get("action_mask")
+    if mask is None:
+        return np.ones((n, size), dtype=bool)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (n, size):
+        # SyncVectorEnv stacks what each sub-env reports; a sub-env without one gives None.
+        mask = np.stack([np.ones(size, bool) if m is None else np.asarray(m, bool)
+                         for m in info["action_mask"]])
+    return mask
 
 
 def play(game: VectorGame, choose: Chooser, to_env: Callable[[np.ndarray], np.ndarray],
-         tasks: Any = None, seed: int | None = None) -> Episodes:
+         mask_size: int, tasks: Any = None, seed: int | None = None) -> Episodes:
     """One episode on each sub-game of ``game`` in lockstep: per time step one call of
-    ``choose(obs (N, D), state) -> (actions as recorded, state)`` (``state`` is None at the
-    start) and one vectorised ``step(to_env(actions))``. Sub-games that end early (a third
-    party's env) are masked out and their further steps ignored."""
-    obs = game.reset(tasks, seed)
-    alive = np.ones(game.num_envs, dtype=bool)
-    observations, actions, rewards, masks, seen = [], [], [], [], []
+    ``choose(obs (N, D), state, action_mask (N, mask_size)) -> (actions as recorded,
+    state)`` (``state`` is None at the start) and one vectorised ``step(to_env(actions))``.
+    Sub-games that end early (a third party's env) are masked out and their further steps
+    ignored."""
+    obs, info = game.reset(tasks, seed)
+    n = game.num_envs
+    allowed = info_action_mask(info, n, mask_size)
+    alive = np.ones(n, dtype=bool)
+    observations, actions, rewards, masks, seen, allowed_steps = [], [], [], [], [], []
     state: Any = None
     step = game.env.step
     while True:
-        action, state = choose(obs, state)
+        action, state = choose(obs, state, allowed)
         next_obs, reward, terminated, truncated, info = step(to_env(action))
         observed = info.get("observed_action")
         observations.append(obs)
         actions.append(action)
+        allowed_steps.append(allowed)
         rewards.append(np.where(alive, reward, 0.0).astype(np.float32))
         masks.append(alive.astype(np.float32))
         seen.append(np.where(alive, -1 if observed is None else observed, -1))
@@ -448,8 +496,10 @@ def play(game: VectorGame, choose: Chooser, to_env: Callable[[np.ndarray], np.nd
         if not alive.any():
             break
         obs = np.asarray(next_obs, dtype=np.float32)
+        allowed = info_action_mask(info, n, mask_size)
     return Episodes(np.stack(observations, 1), np.stack(actions, 1), np.stack(rewards, 1),
-                    np.stack(masks, 1), np.stack(seen, 1).astype(np.int64))
+                    np.stack(masks, 1), np.stack(seen, 1).astype(np.int64),
+                    np.stack(allowed_steps, 1))
 
 
 def rollout(game: VectorGame, encoder: Encoder, policy: PolicyFn, space: ActionSpace,
@@ -458,16 +508,16 @@ def rollout(game: VectorGame, encoder: Encoder, policy: PolicyFn, space: ActionS
     """``play`` with a policy: per time step one encoder and one policy call on the (N, 1, F)
     inputs (``policy(x, state) -> (outputs, state)``), actions sampled from the outputs."""
 
-    def choose(obs: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+    def choose(obs: np.ndarray, state: Any, allowed: np.ndarray) -> tuple[np.ndarray, Any]:
         enc_state, pol_state = (None, None) if state is None else state
         x, enc_state = encoder.step(torch.from_numpy(obs), enc_state)
         out, pol_state = policy(x[:, None], pol_state)
-        action = space.sample(out[:, 0], log_std, rng)
+        action = space.sample(out[:, 0], log_std, rng, allowed)
         return (action.astype(np.int64) if space.discrete else action.astype(np.float32),
                 (enc_state, pol_state))
 
     with torch.no_grad():
-        return play(game, choose, space.to_env, tasks, seed)
+        return play(game, choose, space.to_env, space.mask_size, tasks, seed)
 
 
 # --- returns, advantages, losses --------------------------------------------------------------
@@ -519,17 +569,21 @@ def reinforce_advantages(episodes: Episodes, gamma: float, normalize: bool, task
 @dataclass
 class LossBatch:
     """What the loss needs, as tensors: inputs (N, T, F), actions (N, T), advantages (N, T),
-    mask (N, T)."""
+    mask (N, T), and the action masks the game reported (a ruled-out action has probability 0
+    in the loss as in sampling, so a step with one allowed action carries no gradient)."""
 
     inputs: Tensor
     actions: Tensor
     advantages: Tensor
     mask: Tensor
+    action_masks: Tensor | None = None  # (N, T, A) bool: the actions the game allowed
 
     def split(self, tasks: int) -> LossBatch:
         """The same batch as (tasks, N / tasks, ...) tensors, for ``vmap`` over tasks."""
         return LossBatch(by_task(self.inputs, tasks), by_task(self.actions, tasks),
-                         by_task(self.advantages, tasks), by_task(self.mask, tasks))
+                         by_task(self.advantages, tasks), by_task(self.mask, tasks),
+                         None if self.action_masks is None else by_task(self.action_masks,
+                                                                        tasks))
 
 
 def by_task(t: Tensor, tasks: int) -> Tensor:
@@ -540,14 +594,18 @@ def by_task(t: Tensor, tasks: int) -> Tensor:
 def loss_batch(episodes: Episodes, encoder: Encoder, advantages: np.ndarray) -> LossBatch:
     with torch.no_grad():
         inputs = encoder.sequence(torch.from_numpy(episodes.obs))
+    masks = episodes.action_masks
     return LossBatch(inputs, torch.from_numpy(episodes.actions), torch.from_numpy(advantages),
-                     torch.from_numpy(episodes.mask))
+                     torch.from_numpy(episodes.mask),
+                     None if masks.shape[-1] == 0 or masks.all() else torch.from_numpy(masks))
 
 
 def action_log_probs(policy: nn.Module, params: dict[str, Tensor], inputs: Tensor,
-                     actions: Tensor) -> tuple[Tensor, Tensor]:
+                     actions: Tensor, action_masks: Tensor | None = None
+                     ) -> tuple[Tensor, Tensor]:
     """log pi(a_t | h_t) of the actions taken and the policy's entropy, both (N, T), under
-    ``params`` (a pure function of them)."""
+    ``params`` (a pure function of them), the actions ``action_masks`` rules out at
+    probability 0."""
     out, _ = functional_call(policy, params, (inputs,))
     if "log_std" in params:  # a Gaussian over Box actions
         log_std = params["log_std"]
@@ -555,6 +613,8 @@ def action_log_probs(policy: nn.Module, params: dict[str, Tensor], inputs: Tenso
         chosen = (-0.5 * z ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
         entropy = (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum().expand_as(chosen)
         return chosen, entropy
+    if action_masks is not None:
+        out = out.masked_fill(~action_masks, MASKED_LOGIT)
     log_probs = torch.log_softmax(out, dim=-1)
     chosen = log_probs.gather(-1, actions[..., None])[..., 0]
     return chosen, -(log_probs.exp() * log_probs).sum(-1)
@@ -564,7 +624,8 @@ def policy_gradient_loss(policy: nn.Module, params: dict[str, Tensor], batch: Lo
                          entropy_coef: float) -> Tensor:
     """The REINFORCE loss, ``-E[log pi(a|h) * A + entropy_coef * H(pi(.|h))]`` over the steps
     that happened, evaluated with the parameters ``params`` (a pure function of them)."""
-    chosen, entropy = action_log_probs(policy, params, batch.inputs, batch.actions)
+    chosen, entropy = action_log_probs(policy, params, batch.inputs, batch.actions,
+                                       batch.action_masks)
     steps = batch.mask.sum().clamp(min=1.0)
     return -((chosen * batch.advantages + entropy_coef * entropy) * batch.mask).sum() / steps
 

@@ -397,12 +397,15 @@ def collect_trajectories(env_fn: Callable[[], gym.Env[Any, Any]], population: Ag
             tasks = None if draw is None else draw(first, size, spec_rng)
             _start_episodes(behaviour, size)
 
-            def choose(obs: np.ndarray, state: Any, size: int = size) -> tuple[np.ndarray, Any]:
+            def choose(obs: np.ndarray, state: Any, allowed: np.ndarray,
+                       size: int = size) -> tuple[np.ndarray, Any]:
+                # The game's action mask is not applied: the data is of an indiscriminate
+                # intervener, whose refused interventions the world model sees too.
                 if behaviour is None:
                     return act_rng.integers(low, high, size=size), None
                 return _checked_actions(behaviour(obs, act_rng), size, low, high), None
 
-            episodes = play(games[size], choose, lambda a: a, tasks,
+            episodes = play(games[size], choose, lambda a: a, high - low, tasks,
                             int(env_rng.integers(2**31)))
             if not np.all(episodes.mask == 1.0):
                 raise ValueError("env must give episodes of one length")

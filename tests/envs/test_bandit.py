@@ -216,3 +216,33 @@ def test_vector_env_is_seeded_and_mixes_learners():
     (a, kinds), (b, _) = run(3), run(3)
     np.testing.assert_array_equal(a, b)
     assert len(kinds) >= 3
+
+
+@pytest.mark.parametrize("budget", [None, 0, 3])
+def test_action_mask_is_exactly_what_can_still_have_an_effect(budget):
+    """A masked action is one the game would refuse (a bonus with no budget left); an
+    allowed one is applied. The reset info, every step's info and ``action_masks()`` agree,
+    in the single env and in the native vector env."""
+    env = gym.make("Mermaide/Bandit-v0", n_arms=4, horizon=12, intervention_budget=budget)
+    rng = np.random.default_rng(0)
+    _, info = env.reset(seed=0)
+    for _ in range(12):
+        mask = info["action_mask"]
+        np.testing.assert_array_equal(mask, env.unwrapped.action_masks())
+        assert mask.shape == (5,) and mask.dtype == bool and mask[0]
+        assert np.all(mask[1:] == mask[1])  # the budget is all that decides
+        action = int(rng.integers(1, 5))
+        _, _, _, _, info = env.step(action)
+        assert info["refused"] == (not mask[action])
+        assert info["intervened"] == bool(mask[action])
+    vector = gym.make_vec("Mermaide/Bandit-v0", num_envs=6, n_arms=4, horizon=12,
+                          intervention_budget=budget, vectorization_mode="vector_entry_point")
+    _, info = vector.reset(seed=0)
+    for _ in range(12):
+        mask = info["action_mask"]
+        assert mask.shape == (6, 5)
+        actions = rng.integers(0, 5, size=6)
+        _, _, _, _, info = vector.step(actions)
+        chosen = mask[np.arange(6), actions]
+        np.testing.assert_array_equal(info["refused"], ~chosen)
+        np.testing.assert_array_equal(info["intervened"], chosen & (actions > 0))

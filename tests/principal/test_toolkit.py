@@ -119,10 +119,10 @@ def test_each_sub_game_plays_its_own_task_on_both_forms():
     target_columns = slice(2 * 3 + 3, 3 * 3 + 3)
     for env_fn in (bandit(), wrapped_bandit):
         game = VectorGame.make(env_fn, 3)
-        obs = game.reset(specs, seed=0)
+        obs, _ = game.reset(specs, seed=0)
         np.testing.assert_array_equal(obs[:, target_columns].argmax(1), [0, 1, 2])
     native = VectorGame.make(bandit(), 3)
-    obs = native.reset(AgentBatch.from_specs(specs), seed=0)
+    obs, _ = native.reset(AgentBatch.from_specs(specs), seed=0)
     np.testing.assert_array_equal(obs[:, target_columns].argmax(1), [0, 1, 2])
     with pytest.raises(ValueError, match="tasks must hold 3 tasks"):
         native.reset(specs[:2])
@@ -150,7 +150,7 @@ def test_grouped_advantages_equal_each_group_on_its_own():
         mask[:, 0] = 1.0
         episodes = Episodes(np.zeros((n, horizon, 2), np.float32), np.zeros((n, horizon), int),
                             rng.random((n, horizon)).astype(np.float32), mask,
-                            np.zeros((n, horizon), int))
+                            np.zeros((n, horizon), int), np.ones((n, horizon, 3), bool))
         for normalize in (True, False):
             grouped = reinforce_advantages(episodes, 0.9, normalize, tasks)
             alone = np.concatenate([
@@ -188,3 +188,33 @@ def test_no_private_names_of_other_packages(package):
         "*.py"))
     for private in (".core.", "_max_episode_steps", ".unwrapped."):
         assert private not in source, private
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("reinforce", dict(hidden_size=8, episodes_per_batch=4, greedy=False)),
+    ("maml", dict(hidden_size=8, meta_batch=2, query_episodes=2, greedy=False)),
+])
+def test_learned_principals_never_pick_a_masked_action(name, kwargs):
+    """Untrained (near-uniform, sampling) policies would request a bonus on most steps; with
+    the game's mask they never request one the budget would refuse, in training rollouts or
+    when scored."""
+    principal = make(name, **kwargs)
+    game = VectorGame.make(bandit(intervention_budget=2), 16)
+    principal.meta_train(bandit(intervention_budget=2), steering_population(), 200, seed=0)
+    episodes = principal.policy.rollout(game, np.random.default_rng(0), seed=0)
+    chosen = np.take_along_axis(episodes.action_masks, episodes.actions[..., None], -1)
+    assert chosen.all() and not episodes.action_masks.all()  # the mask did bite
+    assert ((episodes.actions > 0).sum(1) <= 2).all()
+    stats = evaluate(principal, bandit(intervention_budget=2)(), episodes=5, seed=0)
+    assert (stats.interventions == 2).all()  # it keeps asking until the budget is spent
+    refused = 0
+    env = bandit(intervention_budget=2)()
+    obs, info = env.reset(seed=1)
+    principal.begin_episode(info)
+    state, done = None, False
+    while not done:
+        action, state = principal.act(obs, state)
+        obs, _, done, _, info = env.step(action)
+        principal.after_step(info)
+        refused += info["refused"]
+    assert refused == 0
