@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import ray
 
@@ -69,6 +70,16 @@ def test_bad_suites_are_refused():
         suite_from_dict({**TINY, "seeds": [1, 1]})
     with pytest.raises(ValueError, match=r"evaluation\.tasks must be >= 1"):
         suite_from_dict({**TINY, "evaluation": {"tasks": 0}})
+    with pytest.raises(ValueError, match=r"comparisons\[1\] must name two of the suite's "
+                       r"principals \['none', 'tests.bench.third_party:FrontLoader'\], got "
+                       r"\['none', 'maml'\] \('maml' is not one of them\)"):
+        suite_from_dict({**TINY, "comparisons": [["none", "none"], ["none", "maml"]]})
+    with pytest.raises(ValueError, match=r"comparisons\[0\] must be a pair"):
+        suite_from_dict({**TINY, "comparisons": [["none"]]})
+    with pytest.raises(ValueError, match=r"populations\.train_size must be an integer >= 1, got 0"):
+        suite_from_dict({**TINY, "populations": {**TINY["populations"], "train_size": 0}})
+    with pytest.raises(ValueError, match=r"evaluation\.task_seed must be an integer >= 0, got -1"):
+        suite_from_dict({**TINY, "evaluation": {**TINY["evaluation"], "task_seed": -1}})
 
 
 def test_run_report_resume_and_determinism(tmp_path):
@@ -199,3 +210,144 @@ def test_third_party_principal_from_the_current_folder(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=300, env=checkout_env())
     assert result.returncode == 0, result.stderr
     assert "| my_pkg.my_mod:MyPrincipal | 0 |" in (tmp_path / "out" / "results.md").read_text()
+
+
+PAIRED = {
+    **TINY,
+    # front-loaded with steps = 0 plays exactly as none: equal only if both play every task
+    # from the same seeds.
+    "principals": ["none", "front-loaded", "front-loaded-tuned",
+                   "tests.bench.third_party:FrontLoader"],
+    "comparisons": [["tests.bench.third_party:FrontLoader", "none"], ["none", "none"],
+                    ["front-loaded", "none"], ["front-loaded-tuned", "none"]],
+    "principal_kwargs": {"front-loaded": {"steps": 0}},
+    # Horizon 15, budget 5: the tuned schedule needs 15 * (1 + 5) steps per meta_train call.
+    "evaluation": {**TINY["evaluation"], "train_steps": 200},
+}
+
+
+def test_paired_comparisons_on_one_task_set(tmp_path):
+    suite = suite_from_dict(PAIRED)
+    assert run_suite(suite, tmp_path, workers=2, progress=False)["done"] == 8
+    data = json.loads((tmp_path / "results.json").read_text())
+    runs = data["runs"]
+    # One held-out task set for every principal and every seed.
+    assert len({json.dumps(run["test_tasks"]) for run in runs}) == 1
+    assert len(runs[0]["test_tasks"]) == 3 and len(set(runs[0]["test_tasks"])) == 3
+    by = {(run["principal"], run["seed"]): run["shots"] for run in runs}
+    for seed in (0, 1):
+        for shots in ("0", "1"):
+            assert by[("front-loaded", seed)][shots]["returns"] == \
+                by[("none", seed)][shots]["returns"]
+    rows = {(row["label"], row["shots"]): row for row in data["comparisons"]}
+    assert len(rows) == 8
+    for shots in (0, 1):
+        for same in ("none − none", "front-loaded − none"):
+            row = rows[(same, shots)]
+            assert row["mean"] == 0.0 and row["ci"] == 0.0 and row["tasks"] == 3
+            assert row["differences"] == [0.0, 0.0, 0.0] and row["seeds"] == [0, 1]
+    # The difference is the per-task mean over episodes and seeds, by hand.
+    paying = rows[("tests.bench.third_party:FrontLoader − none", 1)]
+    per_task = {}
+    for name in ("tests.bench.third_party:FrontLoader", "none"):
+        per_task[name] = np.mean([by[(name, seed)]["1"]["task_returns"] for seed in (0, 1)], 0)
+        shot = by[(name, 0)]["1"]
+        assert shot["task_returns"][2] == pytest.approx(
+            np.mean([r for r, t in zip(shot["returns"], shot["tasks"], strict=True) if t == 2]))
+    expected = per_task["tests.bench.third_party:FrontLoader"] - per_task["none"]
+    assert paying["differences"] == pytest.approx(expected.tolist())
+    assert paying["mean"] == pytest.approx(expected.mean())
+    report = (tmp_path / "results.md").read_text()
+    assert "## Paired comparisons" in report and "| none − none | 0 | 0.000 ± 0.000 |" in report
+    assert "![comparisons.png](comparisons.png)" in report
+    assert (tmp_path / "comparisons.png").stat().st_size > 0
+    # The tuned schedule chose among its candidates on training agents, and says so.
+    assert all(run["chosen"]["steps"] in range(1, 6) for run in runs
+               if run["principal"] == "front-loaded-tuned")
+    assert "`front-loaded-tuned`: seed 0: steps=" in report
+
+    # Cost-effectiveness: interventions used and return per intervention ("-" for none).
+    assert "| interventions used | cost | return per intervention |" in report
+    none_row = next(line for line in report.splitlines() if line.startswith("| none | 0 |"))
+    assert none_row.endswith("| - |")
+    paying_row = next(line for line in report.splitlines()
+                      if line.startswith("| tests.bench.third_party:FrontLoader | 0 |"))
+    returns_cell, per_cell = paying_row.split(" | ")[2], paying_row.split(" | ")[-1]
+    assert float(per_cell.split(" ± ")[0]) == pytest.approx(
+        float(returns_cell.split(" ± ")[0]) / 5, rel=1e-3)  # 5 interventions every episode
+
+    # --principals leaving one out: its comparisons are skipped with a note.
+    fewer = suite.with_overrides(principals=["none", "front-loaded"])
+    assert run_suite(fewer, tmp_path, resume=True, progress=False)["skipped"] == 4
+    report = (tmp_path / "results.md").read_text()
+    assert ("tests.bench.third_party:FrontLoader − none skipped: no finished runs of "
+            "tests.bench.third_party:FrontLoader") in report
+    assert "| front-loaded − none | 1 | 0.000 ± 0.000 |" in report
+
+
+def test_the_task_set_depends_on_the_suite_only():
+    from mermaide.bench.job import task_sets
+    from mermaide.bench.tasks import fingerprint
+
+    def prints(raw):
+        return [fingerprint(task) for task in task_sets(suite_from_dict(raw))["test"]]
+
+    assert prints(TINY) == prints({**TINY, "principals": ["none"], "seeds": [5]})
+    other = {**TINY, "evaluation": {**TINY["evaluation"], "task_seed": 1}}
+    assert prints(other) != prints(TINY)
+
+
+class TaskRecorder:
+    """Writes the fingerprints of the training tasks it meets (through the population and
+    through ``env_fn``'s own draws) to ``path``, one JSON line per meta_train call."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def meta_train(self, env_fn, population, steps, seed):
+        from mermaide.bench.tasks import fingerprint
+
+        rng = np.random.default_rng(seed)
+        env = env_fn()
+        tasks = [population.sample(rng) for _ in range(30)] + population.sample_many(10, rng)
+        tasks += [env.reset(seed=seed + i)[1]["agent"] for i in range(10)]
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps([fingerprint(task) for task in tasks]) + "\n")
+
+    def adapt(self, env, episodes):
+        pass
+
+    def act(self, obs, state):
+        return 0, state
+
+    def save(self, path):
+        pass
+
+    def load(self, path):
+        pass
+
+
+@pytest.mark.parametrize("train_size", [3, None])
+def test_train_size_gives_a_fixed_training_set(tmp_path, train_size):
+    recorder = "tests.bench.test_harness:TaskRecorder"
+    seen = tmp_path / "seen.jsonl"
+    populations = {**TINY["populations"]}
+    if train_size is not None:
+        populations["train_size"] = train_size
+    suite = suite_from_dict({**TINY, "principals": [recorder], "shots": [0],
+                             "populations": populations,
+                             "principal_kwargs": {recorder: {"path": str(seen)}},
+                             "evaluation": {**TINY["evaluation"], "train_steps": 2}})
+    run_suite(suite, tmp_path / "out", workers=1, progress=False)
+    calls = [json.loads(line) for line in seen.read_text().splitlines()]
+    assert len(calls) == 4  # 2 seeds x 2 curve points
+    met = {task for call in calls for task in call}
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    if train_size is None:
+        assert len(met) > 40 and all(run["train_set"] is None for run in runs)
+    else:
+        # The same 3 agents for every seed, and the only ones met, both ways of drawing.
+        assert len({json.dumps(run["train_set"]) for run in runs}) == 1
+        assert met == set(runs[0]["train_set"]) and len(met) == 3
+        assert "a fixed set of 3 agents from `train`" in (tmp_path / "out" / "results.md"
+                                                          ).read_text()
