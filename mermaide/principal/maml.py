@@ -104,6 +104,11 @@ class MAMLConfig(ReinforceConfig):
         check_int("query_episodes", self.query_episodes, 1)
         for name in ("first_order", "support_credit", "learn_adapt_lr", "learn_baseline"):
             check_bool(name, getattr(self, name))
+        for name, plain in (("critic", False), ("ppo_epochs", 1), ("minibatches", 1)):
+            if getattr(self, name) != plain:
+                raise ValueError(f"{name} must be {plain!r} for MAML (its inner and outer "
+                                 f"losses are policy gradients on the meta-batch), got "
+                                 f"{getattr(self, name)!r}")
         if self.learn_adapt_lr and self.adapt_lr <= 0:
             raise ValueError(f"adapt_lr must be > 0 with learn_adapt_lr (it is learnt on a log "
                              f"scale from there), got {self.adapt_lr!r}")

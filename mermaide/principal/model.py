@@ -75,7 +75,8 @@ class AgentModel:
 
     def _build(self, model: AgentWorldModel, space: ActionSpace) -> Policy:
         c = self.config
-        return Policy.build(WorldModelEncoder(model), space, c.policy, c.hidden_size, c.history)
+        return Policy.build(WorldModelEncoder(model), space, c.policy, c.hidden_size, c.history,
+                            c.critic)
 
     def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
                    seed: int) -> None:

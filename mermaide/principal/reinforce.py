@@ -27,19 +27,25 @@ from mermaide.principal.toolkit import (
     ActionSpace,
     Episodes,
     IdentityEncoder,
+    LossBatch,
     Policy,
     VectorGame,
     check_steps_seed,
     config_from,
+    gae,
     generator_from,
     generator_state,
     load_checkpoint,
+    log_probs_of,
     loss_batch,
     policy_gradient_loss,
+    ppo_loss,
     reinforce_advantages,
     save_checkpoint,
     sgd_steps,
     spaces_of,
+    standardised,
+    state_values,
 )
 
 
@@ -61,6 +67,12 @@ class ReinforceConfig:
     adapt_steps: int = 1           # gradient steps adapt takes on its K episodes
     greedy: bool = True            # act() takes the most likely action (False: samples)
     seed: int = 0                  # seeds action sampling before meta_train is called
+    critic: bool = False           # a value head on the policy's features, baseline of GAE
+    gae_lambda: float = 0.95       # GAE's lambda (with the critic)
+    value_coef: float = 0.5        # weight of the critic's squared error in the loss
+    ppo_epochs: int = 1            # passes over each batch (> 1: PPO's clipped surrogate)
+    clip_range: float = 0.2        # PPO's clipping of the probability ratio
+    minibatches: int = 1           # minibatches (of whole episodes) per pass
 
     def __post_init__(self) -> None:
         check_choice("policy", self.policy, POLICY_KINDS)
@@ -76,6 +88,15 @@ class ReinforceConfig:
         check_int("adapt_steps", self.adapt_steps, 0)
         check_bool("greedy", self.greedy)
         check_int("seed", self.seed, 0)
+        check_bool("critic", self.critic)
+        check_number("gae_lambda", self.gae_lambda, low=0.0, high=1.0)
+        check_number("value_coef", self.value_coef, low=0.0)
+        check_int("ppo_epochs", self.ppo_epochs, 1)
+        check_number("clip_range", self.clip_range, low=0.0, low_open=True)
+        check_int("minibatches", self.minibatches, 1)
+        if self.minibatches > self.episodes_per_batch:
+            raise ValueError(f"minibatches must be <= episodes_per_batch "
+                             f"({self.episodes_per_batch}), got {self.minibatches}")
 
 
 # --- the update -------------------------------------------------------------------------------
@@ -88,9 +109,48 @@ def reinforce_loss(policy: Policy, episodes: Episodes, config: ReinforceConfig) 
 
 
 def reinforce_update(policy: Policy, optimizer: torch.optim.Optimizer, episodes: Episodes,
-                     config: ReinforceConfig) -> None:
-    """One clipped Adam step of the REINFORCE loss on a batch of episodes."""
-    loss = reinforce_loss(policy, episodes, config)
+                     config: ReinforceConfig, rng: np.random.Generator) -> None:
+    """The update on one batch of episodes. Plain: one clipped Adam step of the REINFORCE
+    loss (rewards-to-go minus the per-step batch mean). With ``critic`` the advantages are
+    GAE's over the value head's estimates, and the head learns the returns; with
+    ``ppo_epochs`` > 1, that many passes of PPO's clipped surrogate over ``minibatches``
+    shuffled (by ``rng``) minibatches of whole episodes."""
+    c = config
+    if not c.critic and c.ppo_epochs == 1 and c.minibatches == 1:
+        _step(policy, optimizer, reinforce_loss(policy, episodes, c), c)
+        return
+    net = policy.net
+    with torch.no_grad():
+        inputs = policy.encoder.sequence(torch.from_numpy(episodes.obs))
+        out, _ = net(inputs)
+    if c.critic:
+        advantages, returns = gae(episodes, state_values(net, out).numpy(), c.gamma,
+                                  c.gae_lambda)
+        if c.normalize_advantages:
+            advantages = standardised(advantages, episodes.mask)
+    else:
+        advantages = reinforce_advantages(episodes, c.gamma, c.normalize_advantages)
+    batch = loss_batch(episodes, policy.encoder, advantages)
+    batch.inputs = inputs
+    params = policy.parameters()
+    with torch.no_grad():
+        old_log_probs, _ = log_probs_of(net, params, out, batch.actions, batch.action_masks)
+    targets = torch.from_numpy(returns) if c.critic else None
+    n = episodes.obs.shape[0]
+    for _ in range(c.ppo_epochs):
+        for rows in np.array_split(rng.permutation(n), c.minibatches):
+            index = torch.from_numpy(rows)
+            part = LossBatch(batch.inputs[index], batch.actions[index],
+                             batch.advantages[index], batch.mask[index],
+                             None if batch.action_masks is None else batch.action_masks[index])
+            loss = ppo_loss(net, params, part, old_log_probs[index],
+                            None if targets is None else targets[index], c.clip_range,
+                            c.entropy_coef, c.value_coef)
+            _step(policy, optimizer, loss, c)
+
+
+def _step(policy: Policy, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+          config: ReinforceConfig) -> None:
     optimizer.zero_grad()
     loss.backward()
     nn.utils.clip_grad_norm_(policy.net.parameters(), config.max_grad_norm)
@@ -116,7 +176,7 @@ def train_reinforce(policy: Policy, optimizer: torch.optim.Optimizer, game: Vect
         episodes = policy.rollout(game, rng, tasks, seed)
         seed = None  # the first reset seeds the vector env; later ones continue its stream
         done += episodes.steps
-        reinforce_update(policy, optimizer, episodes, config)
+        reinforce_update(policy, optimizer, episodes, config, rng)
     return done
 
 
@@ -157,7 +217,7 @@ class Reinforce:
             torch.manual_seed(seed)
             self.obs_dim = obs_dim
             self.policy = Policy.build(IdentityEncoder(obs_dim), space, c.policy,
-                                       c.hidden_size, c.history)
+                                       c.hidden_size, c.history, c.critic)
             self.optimizer = None
         if self.optimizer is None:
             self.optimizer = torch.optim.Adam(self.policy.net.parameters(), lr=c.lr)
@@ -199,7 +259,7 @@ class Reinforce:
         config = ReinforceConfig(**saved["config"])
         space = ActionSpace.from_description(saved["action_space"])
         policy = Policy.build(IdentityEncoder(saved["obs_dim"]), space, config.policy,
-                              config.hidden_size, config.history)
+                              config.hidden_size, config.history, config.critic)
         policy.net.load_state_dict(saved["policy"])
         self.config, self.policy, self.obs_dim = config, policy, int(saved["obs_dim"])
         self.optimizer = None

@@ -201,14 +201,17 @@ class PolicyNet(nn.Module):
     """Logits over ``n_actions`` from an input history (or, with ``continuous``, the mean of
     a diagonal Gaussian over ``n_actions`` dimensions, its log std a parameter).
 
-    ``forward(x (N, T, F), state) -> (logits (N, T, A), state)``. The state is the GRU's hidden
-    state (N, H), or for the MLP the previous ``history - 1`` inputs (N, history - 1, F); None
-    starts an episode. Acting calls it with T = 1.
+    ``forward(x (N, T, F), state) -> (outputs (N, T, A), state)``. The state is the GRU's
+    hidden state (N, H), or for the MLP the previous ``history - 1`` inputs (N, history - 1,
+    F); None starts an episode. Acting calls it with T = 1. With ``critic`` a value head reads
+    the same features and its estimate is one more output column, (N, T, A + 1) (one module,
+    so ``functional_call`` and ``vmap`` see one parameter dict); ``policy_outputs`` and
+    ``state_values`` split them.
     """
 
     def __init__(self, input_size: int, n_actions: int, kind: str = "gru",
                  hidden_size: int = 64, history: int = 1, continuous: bool = False,
-                 init_std: float = 0.5):
+                 init_std: float = 0.5, critic: bool = False):
         super().__init__()
         if kind not in POLICY_KINDS:
             raise ValueError(f"kind must be one of {POLICY_KINDS}, got {kind!r}")
@@ -223,6 +226,9 @@ class PolicyNet(nn.Module):
         # A near-uniform initial policy: every action gets explored from the start.
         nn.init.normal_(self.head.weight, std=0.01)
         nn.init.zeros_(self.head.bias)
+        self.critic = critic
+        if critic:
+            self.value_head = nn.Linear(hidden_size, 1)
         self.continuous = continuous
         if continuous:
             # Box actions: the head gives a Gaussian's mean, this its state-independent log std.
@@ -230,13 +236,27 @@ class PolicyNet(nn.Module):
 
     def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
         if self.kind == "gru":
-            features, h = self.body(x, state)
-            return self.head(features), h
-        n, t, f = x.shape
-        past = x.new_zeros(n, self.history - 1, f) if state is None else state
-        padded = torch.cat([past, x], dim=1)
-        windows = torch.cat([padded[:, i: i + t] for i in range(self.history)], dim=-1)
-        return self.head(self.body(windows)), padded[:, t:]
+            features, new_state = self.body(x, state)
+        else:
+            n, t, f = x.shape
+            past = x.new_zeros(n, self.history - 1, f) if state is None else state
+            padded = torch.cat([past, x], dim=1)
+            windows = torch.cat([padded[:, i: i + t] for i in range(self.history)], dim=-1)
+            features, new_state = self.body(windows), padded[:, t:]
+        out = self.head(features)
+        if self.critic:
+            out = torch.cat([out, self.value_head(features)], dim=-1)
+        return out, new_state
+
+
+def policy_outputs(net: PolicyNet, out: Tensor) -> Tensor:
+    """The action part (logits, or a Gaussian's mean) of ``net``'s outputs (..., A[+1])."""
+    return out[..., :net.n_actions] if net.critic else out
+
+
+def state_values(net: PolicyNet, out: Tensor) -> Tensor:
+    """The critic's estimates (...,) in ``net``'s outputs."""
+    return out[..., net.n_actions]
 
 
 class Encoder(Protocol):
@@ -373,10 +393,12 @@ class Policy:
 
     @classmethod
     def build(cls, encoder: Encoder, space: ActionSpace, kind: str, hidden_size: int,
-              history: int) -> Policy:
-        """A fresh, near-uniform policy over ``space`` reading ``encoder``'s outputs."""
+              history: int, critic: bool = False) -> Policy:
+        """A fresh, near-uniform policy over ``space`` reading ``encoder``'s outputs (with a
+        value head when ``critic``)."""
         return cls(encoder, PolicyNet(encoder.output_size, space.size, kind, hidden_size,
-                                      history, continuous=not space.discrete), space)
+                                      history, continuous=not space.discrete, critic=critic),
+                   space)
 
     @property
     def log_std(self) -> Tensor | None:
@@ -391,7 +413,7 @@ class Policy:
             x = torch.as_tensor(np.asarray(obs, dtype=np.float32))[None]
             x, enc_state = self.encoder.step(x, enc_state)
             out, pol_state = self.net(x[:, None], pol_state)
-        out = out[:, 0]
+        out = policy_outputs(self.net, out[:, 0])
         mask = None if allowed is None or not self.space.discrete else np.asarray(
             allowed, dtype=bool)[None]
         action = (self.space.greedy(out, mask) if greedy
@@ -402,8 +424,14 @@ class Policy:
                 seed: int | None = None, policy: PolicyFn | None = None) -> Episodes:
         """One episode on every sub-game of ``game``, sampling from ``policy`` (default: the
         net itself; MAML passes each task's adapted parameters)."""
-        return rollout(game, self.encoder, self.net if policy is None else policy,
-                       self.space, rng, tasks, seed, self.log_std)
+        net = self.net
+
+        def actions_only(x: Tensor, state: Any) -> tuple[Tensor, Any]:
+            out, state = net(x, state) if policy is None else policy(x, state)
+            return policy_outputs(net, out), state
+
+        return rollout(game, self.encoder, actions_only, self.space, rng, tasks, seed,
+                       self.log_std)
 
     def parameters(self) -> dict[str, Tensor]:
         return dict(self.net.named_parameters())
@@ -607,6 +635,13 @@ def action_log_probs(policy: nn.Module, params: dict[str, Tensor], inputs: Tenso
     ``params`` (a pure function of them), the actions ``action_masks`` rules out at
     probability 0."""
     out, _ = functional_call(policy, params, (inputs,))
+    return log_probs_of(policy, params, out, actions, action_masks)
+
+
+def log_probs_of(policy: nn.Module, params: dict[str, Tensor], out: Tensor, actions: Tensor,
+                 action_masks: Tensor | None) -> tuple[Tensor, Tensor]:
+    """``action_log_probs`` from the net's outputs ``out`` (N, T, A[+1]) already computed."""
+    out = out[..., :policy.n_actions] if getattr(policy, "critic", False) else out
     if "log_std" in params:  # a Gaussian over Box actions
         log_std = params["log_std"]
         z = (actions - out) / log_std.exp()
@@ -628,6 +663,49 @@ def policy_gradient_loss(policy: nn.Module, params: dict[str, Tensor], batch: Lo
                                        batch.action_masks)
     steps = batch.mask.sum().clamp(min=1.0)
     return -((chosen * batch.advantages + entropy_coef * entropy) * batch.mask).sum() / steps
+
+
+def gae(episodes: Episodes, values: np.ndarray, gamma: float, lam: float
+        ) -> tuple[np.ndarray, np.ndarray]:
+    """Generalised advantage estimation (Schulman et al., 2016) from the critic's (N, T)
+    estimates: advantages and the critic's targets (advantages + values), both (N, T), zero
+    where no step happened. lam = 1 gives returns-to-go minus the values; lam = 0 one-step TD."""
+    mask = episodes.mask
+    values = values * mask
+    following = np.concatenate([values[:, 1:], np.zeros_like(values[:, :1])], axis=1)
+    deltas = (episodes.rewards * mask + gamma * following - values) * mask
+    advantages = rewards_to_go(deltas, gamma * lam) * mask
+    return advantages.astype(np.float32), (advantages + values).astype(np.float32)
+
+
+def standardised(advantages: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Advantages minus their mean, over their std, on the steps that happened."""
+    steps = max(float(mask.sum()), 1.0)
+    mean = float((advantages * mask).sum()) / steps
+    std = float(np.sqrt((((advantages - mean) * mask) ** 2).sum() / steps))
+    return (((advantages - mean) / max(std, 1e-8)) * mask).astype(np.float32)
+
+
+def ppo_loss(net: PolicyNet, params: dict[str, Tensor], batch: LossBatch,
+             old_log_probs: Tensor, returns: Tensor | None, clip_range: float,
+             entropy_coef: float, value_coef: float) -> Tensor:
+    """PPO's clipped surrogate (Schulman et al., 2017) with an entropy bonus and, for a net
+    with a critic, the squared error of its values against ``returns``, averaged over the
+    steps that happened. At the parameters that played (ratio 1) its gradient is the policy
+    gradient's."""
+    out, _ = functional_call(net, params, (batch.inputs,))
+    chosen, entropy = log_probs_of(net, params, out, batch.actions, batch.action_masks)
+    ratio = torch.exp(chosen - old_log_probs)
+    surrogate = torch.minimum(ratio * batch.advantages,
+                              ratio.clamp(1.0 - clip_range, 1.0 + clip_range)
+                              * batch.advantages)
+    per_step = surrogate + entropy_coef * entropy
+    steps = batch.mask.sum().clamp(min=1.0)
+    loss = -(per_step * batch.mask).sum() / steps
+    if returns is not None:
+        loss = loss + value_coef * (((state_values(net, out) - returns) ** 2) * batch.mask
+                                    ).sum() / steps
+    return loss
 
 
 def sgd_steps(net: nn.Module, loss: Callable[[], Tensor], lr: float, steps: int) -> None:

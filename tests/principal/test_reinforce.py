@@ -2,13 +2,14 @@
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 from torch.func import functional_call
 
 from mermaide.principal import evaluate, make
 from mermaide.principal.reinforce import ReinforceConfig
-from mermaide.principal.toolkit import PolicyNet
+from mermaide.principal.toolkit import Episodes, PolicyNet, gae, rewards_to_go
 
 from .conftest import actions_on, bandit, random_observations
 
@@ -112,3 +113,38 @@ def test_meta_train_again_continues_training():
     assert any(not torch.equal(v, before[k]) for k, v in policy.net.state_dict().items())
     principal.meta_train(bandit(principal_observes="actions+rewards"), None, 100, seed=2)
     assert principal.policy is not policy  # another observation space: a new policy
+
+
+def test_critic_gae_and_ppo_options_train_save_and_load(tmp_path):
+    principal = make("reinforce", hidden_size=16, episodes_per_batch=8, critic=True,
+                     ppo_epochs=3, minibatches=2, lr=3e-3)
+    principal.meta_train(bandit(), None, 8 * 30 * 2, seed=0)
+    assert principal.policy.net.critic
+    path = str(tmp_path / "ppo.pt")
+    principal.save(path)
+    loaded = make("reinforce")
+    loaded.load(path)
+    observations = random_observations(10)
+    assert actions_on(loaded, observations) == actions_on(principal, observations)
+
+
+def test_gae_with_lambda_one_is_returns_minus_values():
+    rng = np.random.default_rng(0)
+    rewards = rng.random((3, 5)).astype(np.float32)
+    mask = np.ones((3, 5), np.float32)
+    mask[2, 3:] = 0.0
+    values = rng.random((3, 5)).astype(np.float32)
+    episodes = Episodes(np.zeros((3, 5, 1), np.float32), np.zeros((3, 5), int), rewards, mask,
+                        np.zeros((3, 5), int), np.ones((3, 5, 2), bool))
+    advantages, targets = gae(episodes, values, 0.9, 1.0)
+    np.testing.assert_allclose(advantages, (rewards_to_go(rewards * mask, 0.9) - values) * mask,
+                               atol=1e-6)
+    np.testing.assert_allclose(targets, rewards_to_go(rewards * mask, 0.9) * mask, atol=1e-6)
+    one_step, _ = gae(episodes, values, 0.9, 0.0)
+    following = np.concatenate([values[:, 1:] * mask[:, 1:], np.zeros((3, 1))], 1)
+    np.testing.assert_allclose(one_step, (rewards + 0.9 * following - values) * mask, atol=1e-6)
+
+
+def test_maml_refuses_the_reinforce_only_options():
+    with pytest.raises(ValueError, match="critic must be False for MAML"):
+        make("maml", critic=True)
