@@ -54,7 +54,6 @@ from torch.func import functional_call, grad, vmap
 
 from mermaide.checks import check_bool, check_int
 from mermaide.principal.base import EnvFn, TaskDistribution
-from mermaide.principal.evaluation import task_key
 from mermaide.principal.reinforce import ReinforceConfig
 from mermaide.principal.toolkit import (
     ActionSpace,
@@ -67,18 +66,17 @@ from mermaide.principal.toolkit import (
     VectorGame,
     action_log_probs,
     by_task,
-    check_steps_seed,
     config_from,
     generator_from,
     generator_state,
     load_checkpoint,
     loss_batch,
     policy_gradient_loss,
+    probe_game,
     reinforce_advantages,
     repeat_tasks,
     rewards_to_go,
     save_checkpoint,
-    spaces_of,
 )
 
 Params = dict[str, Tensor]
@@ -371,11 +369,8 @@ class MAML:
                    seed: int) -> None:
         """Meta-train on about ``steps`` env steps; called again on a game with the same
         spaces, it continues with the same policy and optimiser state."""
-        check_steps_seed(steps, seed)
+        probe, key, obs_dim, space = probe_game(env_fn, steps, seed)
         self.rng = np.random.default_rng(seed)
-        probe = env_fn()
-        key = task_key(probe.reset(seed=seed)[1])
-        obs_dim, space = spaces_of(probe)
         if self.learner is None or (obs_dim, space) != (self.obs_dim,
                                                         self.learner.policy.space):
             torch.manual_seed(seed)

@@ -22,7 +22,6 @@ import torch
 
 from mermaide.checks import check_int
 from mermaide.principal.base import EnvFn, TaskDistribution
-from mermaide.principal.evaluation import task_key
 from mermaide.principal.maml import (
     MAMLConfig,
     MetaLearner,
@@ -34,13 +33,12 @@ from mermaide.principal.maml import (
 from mermaide.principal.toolkit import (
     ActionSpace,
     Policy,
-    check_steps_seed,
     config_from,
     generator_from,
     generator_state,
     load_checkpoint,
+    probe_game,
     save_checkpoint,
-    spaces_of,
 )
 from mermaide.principal.world_model import (
     AgentWorldModel,
@@ -91,11 +89,8 @@ class Mermaide:
                    seed: int) -> None:
         """Fit the world model (on a first call, or on a game with other spaces), then
         meta-train the policy with MAML on the rest of about ``steps`` env steps."""
-        check_steps_seed(steps, seed)
+        probe, key, obs_dim, space = probe_game(env_fn, steps, seed)
         self.rng = np.random.default_rng(seed)
-        probe = env_fn()
-        key = task_key(probe.reset(seed=seed)[1])
-        obs_dim, space = spaces_of(probe)
         used = 0
         if self.learner is None or (obs_dim, space) != (self.obs_dim,
                                                         self.learner.policy.space):

@@ -25,19 +25,17 @@ import torch
 
 from mermaide.checks import check_int
 from mermaide.principal.base import EnvFn, TaskDistribution
-from mermaide.principal.evaluation import task_key
 from mermaide.principal.reinforce import ReinforceConfig, reinforce_adapt, train_reinforce
 from mermaide.principal.toolkit import (
     ActionSpace,
     Policy,
     VectorGame,
-    check_steps_seed,
     config_from,
     generator_from,
     generator_state,
     load_checkpoint,
+    probe_game,
     save_checkpoint,
-    spaces_of,
 )
 from mermaide.principal.world_model import (
     AgentWorldModel,
@@ -82,11 +80,8 @@ class AgentModel:
                    seed: int) -> None:
         """Fit the world model (on a first call, or on a game with other spaces), then train
         the policy with REINFORCE on the rest of about ``steps`` env steps."""
-        check_steps_seed(steps, seed)
+        probe, key, obs_dim, space = probe_game(env_fn, steps, seed)
         self.rng = np.random.default_rng(seed)
-        probe = env_fn()
-        key = task_key(probe.reset(seed=seed)[1])
-        obs_dim, space = spaces_of(probe)
         c = self.config
         used = 0
         if self.policy is None or (obs_dim, space) != (self.obs_dim, self.policy.space):

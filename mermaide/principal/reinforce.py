@@ -21,7 +21,6 @@ from torch import nn
 
 from mermaide.checks import check_bool, check_choice, check_int, check_number
 from mermaide.principal.base import EnvFn, TaskDistribution
-from mermaide.principal.evaluation import task_key
 from mermaide.principal.toolkit import (
     POLICY_KINDS,
     ActionSpace,
@@ -30,7 +29,6 @@ from mermaide.principal.toolkit import (
     LossBatch,
     Policy,
     VectorGame,
-    check_steps_seed,
     config_from,
     gae,
     generator_from,
@@ -40,10 +38,10 @@ from mermaide.principal.toolkit import (
     loss_batch,
     policy_gradient_loss,
     ppo_loss,
+    probe_game,
     reinforce_advantages,
     save_checkpoint,
     sgd_steps,
-    spaces_of,
     standardised,
     state_values,
 )
@@ -207,11 +205,8 @@ class Reinforce:
         """Train on about ``steps`` env steps. Called again on a game with the same spaces,
         it continues training the same policy with its optimiser state (a harness may train
         in chunks and score the principal in between)."""
-        check_steps_seed(steps, seed)
+        probe, key, obs_dim, space = probe_game(env_fn, steps, seed)
         self.rng = np.random.default_rng(seed)
-        probe = env_fn()
-        key = task_key(probe.reset(seed=seed)[1])
-        obs_dim, space = spaces_of(probe)
         c = self.config
         if self.policy is None or (obs_dim, space) != (self.obs_dim, self.policy.space):
             torch.manual_seed(seed)

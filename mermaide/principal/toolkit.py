@@ -37,6 +37,7 @@ from torch.func import functional_call
 from mermaide.agents import AgentBatch
 from mermaide.checks import check_int
 from mermaide.principal.base import EnvFn, TaskDistribution
+from mermaide.principal.evaluation import task_key
 
 POLICY_KINDS = ("mlp", "gru")
 
@@ -372,6 +373,18 @@ class ActionSpace:
 
     def __hash__(self) -> int:
         return hash(repr(self.describe()))
+
+
+def probe_game(env_fn: EnvFn, steps: int, seed: int
+               ) -> tuple[gym.Env, str, int, ActionSpace]:
+    """What every learned principal's ``meta_train`` starts from: the arguments checked, one
+    env made and reset with ``seed`` (the caller closes it), the game's task key (from its
+    reset info), its observation size and action space."""
+    check_steps_seed(steps, seed)
+    probe = env_fn()
+    key = task_key(probe.reset(seed=seed)[1])
+    obs_dim, space = spaces_of(probe)
+    return probe, key, obs_dim, space
 
 
 def spaces_of(env: gym.Env) -> tuple[int, ActionSpace]:
