@@ -17,15 +17,19 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
+from stable_baselines3.common.logger import configure
+from tqdm.auto import tqdm
 
 import mermaide  # noqa: F401  (registers the environments in worker processes)
 from mermaide.agents import AgentSpec
 from mermaide.bench.tasks import draw_tasks, fingerprint, fixed_training_set, task_generators
 from mermaide.principal import begin_episode, evaluate, make
+from mermaide.principal.base import monitor_keywords
 
 if TYPE_CHECKING:
     from mermaide.bench.runner import Job
@@ -87,7 +91,11 @@ def evaluate_tasks(principal: Any, env: gym.Env, tasks: list[Any], episodes: int
     return rows
 
 
-def run_job(job: Job) -> dict[str, Any]:
+def run_job(job: Job, log_dir: Path | None = None, progress: bool = False) -> dict[str, Any]:
+    """The run's results. A principal whose ``meta_train`` takes the protocol's optional
+    keywords gets a logger writing its learning curve to ``log_dir/progress.csv`` (SB3's CSV
+    format) and, with ``progress``, the run's bar over all its training chunks; without
+    ``progress`` (the runner's worker processes, whose bars would interleave) none."""
     suite = job.suite
     env_kwargs = {**suite.env_kwargs, **dict(job.variant)}
     sets = task_sets(suite)
@@ -103,18 +111,32 @@ def run_job(job: Job) -> dict[str, Any]:
     eval_env = gym.make(suite.env, **{**env_kwargs, suite.task_argument: test})
 
     principal = make(job.principal, **dict(suite.principal_kwargs.get(job.principal, {})))
+    accepted = monitor_keywords(principal)
+    bar = (tqdm(total=evaluation.train_steps, desc=job.key, unit="step", leave=False)
+           if progress else None)
+    logger = (configure(str(log_dir), ["csv"])
+              if log_dir is not None and "logger" in accepted else None)
+    monitoring = {key: value for key, value in (("progress", False if bar is None else bar),
+                                                ("logger", logger)) if key in accepted}
     curve = []
     started = time.time()
     chunk = evaluation.train_steps // evaluation.curve_points
     trained = 0
-    for point in range(evaluation.curve_points):
-        steps = chunk if point < evaluation.curve_points - 1 else evaluation.train_steps - trained
-        if steps > 0:
-            principal.meta_train(env_fn, train, steps, seeds["train"] + point)
-        trained += steps
-        stats = evaluate(principal, eval_env, 1, seeds["curve"] + point, shots=0,
-                         tasks=curve_tasks)
-        curve.append({"steps": trained, **stats.summary()})
+    try:
+        for point in range(evaluation.curve_points):
+            steps = (chunk if point < evaluation.curve_points - 1
+                     else evaluation.train_steps - trained)
+            if steps > 0:
+                principal.meta_train(env_fn, train, steps, seeds["train"] + point, **monitoring)
+            trained += steps
+            stats = evaluate(principal, eval_env, 1, seeds["curve"] + point, shots=0,
+                             tasks=curve_tasks)
+            curve.append({"steps": trained, **stats.summary()})
+    finally:
+        if bar is not None:
+            bar.close()
+        if logger is not None:
+            logger.close()
     train_seconds = time.time() - started
 
     started = time.time()

@@ -12,6 +12,13 @@ principal's per-task return being the mean over its scored episodes and over the
 seeds both principals ran; the table gives the mean of those differences over the tasks with
 the 95% t-interval over tasks (n = tasks), and ``comparisons.png`` draws them as a forest
 plot. Pairs naming a principal without finished runs are skipped, with a note.
+
+Games with a reference value (the matrix games' equilibrium value) get a "gap to equilibrium
+value" column, reference minus return, and, when the ``GAP_BASELINE`` principal ran too, a
+"gap to stackelberg-lp" column: each seed's gap minus that baseline's gap at the same variant,
+shot count and training seed (the two met the same tasks from the same seeds), mean over
+those seeds ± 95% t-interval. The baseline plays the exact equilibrium of what it observes,
+so this column is what learning costs at that noise level; the baseline's own row reads 0.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ METRICS = (
     ("costs", "cost"),
 )
 PER_INTERVENTION = "return_per_intervention"  # the cost-effectiveness column
+GAP_BASELINE = "stackelberg-lp"  # the principal whose gap the "gap to ..." column subtracts
 
 
 def mean_ci(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
@@ -81,6 +89,7 @@ def aggregate(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     table: dict[str, Any] = defaultdict(lambda: defaultdict(dict))
     scores: dict[tuple[str, str, str], dict[str, list[float]]] = defaultdict(
         lambda: defaultdict(list))
+    gaps: dict[tuple[str, str, str], dict[int, float]] = defaultdict(dict)
     for run in results:
         variant = _label(run["variant"])
         for shots, shot in run["shots"].items():
@@ -91,6 +100,13 @@ def aggregate(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
             gap = per_seed_gap(shot)
             if gap is not None:
                 bucket["gap"].append(gap)
+                gaps[(variant, run["principal"], shots)][run["seed"]] = gap
+    for (variant, principal, shots), by_seed in gaps.items():
+        baseline = gaps.get((variant, GAP_BASELINE, shots), {})
+        paired = sorted(set(by_seed) & set(baseline))
+        if paired:
+            scores[(variant, principal, shots)]["gap_to_baseline"] = [
+                by_seed[seed] - baseline[seed] for seed in paired]
     for (variant, principal, shots), bucket in scores.items():
         table[variant][principal][shots] = {
             metric: (*mean_ci([v for v in values if math.isfinite(v)]), len(values))
@@ -227,8 +243,10 @@ def markdown(suite: Suite, table: dict[str, Any], plots: Sequence[str],
         "seed's return over its interventions used (\"-\": none used).",
         "",
     ]
-    has_gap = any("gap" in cell for rows in table.values() for shots in rows.values()
-                  for cell in shots.values())
+    cells = [cell for rows in table.values() for shots in rows.values()
+             for cell in shots.values()]
+    has_gap = any("gap" in cell for cell in cells)
+    has_baseline = any("gap_to_baseline" in cell for cell in cells)
     for variant, rows in table.items():
         if len(table) > 1 or variant != "default":
             lines += [f"## {variant}", ""]
@@ -236,6 +254,8 @@ def markdown(suite: Suite, table: dict[str, Any], plots: Sequence[str],
                   "return per intervention"]
         if has_gap:
             header.append("gap to equilibrium value")
+        if has_baseline:
+            header.append(f"gap to {GAP_BASELINE}")
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for principal in suite.principals:
             for shots in sorted(rows.get(principal, {}), key=int):
@@ -245,6 +265,9 @@ def markdown(suite: Suite, table: dict[str, Any], plots: Sequence[str],
                 values.append("-" if math.isnan(per[0]) else _fmt(*per[:2]))
                 if has_gap:
                     values.append(_fmt(*cell["gap"][:2]) if "gap" in cell else "n/a")
+                if has_baseline:
+                    values.append(_fmt(*cell["gap_to_baseline"][:2])
+                                  if "gap_to_baseline" in cell else "n/a")
                 lines.append(f"| {principal} | {shots} | " + " | ".join(values) + " |")
         lines.append("")
     lines += comparisons_markdown(*comparisons)

@@ -4,8 +4,10 @@
 Jobs are independent, so they run in worker processes (``backend="local"``) or as Ray tasks
 (``backend="ray"``). Each finished job is written at once and atomically to
 ``<out>/runs/<job>.json``; a job that raises is written to ``<out>/runs/<job>.error.json`` with
-its traceback while the others go on. ``resume=True`` skips every job whose run file exists
-and was produced by the same configuration, so an interrupted bench loses nothing.
+its traceback while the others go on. A learned principal's learning curve, as it trains, goes
+to ``<out>/runs/<job>/progress.csv`` (SB3's logger format). ``resume=True`` skips every job
+whose run file exists and was produced by the same configuration, so an interrupted bench loses
+nothing.
 """
 
 from __future__ import annotations
@@ -104,6 +106,11 @@ def error_path(out: Path, job: Job) -> Path:
     return out / "runs" / f"{job.key}.error.json"
 
 
+def log_path(out: Path, job: Job) -> Path:
+    """The run's folder of logs: the principal's learning curve, ``progress.csv``."""
+    return out / "runs" / job.key
+
+
 def finished(out: Path, job: Job) -> dict[str, Any] | None:
     """The job's stored result if it exists and came from the same configuration."""
     path = run_path(out, job)
@@ -123,7 +130,7 @@ def execute_job(job: Job, out: str) -> dict[str, Any]:
 
     started = time.time()
     try:
-        result = run_job(job)
+        result = run_job(job, log_path(Path(out), job))
     except Exception:
         record = {"job": job.key, "config_hash": job.config_hash(), "config": job.config(),
                   "error": traceback.format_exc(), "seconds": time.time() - started}

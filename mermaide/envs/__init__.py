@@ -13,7 +13,7 @@ from mermaide.envs.games import (
     game_population,
     security_game,
 )
-from mermaide.envs.knobs import Knobs
+from mermaide.envs.knobs import OBSERVES_PAYOFFS, Knobs
 from mermaide.envs.parallel import (
     BanditParallelEnv,
     RepeatedStackelbergParallelEnv,
@@ -37,6 +37,7 @@ from mermaide.envs.single_player import (
     as_principal_env,
 )
 from mermaide.envs.stackelberg import (
+    LOGIT_SCALE,
     StackelbergEnv,
     StackelbergSolution,
     StackelbergVectorEnv,
@@ -66,6 +67,8 @@ for _spec in _ENVIRONMENTS:
         register(**_spec)
 
 __all__ = [
+    "LOGIT_SCALE",
+    "OBSERVES_PAYOFFS",
     "BanditCore",
     "BanditEnv",
     "BanditParallelEnv",

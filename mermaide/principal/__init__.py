@@ -37,6 +37,7 @@ _PRINCIPALS = {
     "model": "mermaide.principal.model:AgentModel",
     "maml": "mermaide.principal.maml:MAML",
     "mermaide": "mermaide.principal.mermaide:Mermaide",
+    "stackelberg-lp": "mermaide.principal.stackelberg_lp:StackelbergLP",
 }
 for _name, _entry_point in _PRINCIPALS.items():
     register_principal(_name, _entry_point)

@@ -5,7 +5,12 @@ model-free learner, a meta-learner. All of them expose the same five verbs
 
 * ``meta_train(env_fn, population, steps, seed)``: learn across agents drawn from
   ``population`` (a plain learner just trains on the env; ``population=None`` lets the env
-  draw its own agents), for about ``steps`` environment steps;
+  draw its own agents), for about ``steps`` environment steps. It may take two optional
+  keywords, as the learned principals do: ``progress`` (True: a tqdm bar of the env steps
+  with the running mean return; False: none; or a tqdm bar that the caller owns) and
+  ``logger`` (a Stable-Baselines3 ``Logger`` that receives the learning curve in SB3's keys,
+  ``mermaide.principal.monitor``). A principal without them is not passed them: the harness
+  reads ``meta_train``'s signature first;
 * ``adapt(env, episodes)``: K-shot adaptation on one new agent (the env plays the same task
   every episode); ``episodes=0`` is zero-shot and leaves the principal unchanged;
 * ``act(obs, state) -> (action, state)``: ``state=None`` starts an episode, as in SB3's
@@ -65,6 +70,8 @@ class Principal(Protocol):
 
 
 REQUIRED_METHODS = ("meta_train", "adapt", "act", "save", "load")
+# The optional keywords of meta_train (see the module docstring).
+MONITOR_KEYWORDS = ("progress", "logger")
 
 
 def check_principal(principal: object) -> None:
@@ -75,6 +82,20 @@ def check_principal(principal: object) -> None:
             f"{type(principal).__name__} is not a Principal: missing method(s) "
             f"{', '.join(missing)} (a Principal needs {', '.join(REQUIRED_METHODS)})"
         )
+
+
+def monitor_keywords(principal: Principal) -> frozenset[str]:
+    """Which of ``MONITOR_KEYWORDS`` the principal's ``meta_train`` accepts, read from its
+    signature (once per principal: a caller keeps the answer): none for a principal written
+    to the bare protocol, all for one that takes ``**kwargs``."""
+    try:
+        parameters = inspect.signature(principal.meta_train).parameters.values()
+    except (TypeError, ValueError):  # a callable without a signature (a builtin)
+        return frozenset()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return frozenset(MONITOR_KEYWORDS)
+    return frozenset(p.name for p in parameters if p.name in MONITOR_KEYWORDS
+                     and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
 # --- registry ---------------------------------------------------------------------------------

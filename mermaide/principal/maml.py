@@ -34,8 +34,8 @@ everything (one-shot adaptation on one-step games, docs/stackelberg-one-shot.md)
   ``first_order`` b gets no gradient.)
 
 ``MetaLearner`` (the policy, the inner loop's learnt parameters and the outer optimiser) with
-``meta_loss``, ``train_maml`` and ``maml_adapt`` is public: ``"mermaide"`` composes it with
-its world-model encoder.
+``meta_loss`` (and ``meta_loss_and_episodes``), ``train_maml`` and ``maml_adapt`` is public:
+``"mermaide"`` composes it with its world-model encoder.
 """
 
 from __future__ import annotations
@@ -49,11 +49,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from stable_baselines3.common.logger import Logger
 from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 from mermaide.checks import check_bool, check_int
 from mermaide.principal.base import EnvFn, TaskDistribution
+from mermaide.principal.monitor import Progress, TrainingMonitor
 from mermaide.principal.reinforce import ReinforceConfig
 from mermaide.principal.toolkit import (
     ActionSpace,
@@ -224,6 +226,15 @@ def meta_loss(learner: MetaLearner, support_game: VectorGame, query_game: Vector
     """The outer loss on one meta-batch of ``tasks`` (a list, or an ``AgentBatch``) and the
     env steps it played: ``support_game`` has meta_batch x shots sub-games, ``query_game``
     meta_batch x query_episodes."""
+    loss, support, query = meta_loss_and_episodes(learner, support_game, query_game, tasks,
+                                                  rng)
+    return loss, support.steps + query.steps
+
+
+def meta_loss_and_episodes(learner: MetaLearner, support_game: VectorGame,
+                           query_game: VectorGame, tasks: Any, rng: np.random.Generator
+                           ) -> tuple[Tensor, Episodes, Episodes]:
+    """``meta_loss`` with the support and query episodes it played."""
     policy, c = learner.policy, learner.config
     m = len(tasks)
     theta: Params = policy.parameters()
@@ -253,7 +264,7 @@ def meta_loss(learner: MetaLearner, support_game: VectorGame, query_game: Vector
         adapted, q.inputs, q.actions, q.advantages, q.mask, q.action_masks).mean()
     if c.support_credit:
         loss = loss + support_credit_loss(learner, theta, batch, query, m)
-    return loss, support.steps + query.steps
+    return loss, support, query
 
 
 def support_credit_loss(learner: MetaLearner, theta: Params, batch: LossBatch,
@@ -298,9 +309,12 @@ def task_source(game: VectorGame, population: TaskDistribution | None, probe: gy
 
 
 def train_maml(learner: MetaLearner, support_game: VectorGame, query_game: VectorGame,
-               draw_tasks: Callable[[], Any], steps: int, rng: np.random.Generator) -> int:
+               draw_tasks: Callable[[], Any], steps: int, rng: np.random.Generator,
+               monitor: TrainingMonitor | None = None) -> int:
     """Outer Adam steps of ``meta_loss`` for about ``steps`` env steps, each on a meta-batch
-    from ``draw_tasks``; returns the steps played."""
+    from ``draw_tasks``; returns the steps played. ``monitor`` is told of every outer step:
+    the query episodes' returns (the adapted policies', what MAML maximises) are its curve,
+    with the loss, the support episodes' mean return and the inner step size."""
     c = learner.config
     optimizer = learner.outer_optimizer()
     # The first resets seed the vector envs; later ones continue their streams.
@@ -308,12 +322,19 @@ def train_maml(learner: MetaLearner, support_game: VectorGame, query_game: Vecto
     query_game.reset(seed=int(rng.integers(2**31)))
     done = 0
     while done < steps:
-        loss, played = meta_loss(learner, support_game, query_game, draw_tasks(), rng)
+        loss, support, query = meta_loss_and_episodes(learner, support_game, query_game,
+                                                      draw_tasks(), rng)
+        played = support.steps + query.steps
         done += played
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(learner.policy.net.parameters(), c.max_grad_norm)
         optimizer.step()
+        if monitor is not None:
+            monitor.update(played, query, {
+                "train/loss": float(loss.detach()),
+                "rollout/support_rew_mean": float((support.rewards * support.mask).sum(1).mean()),
+                "train/inner_lr": learner.inner_lr})
     return done
 
 
@@ -366,9 +387,12 @@ class MAML:
         return MetaLearner(Policy.build(encoder, space, c.policy, c.hidden_size, c.history), c)
 
     def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
-                   seed: int) -> None:
+                   seed: int, *, progress: Progress = True, logger: Logger | None = None
+                   ) -> None:
         """Meta-train on about ``steps`` env steps; called again on a game with the same
-        spaces, it continues with the same policy and optimiser state."""
+        spaces, it continues with the same policy and optimiser state. ``progress`` and
+        ``logger``: the bar and the SB3 logger of the learning curve
+        (``monitor.TrainingMonitor``)."""
         probe, key, obs_dim, space = probe_game(env_fn, steps, seed)
         self.rng = np.random.default_rng(seed)
         if self.learner is None or (obs_dim, space) != (self.obs_dim,
@@ -379,7 +403,8 @@ class MAML:
         support, query = meta_batch_games(env_fn, key, probe.spec, self.config)
         draw = task_source(support, population, probe, key, self.config.meta_batch, self.rng)
         try:
-            train_maml(self.learner, support, query, draw, steps, self.rng)
+            with TrainingMonitor(steps, progress, logger, self.name) as monitor:
+                train_maml(self.learner, support, query, draw, steps, self.rng, monitor)
         finally:
             for env in (support, query, probe):
                 env.close()

@@ -19,6 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from stable_baselines3.common.logger import Logger
 
 from mermaide.checks import check_int
 from mermaide.principal.base import EnvFn, TaskDistribution
@@ -30,6 +31,7 @@ from mermaide.principal.maml import (
     task_source,
     train_maml,
 )
+from mermaide.principal.monitor import Progress, TrainingMonitor
 from mermaide.principal.toolkit import (
     ActionSpace,
     Policy,
@@ -86,17 +88,22 @@ class Mermaide:
         return MetaLearner(policy, c)
 
     def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
-                   seed: int) -> None:
+                   seed: int, *, progress: Progress = True, logger: Logger | None = None
+                   ) -> None:
         """Fit the world model (on a first call, or on a game with other spaces), then
-        meta-train the policy with MAML on the rest of about ``steps`` env steps."""
+        meta-train the policy with MAML on the rest of about ``steps`` env steps.
+        ``progress`` and ``logger``: the bar and the SB3 logger of both phases
+        (``monitor.TrainingMonitor``)."""
         probe, key, obs_dim, space = probe_game(env_fn, steps, seed)
         self.rng = np.random.default_rng(seed)
         used = 0
+        # A bar of its own is closed at the end, or by tqdm when an error drops the monitor.
+        monitor = TrainingMonitor(steps, progress, logger, self.name)
         if self.learner is None or (obs_dim, space) != (self.obs_dim,
                                                         self.learner.policy.space):
             torch.manual_seed(seed)
             model, used = pretrain_world_model(env_fn, population, self.config, seed,
-                                               self.name)
+                                               self.name, monitor)
             if used >= steps:
                 raise ValueError(f"steps={steps} is spent before the policy trains ({used} "
                                  f"steps go to the world model's data); give more steps")
@@ -105,10 +112,11 @@ class Mermaide:
         support, query = meta_batch_games(env_fn, key, probe.spec, self.config)
         draw = task_source(support, population, probe, key, self.config.meta_batch, self.rng)
         try:
-            train_maml(self.learner, support, query, draw, steps - used, self.rng)
+            train_maml(self.learner, support, query, draw, steps - used, self.rng, monitor)
         finally:
             for env in (support, query, probe):
                 env.close()
+            monitor.close()
 
     def adapt(self, env: gym.Env, episodes: int) -> None:
         """Fine-tune the world model on the K episodes, then MAML's inner loop on them."""

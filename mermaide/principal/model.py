@@ -22,9 +22,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from stable_baselines3.common.logger import Logger
 
 from mermaide.checks import check_int
 from mermaide.principal.base import EnvFn, TaskDistribution
+from mermaide.principal.monitor import Progress, TrainingMonitor
 from mermaide.principal.reinforce import ReinforceConfig, reinforce_adapt, train_reinforce
 from mermaide.principal.toolkit import (
     ActionSpace,
@@ -77,16 +79,20 @@ class AgentModel:
                             c.critic)
 
     def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
-                   seed: int) -> None:
+                   seed: int, *, progress: Progress = True, logger: Logger | None = None
+                   ) -> None:
         """Fit the world model (on a first call, or on a game with other spaces), then train
-        the policy with REINFORCE on the rest of about ``steps`` env steps."""
+        the policy with REINFORCE on the rest of about ``steps`` env steps. ``progress`` and
+        ``logger``: the bar and the SB3 logger of both phases (``monitor.TrainingMonitor``)."""
         probe, key, obs_dim, space = probe_game(env_fn, steps, seed)
         self.rng = np.random.default_rng(seed)
         c = self.config
         used = 0
+        # A bar of its own is closed at the end, or by tqdm when an error drops the monitor.
+        monitor = TrainingMonitor(steps, progress, logger, self.name)
         if self.policy is None or (obs_dim, space) != (self.obs_dim, self.policy.space):
             torch.manual_seed(seed)
-            model, used = pretrain_world_model(env_fn, population, c, seed, self.name)
+            model, used = pretrain_world_model(env_fn, population, c, seed, self.name, monitor)
             if used >= steps:
                 raise ValueError(f"steps={steps} is spent before the policy trains ({used} "
                                  f"steps go to the world model's data); give more steps")
@@ -100,9 +106,10 @@ class AgentModel:
         probe.close()
         try:
             train_reinforce(self.policy, self.optimizer, game, population, steps - used,
-                            self.rng, c)
+                            self.rng, c, monitor)
         finally:
             game.close()
+            monitor.close()
 
     def adapt(self, env: gym.Env, episodes: int) -> None:
         """Fine-tune the world model on the K episodes, then the REINFORCE steps."""

@@ -17,10 +17,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from stable_baselines3.common.logger import Logger
 from torch import nn
 
 from mermaide.checks import check_bool, check_choice, check_int, check_number
 from mermaide.principal.base import EnvFn, TaskDistribution
+from mermaide.principal.monitor import Progress, TrainingMonitor
 from mermaide.principal.toolkit import (
     POLICY_KINDS,
     ActionSpace,
@@ -55,10 +57,13 @@ class ReinforceConfig:
     policy: str = "gru"            # "mlp" (over the last `history` inputs) or "gru" (whole history)
     hidden_size: int = 64          # width of the hidden layers / GRU state
     history: int = 1               # inputs the MLP sees (the current one and history - 1 before)
-    lr: float = 1e-2               # Adam step size of meta_train
+    lr: float = 1e-2               # Adam step size of meta_train (0: learning off, an ablation)
     gamma: float = 1.0             # discount of the rewards-to-go
     entropy_coef: float = 0.01     # weight of the entropy bonus
-    episodes_per_batch: int = 16   # episodes (sub-games of one vector env) per gradient step
+    # Episodes (sub-games of one vector env) per gradient step. 256, by measurement (5 arms,
+    # T=50, 4M steps, seeds 0 and 1): 16 never learns (6.7, 5.9: no better than no bonus),
+    # 64 and 256 reach the tuned schedule's 16.35 in both seeds, 256 in 23 s against 39 s.
+    episodes_per_batch: int = 256
     normalize_advantages: bool = True  # divide advantages by their std (when > 1 episode)
     max_grad_norm: float = 1.0     # gradient clipping of meta_train steps
     adapt_lr: float = 0.1          # SGD step size of adapt
@@ -76,7 +81,7 @@ class ReinforceConfig:
         check_choice("policy", self.policy, POLICY_KINDS)
         check_int("hidden_size", self.hidden_size, 1)
         check_int("history", self.history, 1)
-        check_number("lr", self.lr, low=0.0, low_open=True)
+        check_number("lr", self.lr, low=0.0)
         check_number("gamma", self.gamma, low=0.0, high=1.0)
         check_number("entropy_coef", self.entropy_coef, low=0.0)
         check_int("episodes_per_batch", self.episodes_per_batch, 1)
@@ -107,16 +112,16 @@ def reinforce_loss(policy: Policy, episodes: Episodes, config: ReinforceConfig) 
 
 
 def reinforce_update(policy: Policy, optimizer: torch.optim.Optimizer, episodes: Episodes,
-                     config: ReinforceConfig, rng: np.random.Generator) -> None:
+                     config: ReinforceConfig, rng: np.random.Generator) -> float:
     """The update on one batch of episodes. Plain: one clipped Adam step of the REINFORCE
     loss (rewards-to-go minus the per-step batch mean). With ``critic`` the advantages are
     GAE's over the value head's estimates, and the head learns the returns; with
     ``ppo_epochs`` > 1, that many passes of PPO's clipped surrogate over ``minibatches``
-    shuffled (by ``rng``) minibatches of whole episodes."""
+    shuffled (by ``rng``) minibatches of whole episodes. Returns the loss, averaged over the
+    update's gradient steps."""
     c = config
     if not c.critic and c.ppo_epochs == 1 and c.minibatches == 1:
-        _step(policy, optimizer, reinforce_loss(policy, episodes, c), c)
-        return
+        return _step(policy, optimizer, reinforce_loss(policy, episodes, c), c)
     net = policy.net
     with torch.no_grad():
         inputs = policy.encoder.sequence(torch.from_numpy(episodes.obs))
@@ -135,6 +140,7 @@ def reinforce_update(policy: Policy, optimizer: torch.optim.Optimizer, episodes:
         old_log_probs, _ = log_probs_of(net, params, out, batch.actions, batch.action_masks)
     targets = torch.from_numpy(returns) if c.critic else None
     n = episodes.obs.shape[0]
+    losses = []
     for _ in range(c.ppo_epochs):
         for rows in np.array_split(rng.permutation(n), c.minibatches):
             index = torch.from_numpy(rows)
@@ -144,15 +150,17 @@ def reinforce_update(policy: Policy, optimizer: torch.optim.Optimizer, episodes:
             loss = ppo_loss(net, params, part, old_log_probs[index],
                             None if targets is None else targets[index], c.clip_range,
                             c.entropy_coef, c.value_coef)
-            _step(policy, optimizer, loss, c)
+            losses.append(_step(policy, optimizer, loss, c))
+    return float(np.mean(losses))
 
 
 def _step(policy: Policy, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
-          config: ReinforceConfig) -> None:
+          config: ReinforceConfig) -> float:
     optimizer.zero_grad()
     loss.backward()
     nn.utils.clip_grad_norm_(policy.net.parameters(), config.max_grad_norm)
     optimizer.step()
+    return float(loss.detach())
 
 
 def reinforce_adapt(policy: Policy, episodes: Episodes, config: ReinforceConfig) -> None:
@@ -163,10 +171,10 @@ def reinforce_adapt(policy: Policy, episodes: Episodes, config: ReinforceConfig)
 
 def train_reinforce(policy: Policy, optimizer: torch.optim.Optimizer, game: VectorGame,
                     population: TaskDistribution | None, steps: int, rng: np.random.Generator,
-                    config: ReinforceConfig) -> int:
+                    config: ReinforceConfig, monitor: TrainingMonitor | None = None) -> int:
     """REINFORCE for about ``steps`` env steps: every batch one episode on each sub-game of
     ``game``, each with a fresh task from ``population`` (None: the game draws its own);
-    returns the steps played."""
+    returns the steps played. ``monitor`` is told of every batch (its returns and the loss)."""
     done = 0
     seed: int | None = int(rng.integers(2**31))
     while done < steps:
@@ -174,7 +182,9 @@ def train_reinforce(policy: Policy, optimizer: torch.optim.Optimizer, game: Vect
         episodes = policy.rollout(game, rng, tasks, seed)
         seed = None  # the first reset seeds the vector env; later ones continue its stream
         done += episodes.steps
-        reinforce_update(policy, optimizer, episodes, config, rng)
+        loss = reinforce_update(policy, optimizer, episodes, config, rng)
+        if monitor is not None:
+            monitor.update(episodes.steps, episodes, {"train/loss": loss})
     return done
 
 
@@ -201,10 +211,12 @@ class Reinforce:
         return self.policy
 
     def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
-                   seed: int) -> None:
+                   seed: int, *, progress: Progress = True, logger: Logger | None = None
+                   ) -> None:
         """Train on about ``steps`` env steps. Called again on a game with the same spaces,
         it continues training the same policy with its optimiser state (a harness may train
-        in chunks and score the principal in between)."""
+        in chunks and score the principal in between). ``progress`` and ``logger``: the bar
+        and the SB3 logger of the learning curve (``monitor.TrainingMonitor``)."""
         probe, key, obs_dim, space = probe_game(env_fn, steps, seed)
         self.rng = np.random.default_rng(seed)
         c = self.config
@@ -219,7 +231,9 @@ class Reinforce:
         game = VectorGame.make(env_fn, c.episodes_per_batch, key, probe.spec)
         probe.close()
         try:
-            train_reinforce(self.policy, self.optimizer, game, population, steps, self.rng, c)
+            with TrainingMonitor(steps, progress, logger, self.name) as monitor:
+                train_reinforce(self.policy, self.optimizer, game, population, steps, self.rng,
+                                c, monitor)
         finally:
             game.close()
 

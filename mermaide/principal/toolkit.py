@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -397,12 +398,21 @@ def spaces_of(env: gym.Env) -> tuple[int, ActionSpace]:
 
 PolicyFn = Callable[[Tensor, Any], tuple[Tensor, Any]]
 
+# Above this fraction of the maximal entropy a policy counts as near-uniform (a fresh
+# PolicyNet starts at about 0.999; a trained one, at an episode's first step, far below).
+NEAR_UNIFORM = 0.98
+
+
+class NearUniformPolicyWarning(UserWarning):
+    """A greedy principal is about to play the mode of a (near-)uniform, untrained policy."""
+
 
 class Policy:
     """What a learned principal acts with: an encoder, a ``PolicyNet`` and the action space."""
 
     def __init__(self, encoder: Encoder, net: PolicyNet, space: ActionSpace):
         self.encoder, self.net, self.space = encoder, net, space
+        self.warned_near_uniform = False
 
     @classmethod
     def build(cls, encoder: Encoder, space: ActionSpace, kind: str, hidden_size: int,
@@ -429,9 +439,29 @@ class Policy:
         out = policy_outputs(self.net, out[:, 0])
         mask = None if allowed is None or not self.space.discrete else np.asarray(
             allowed, dtype=bool)[None]
+        if greedy and state is None and self.space.discrete and not self.warned_near_uniform:
+            self.check_not_near_uniform(out, mask)
         action = (self.space.greedy(out, mask) if greedy
                   else self.space.sample(out, self.log_std, rng, mask))[0]
         return self.space.to_env_one(action), (enc_state, pol_state)
+
+    def check_not_near_uniform(self, logits: Tensor, mask: np.ndarray | None) -> None:
+        """Warn (once per policy) when the mode of a near-uniform distribution is about to be
+        played: the mode of an untrained policy is one arbitrary action, repeated every step,
+        and would pass silently for a schedule."""
+        probs = torch.softmax(masked_logits(logits, mask).double(), dim=-1)[0]
+        allowed = int((probs > 0).sum())
+        if allowed < 2:
+            return
+        entropy = float(-(probs[probs > 0] * probs[probs > 0].log()).sum())
+        ratio = entropy / math.log(allowed)
+        if ratio > NEAR_UNIFORM:
+            self.warned_near_uniform = True
+            warnings.warn(
+                f"greedy act on a near-uniform policy (entropy {ratio:.3f} of the maximum at "
+                f"an episode's first step): its most likely action is an arbitrary one, "
+                f"played at every step. Train the principal (meta_train, or load a trained "
+                f"one), or score it with greedy=False", NearUniformPolicyWarning, stacklevel=3)
 
     def rollout(self, game: VectorGame, rng: np.random.Generator, tasks: Any = None,
                 seed: int | None = None, policy: PolicyFn | None = None) -> Episodes:

@@ -40,6 +40,7 @@ from torch.nn import functional as F
 from mermaide.agents import AgentPopulation, AgentSpec
 from mermaide.checks import check_int, check_number
 from mermaide.principal.evaluation import task_key
+from mermaide.principal.monitor import TrainingMonitor
 from mermaide.principal.toolkit import Episodes, VectorGame, play
 
 
@@ -546,11 +547,13 @@ class WorldModelEncoder:
 
 
 def pretrain_world_model(env_fn: Callable[[], gym.Env[Any, Any]], population: Any,
-                         fields: WorldModelFields, seed: int, name: str
+                         fields: WorldModelFields, seed: int, name: str,
+                         monitor: TrainingMonitor | None = None
                          ) -> tuple[AgentWorldModel, int]:
     """A principal's world model: ``fields.model_episodes`` episodes played with a random
     intervention behaviour against ``population`` (batched), then the maximum-likelihood fit.
-    Returns the model and the env steps its data took (they count towards a budget)."""
+    Returns the model and the env steps its data took (they count towards a budget), which
+    ``monitor`` is told of with the fit's last epoch loss (when it has epochs)."""
     # The collector plays bandit-family agents; the matrix games' tasks ("game") have no
     # agent action the collector could model from the principal's side.
     if not (population is None or isinstance(population, (AgentPopulation, AgentSpec))):
@@ -566,7 +569,10 @@ def pretrain_world_model(env_fn: Callable[[], gym.Env[Any, Any]], population: An
     data = collect_trajectories(env_fn, population, fields.model_episodes, seed,
                                 random_behaviour(int(space.n) - 1, fields.model_intervene_prob))
     model = AgentWorldModel(data.obs_dim, data.n_actions or 2, fields.world_model)
-    fit_world_model(model, data, fields.world_model, seed)
+    losses = fit_world_model(model, data, fields.world_model, seed)
+    if monitor is not None:
+        monitor.update(len(data) * data.horizon,
+                       scalars={"world_model/loss": losses[-1]} if losses else None)
     return model, len(data) * data.horizon
 
 

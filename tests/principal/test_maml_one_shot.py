@@ -47,7 +47,8 @@ def scores(held_out):
     torch.set_num_threads(1)  # module fixtures run before conftest's per-test one_thread
     population = game_population("security")
     result = {}
-    for name, config in (("maml", {**POLICY, **MAML}), ("reinforce", POLICY)):
+    for name, config in (("maml", {**POLICY, **MAML}),
+                         ("reinforce", {**POLICY, "episodes_per_batch": 16})):
         principal = make(name, **config)
         principal.meta_train(security, population, BUDGET, seed=0)
         result[name] = [fraction_of_equilibrium(principal, held_out, shots) for shots in (0, 1)]

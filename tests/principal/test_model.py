@@ -15,7 +15,8 @@ from mermaide.principal.world_model import (
 
 from .conftest import actions_on, bandit, random_observations, steering_population
 
-SMALL = dict(hidden_size=16, model_episodes=256, world_model=dict(hidden_size=32, epochs=15))
+SMALL = dict(hidden_size=16, episodes_per_batch=16, model_episodes=256,
+             world_model=dict(hidden_size=32, epochs=15))
 
 
 @pytest.fixture(scope="module")
