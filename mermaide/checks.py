@@ -17,12 +17,38 @@ def check_number(name: str, value: object, low: float = -math.inf, high: float =
     number = float(value)
     too_low = number <= low if low_open else number < low
     if not math.isfinite(number) or too_low or number > high:
-        if high == math.inf:
-            allowed = f"> {low}" if low_open else f">= {low:g}"
-        else:
-            allowed = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+        raise ValueError(f"{name} must be {_allowed(low, high, low_open)}, got {value!r}")
     return number
+
+
+def check_numbers(name: str, value: object, size: int, low: float = -math.inf,
+                  high: float = math.inf, low_open: bool = False, high_open: bool = False
+                  ) -> np.ndarray:
+    """A scalar or a (size,) array of finite reals in [low, high] (either end open), as a
+    float array of shape () or (size,): one parameter per agent of a batch."""
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim > 1 or (array.ndim == 1 and array.shape[0] != size):
+        raise ValueError(
+            f"{name} must be a scalar or an array of shape ({size},), got shape {array.shape}"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    too_low = array <= low if low_open else array < low
+    too_high = array >= high if high_open else array > high
+    if np.any(too_low) or np.any(too_high):
+        bad = float(array[too_low | too_high].ravel()[0]) if array.ndim else float(array)
+        raise ValueError(f"{name} must be {_allowed(low, high, low_open, high_open)}, got "
+                         f"{bad!r}")
+    return array
+
+
+def _allowed(low: float, high: float, low_open: bool, high_open: bool = False) -> str:
+    """The allowed range in words: "> 0", ">= 1", "<= 1" or "in (0, 1]"."""
+    if high == math.inf:
+        return f"> {low:g}" if low_open else f">= {low:g}"
+    if low == -math.inf:
+        return f"< {high:g}" if high_open else f"<= {high:g}"
+    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
 
 
 def check_int(name: str, value: object, low: int) -> int:

@@ -12,9 +12,12 @@ population of agents needs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal, Protocol, TypeVar, runtime_checkable
+from typing import Literal, Protocol, TypeVar, cast, runtime_checkable
 
 import numpy as np
+
+from mermaide.checks import check_numbers
+from mermaide.registry import Registry
 
 Feedback = Literal["bandit", "full"]
 
@@ -48,7 +51,9 @@ class Learner(Protocol):
         ...
 
 
-_LEARNERS: dict[str, Callable[..., Learner]] = {}
+# The learners by name; families named by a prefix and a free suffix, e.g. "sb3:PPO" for any
+# saved stable-baselines3 model, whose factory receives the whole name, then the parameters.
+_LEARNERS: Registry[Callable[..., Learner]] = Registry("learner")
 
 L = TypeVar("L")
 
@@ -57,48 +62,33 @@ def register_learner(name: str) -> Callable[[L], L]:
     """Class decorator: make a learner available as ``mermaide.agents.make(name, ...)``."""
 
     def decorator(cls: L) -> L:
-        if name in _LEARNERS:
-            raise ValueError(f"learner name {name!r} is already registered")
-        _LEARNERS[name] = cls  # type: ignore[assignment]
+        _LEARNERS.register(name, cast(Callable[..., Learner], cls))
         return cls
 
     return decorator
 
 
-# Families of learners named by a prefix and a free suffix, e.g. "sb3:PPO" for any saved
-# stable-baselines3 model: the factory receives the whole name, then the parameters.
-_PREFIXES: dict[str, Callable[..., Learner]] = {}
-
-
 def register_learner_prefix(prefix: str, factory: Callable[..., Learner]) -> None:
     """Make every name ``prefix + suffix`` buildable as ``factory(name, **params)``."""
-    if not prefix or prefix in _PREFIXES:
-        raise ValueError(f"learner prefix must be new and non-empty, got {prefix!r}")
-    _PREFIXES[prefix] = factory
+    _LEARNERS.register_prefix(prefix, factory)
 
 
 def learner_names() -> list[str]:
     """The registered learner names, sorted (prefix families not included)."""
-    return sorted(_LEARNERS)
+    return _LEARNERS.names(families=False)
 
 
 def is_learner_name(name: str) -> bool:
     """Whether ``make(name, ...)`` knows the name: a registered learner or a prefix family."""
-    return name in _LEARNERS or any(name.startswith(prefix) for prefix in _PREFIXES)
+    return name in _LEARNERS
 
 
 def make(name: str, **params: object) -> Learner:
     """Build a learner by name, e.g. ``make("ucb", beta=0.5)`` or
-    ``make("sb3:PPO", path="agent.zip", horizon=200)``."""
-    factory = _LEARNERS.get(name)
-    if factory is not None:
-        return factory(**params)
-    for prefix, family in _PREFIXES.items():
-        if name.startswith(prefix):
-            return family(name, **params)
-    families = "".join(f", {prefix}<name>" for prefix in sorted(_PREFIXES))
-    raise KeyError(f"unknown learner {name!r}; known learners: {', '.join(learner_names())}"
-                   f"{families}")
+    ``make("sb3:PPO", path="agent.zip", horizon=200)``; an unknown name raises
+    ``mermaide.registry.UnknownNameError`` (a ``KeyError``) listing the known ones."""
+    factory, rest = _LEARNERS.lookup(name)
+    return factory(**params) if rest is None else factory(name, **params)
 
 
 # --- helpers shared by the learners -------------------------------------------------------
@@ -137,21 +127,10 @@ def batch_param(
 ) -> np.ndarray:
     """Validate a scalar or (B,) parameter and return it as a (B, 1) float column.
 
-    Raises ``ValueError`` naming the parameter, the value and the allowed range.
+    Raises ``ValueError`` naming the parameter, the value and the allowed range
+    (``mermaide.checks.check_numbers``).
     """
-    array = np.asarray(value, dtype=np.float64)
-    if array.ndim > 1 or (array.ndim == 1 and array.shape[0] != batch):
-        raise ValueError(
-            f"{name} must be a scalar or an array of shape ({batch},), got shape {array.shape}"
-        )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    too_low = array <= low if low_open else array < low
-    too_high = array >= high if high_open else array > high
-    if np.any(too_low) or np.any(too_high):
-        allowed = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        bad = array[too_low | too_high].ravel()[0] if array.ndim else float(array)
-        raise ValueError(f"{name} must be in {allowed}, got {bad!r}")
+    array = check_numbers(name, value, batch, low, high, low_open, high_open)
     return np.broadcast_to(array, (batch,)).reshape(batch, 1).copy()
 
 

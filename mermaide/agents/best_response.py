@@ -16,6 +16,7 @@ from mermaide.agents.base import (
     register_learner,
     tie_break_priority,
 )
+from mermaide.checks import check_choice
 
 _MEMORIES = ("last", "mean")
 
@@ -27,8 +28,7 @@ class BestResponse:
     feedback = "full"
 
     def __init__(self, memory: str = "mean"):
-        if memory not in _MEMORIES:
-            raise ValueError(f"memory must be one of {_MEMORIES}, got {memory!r}")
+        check_choice("memory", memory, _MEMORIES)
         self.memory = memory
 
     def reset(self, batch: int, n_actions: int, rng: np.random.Generator) -> None:

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mermaide.agents.base import is_learner_name, learner_names
+from mermaide.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ class AgentPopulation:
 
 # --- named presets ---------------------------------------------------------------------------
 
-_PRESETS: dict[str, Callable[[], AgentPopulation]] = {}
+_PRESETS: Registry[Callable[[], AgentPopulation]] = Registry("population")
 
 # The agents of the paper's behaviour figures (Figures 4 and 5 of MERMAIDE).
 FIGURE4_REWARDS = (0.16, 0.11, 0.66, 0.14, 0.20, 0.37, 0.82, 0.10, 0.84, 0.10)
@@ -265,27 +266,21 @@ def register_population(name: str) -> Callable[[Callable[[], AgentPopulation]],
     """Decorator: register a zero-argument factory as a named population preset."""
 
     def decorator(factory: Callable[[], AgentPopulation]) -> Callable[[], AgentPopulation]:
-        if name in _PRESETS:
-            raise ValueError(f"population name {name!r} is already registered")
-        _PRESETS[name] = factory
+        _PRESETS.register(name, factory)
         return factory
 
     return decorator
 
 
 def population_names() -> list[str]:
-    return sorted(_PRESETS)
+    return _PRESETS.names()
 
 
 def population(name: str, n_arms: int | None = None, target: int | None = None
                ) -> AgentPopulation:
-    """A named preset, optionally over another number of arms and with a fixed target arm."""
-    try:
-        preset = _PRESETS[name]()
-    except KeyError:
-        raise KeyError(
-            f"unknown population {name!r}; known populations: {', '.join(population_names())}"
-        ) from None
+    """A named preset, optionally over another number of arms and with a fixed target arm;
+    an unknown name raises ``mermaide.registry.UnknownNameError`` listing the known ones."""
+    preset = _PRESETS.get(name)()
     if n_arms is not None:
         preset = preset.with_n_arms(n_arms)
     return preset if target is None else preset.with_target(target)

@@ -29,6 +29,7 @@ import numpy as np
 
 from mermaide.agents.base import Feedback, register_learner_prefix, sample_categorical
 from mermaide.agents.observation import AgentObservation, agent_observation_dim
+from mermaide.checks import check_bool
 
 PREFIX = "sb3:"
 # Where algorithm classes are looked up, in order.
@@ -113,10 +114,8 @@ class SB3Policy:
         if horizon is None:
             raise ValueError(f"an 'sb3:{algorithm}' agent needs horizon=<the game's horizon>: "
                              f"its observation holds the fraction of time left")
-        if not isinstance(deterministic, (bool, np.bool_)):
-            raise ValueError(f"deterministic must be True or False, got {deterministic!r}")
         self.algorithm, self.path, self.horizon = algorithm, path, horizon
-        self.deterministic = bool(deterministic)
+        self.deterministic = check_bool("deterministic", deterministic)
         self.model = load_model(algorithm, path)
 
     def reset(self, batch: int, n_actions: int, rng: np.random.Generator) -> None:

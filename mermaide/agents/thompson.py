@@ -22,6 +22,7 @@ from mermaide.agents.base import (
     register_learner,
     tie_break_priority,
 )
+from mermaide.checks import check_choice
 
 _PRIORS = ("beta", "gaussian")
 
@@ -39,8 +40,7 @@ class ThompsonSampling:
         prior_std: float = 1.0,
         noise_std: float = 0.5,
     ):
-        if prior not in _PRIORS:
-            raise ValueError(f"prior must be one of {_PRIORS}, got {prior!r}")
+        check_choice("prior", prior, _PRIORS)
         low, high = reward_range
         if not (np.isfinite(low) and np.isfinite(high) and high > low):
             raise ValueError(f"reward_range must be finite (low, high) with high > low, got "

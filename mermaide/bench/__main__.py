@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mermaide.bench.runner import BACKENDS, run_suite
+from mermaide.bench.backends import BACKENDS
+from mermaide.bench.runner import run_suite
 from mermaide.bench.suite import PROFILES, available_suites, load_suite
 
 RESULTS_DIR = Path("benchmarks") / "results"
@@ -41,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="parallel runs (processes)")
     p.add_argument("--out", type=Path,
                    help="output folder (default: benchmarks/results/<suite>[-paper])")
-    p.add_argument("--backend", choices=BACKENDS, default="local",
+    p.add_argument("--backend", choices=tuple(BACKENDS), default="local",
                    help="local processes, or Ray tasks (a local Ray instance, or the cluster "
                         "at RAY_ADDRESS)")
     p.add_argument("--resume", action="store_true",

@@ -1,6 +1,6 @@
 """One benchmark run: meta-train a principal on the training population, then score it 0-shot
 and K-shot on held-out tasks (DESIGN.md's evaluation protocol), with the learning curve and,
-for bandit suites, the paper's behaviour heat map.
+with a ``[heatmap]``, the paper's behaviour heat map.
 
 The task sets flow from the suite alone (``evaluation.task_seed``, see
 ``mermaide.bench.tasks``): the held-out tasks, the learning-curve tasks and, with
@@ -10,6 +10,11 @@ else random flows from the job's seed, split into independent streams for traini
 learning curve, evaluation and the heat map; the evaluation episodes of task t at K shots
 start from a seed of (that stream, K, t), never from the principal, so two principals' runs
 with one seed play each task from the same seed.
+
+Nothing here names a game: the env, its knobs and the argument (and reset option) that
+carries a task come from the suite (``env``, ``env_kwargs``, ``task_argument``), and so do the
+heat map's agents (``heatmap.population``, ``heatmap.learner``, ``heatmap.parameter``; the
+heat map reads the ``agent_action`` of the game's step info).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import importlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -27,12 +32,11 @@ from tqdm.auto import tqdm
 
 import mermaide  # noqa: F401  (registers the environments in worker processes)
 from mermaide.agents import AgentSpec
+from mermaide.bench.plan import Job
+from mermaide.bench.suite import Heatmap, Suite
 from mermaide.bench.tasks import draw_tasks, fingerprint, fixed_training_set, task_generators
-from mermaide.principal import begin_episode, evaluate, make
+from mermaide.principal import after_step, begin_episode, evaluate, make
 from mermaide.principal.base import monitor_keywords
-
-if TYPE_CHECKING:
-    from mermaide.bench.runner import Job
 
 # Population kinds -> "module:factory(name, **kwargs)"; imported on use.
 POPULATION_FACTORIES = {
@@ -53,7 +57,7 @@ def _stream_seeds(seed: int) -> dict[str, int]:
     return {name: int(s.generate_state(1)[0]) for name, s in zip(names, states, strict=True)}
 
 
-def task_sets(suite: Any) -> dict[str, Any]:
+def task_sets(suite: Suite) -> dict[str, Any]:
     """The suite's task sets, from ``evaluation.task_seed`` only: ``train`` (the training
     population, or with ``train_size`` a fixed set drawn from it), ``test`` (the held-out
     tasks) and ``curve`` (the learning curve's held-out tasks)."""
@@ -155,7 +159,8 @@ def run_job(job: Job, log_dir: Path | None = None, progress: bool = False) -> di
     eval_seconds = time.time() - started
     heatmap = None
     if suite.heatmap is not None:
-        heatmap = behaviour_heatmap(principal, suite, env_kwargs, seeds["heatmap"])
+        heatmap = behaviour_heatmap(principal, suite, suite.heatmap, env_kwargs,
+                                    seeds["heatmap"])
     return {
         "principal": job.principal,
         "seed": job.seed,
@@ -186,12 +191,12 @@ def task_reference_value(env: gym.Env, task: Any, task_key: str) -> float | None
     return float(value) * int(rounds)
 
 
-def behaviour_heatmap(principal: Any, suite: Any, env_kwargs: dict[str, Any], seed: int
-                      ) -> dict[str, Any]:
-    """The paper's Figures 4/5: for a fixed agent payoff vector and UCB agents with different
-    beta (rows), how often the agent picks the target arm at each step (columns), under this
+def behaviour_heatmap(principal: Any, suite: Suite, config: Heatmap,
+                      env_kwargs: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The paper's Figures 4/5: for a fixed agent payoff vector and agents of
+    ``config.learner`` with different values of its ``config.parameter`` (rows; the paper's
+    UCB beta), how often the agent picks the target arm at each step (columns), under this
     principal as meta-trained (0-shot). Frequencies are over ``episodes`` seeded episodes."""
-    config = suite.heatmap
     fixed = make_population("agents", config.population)
     reference = fixed.sample(np.random.default_rng(0))
     env = gym.make(suite.env, **{**env_kwargs, suite.task_argument: reference})
@@ -199,23 +204,28 @@ def behaviour_heatmap(principal: Any, suite: Any, env_kwargs: dict[str, Any], se
     target_frequency, best_frequency = [], []
     rng = np.random.default_rng(seed)
     for beta in config.betas:
-        spec = AgentSpec("ucb", {"beta": float(beta)}, reference.rewards, reference.target)
+        spec = AgentSpec(config.learner, {config.parameter: float(beta)}, reference.rewards,
+                         reference.target)
         hits = np.zeros(horizon)
         best = np.zeros(horizon)
         for _ in range(config.episodes):
-            actions = play_episode(principal, env, spec, int(rng.integers(2**31)))
+            actions = play_episode(principal, env, spec, int(rng.integers(2**31)),
+                                   suite.task_argument)
             hits += actions == spec.target
             best += actions == spec.best_arm
         target_frequency.append((hits / config.episodes).tolist())
         best_frequency.append((best / config.episodes).tolist())
-    return {"population": config.population, "betas": list(config.betas),
+    return {"population": config.population, "learner": config.learner,
+            "parameter": config.parameter, "betas": list(config.betas),
             "target": reference.target, "best_arm": reference.best_arm,
             "target_frequency": target_frequency, "best_frequency": best_frequency}
 
 
-def play_episode(principal: Any, env: gym.Env, task: Any, seed: int) -> np.ndarray:
-    """The agent's true action at every step of one episode against ``principal``."""
-    obs, info = env.reset(seed=seed, options={"agent": task})
+def play_episode(principal: Any, env: gym.Env, task: Any, seed: int, task_key: str
+                 ) -> np.ndarray:
+    """The agent's true action at every step of one episode of ``task`` (the reset option
+    ``task_key``) against ``principal``."""
+    obs, info = env.reset(seed=seed, options={task_key: task})
     begin_episode(principal, info)
     state: Any = None
     actions = []
@@ -223,10 +233,7 @@ def play_episode(principal: Any, env: gym.Env, task: Any, seed: int) -> np.ndarr
     while not done:
         action, state = principal.act(obs, state)
         obs, _, terminated, truncated, info = env.step(action)
-        # The protocol's optional after_step hook, as ``evaluate`` calls it.
-        after_step = getattr(principal, "after_step", None)
-        if callable(after_step):
-            after_step(info)
+        after_step(principal, info)
         actions.append(info["agent_action"])
         done = bool(terminated or truncated)
     return np.array(actions)

@@ -19,13 +19,14 @@ value" column, reference minus return, and, when the ``GAP_BASELINE`` principal 
 shot count and training seed (the two met the same tasks from the same seeds), mean over
 those seeds ± 95% t-interval. The baseline plays the exact equilibrium of what it observes,
 so this column is what learning costs at that noise level; the baseline's own row reads 0.
+
+Every file is written atomically (``mermaide.bench.store``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from mermaide.bench.runner import write_json_atomic
+from mermaide.bench.store import atomic_path, write_json, write_text
 from mermaide.bench.suite import Suite
 
 METRICS = (
@@ -286,18 +287,25 @@ def markdown(suite: Suite, table: dict[str, Any], plots: Sequence[str],
     return "\n".join(lines)
 
 
-def _save_figure(figure: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    figure.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
-
-
-def plot_curves(suite: Suite, results: Sequence[dict[str, Any]], out: Path) -> list[str]:
-    """Principal return vs meta-training steps (0-shot), and vs adaptation shots."""
+def _pyplot() -> Any:
+    """``matplotlib.pyplot`` drawing to files (no display needed). Imported on use: it is
+    slow to import, and only a report with runs to plot needs it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_figure(figure: Any, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=110, bbox_inches="tight")
+
+
+def plot_curves(suite: Suite, results: Sequence[dict[str, Any]], out: Path) -> list[str]:
+    """Principal return vs meta-training steps (0-shot), and vs adaptation shots."""
+    plt = _pyplot()
 
     written = []
     variants = sorted({_label(run["variant"]) for run in results})
@@ -335,15 +343,13 @@ def plot_curves(suite: Suite, results: Sequence[dict[str, Any]], out: Path) -> l
 
 
 def plot_heatmap(suite: Suite, results: Sequence[dict[str, Any]], out: Path) -> list[str]:
-    """The paper's behaviour heat map: rows = UCB beta, columns = t, cell = how often the
-    agent picks the target arm (averaged over seeds), one panel per principal."""
+    """The paper's behaviour heat map: rows = the learner's parameter (UCB beta), columns =
+    t, cell = how often the agent picks the target arm (averaged over seeds), one panel per
+    principal."""
     runs = [r for r in results if r.get("heatmap")]
     if not runs:
         return []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     principals = [p for p in suite.principals if any(r["principal"] == p for r in runs)]
     figure, axes = plt.subplots(len(principals), 1, figsize=(10, 1.2 + 1.5 * len(principals)),
@@ -354,7 +360,7 @@ def plot_heatmap(suite: Suite, results: Sequence[dict[str, Any]], out: Path) -> 
         image = ax.imshow(frequency, aspect="auto", vmin=0.0, vmax=1.0, cmap="viridis",
                           interpolation="nearest")
         ax.set_yticks(range(len(maps[0]["betas"])), [f"{b:g}" for b in maps[0]["betas"]])
-        ax.set_ylabel("UCB beta")
+        ax.set_ylabel(f"{maps[0]['learner']} {maps[0]['parameter']}")
         ax.set_title(f"{principal}: P(agent picks target arm {maps[0]['target']}) "
                      f"[{maps[0]['population']}]", fontsize=9)
     axes[-1, 0].set_xlabel("t")
@@ -369,10 +375,7 @@ def plot_gap(suite: Suite, table: dict[str, Any], out: Path) -> list[str]:
     if len(suite.sweep) != 1:
         return []
     (knob, values), = suite.sweep.items()
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     figure, ax = plt.subplots(figsize=(6, 4))
     drawn = False
@@ -404,10 +407,7 @@ def plot_comparisons(rows: Sequence[dict[str, Any]], out: Path) -> list[str]:
     horizontal line, the mean difference as a dot, zero marked."""
     if not rows:
         return []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     figure, ax = plt.subplots(figsize=(7, 1.0 + 0.4 * len(rows)))
     ys = np.arange(len(rows))[::-1]
@@ -435,12 +435,8 @@ def write_report(suite: Suite, results: Sequence[dict[str, Any]], out: Path,
         plots += plot_heatmap(suite, results, out)
         plots += plot_gap(suite, table, out)
         plots += plot_comparisons(comparisons[0], out)
-    write_json_atomic(out / "results.json", {"suite": suite.to_dict(), "runs": list(results),
-                                             "failed": list(failed),
-                                             "comparisons": comparisons[0],
-                                             "comparison_notes": comparisons[1]})
-    text = markdown(suite, table, plots, failed, results, comparisons)
-    tmp = out / f".results.md.{os.getpid()}.tmp"
-    tmp.write_text(text)
-    os.replace(tmp, out / "results.md")
+    write_json(out / "results.json", {"suite": suite.to_dict(), "runs": list(results),
+                                      "failed": list(failed), "comparisons": comparisons[0],
+                                      "comparison_notes": comparisons[1]})
+    write_text(out / "results.md", markdown(suite, table, plots, failed, results, comparisons))
     return table

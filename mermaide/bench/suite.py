@@ -5,7 +5,9 @@ A suite file (the shipped ones are package data, ``mermaide/bench/suites/*.toml`
 
     name = "bandit-ood"
     env = "Mermaide/Bandit-v0"           # a registered Gymnasium id
-    task_argument = "agent"              # the env argument that receives one test task
+    task_argument = "agent"              # the env argument that receives the tasks (a
+                                         # population), and the reset option that fixes one:
+                                         # "agent" (bandit), "game" (matrix games)
     principals = ["none", "mermaide"]    # registry names or "package.module:Class"
     seeds = [0, 1, 2]
     shots = [0, 1]
@@ -40,8 +42,10 @@ A suite file (the shipped ones are package data, ``mermaide/bench/suites/*.toml`
     hidden_size = 64
 
     [heatmap]                             # optional: the paper's behaviour heat map
-    population = "figure5"
-    betas = [-1.0, 0.0, 1.0]
+    population = "figure5"                # an agents preset: its payoffs and target
+    learner = "ucb"                       # the rows' learner (default "ucb") ...
+    parameter = "beta"                    # ... and the parameter that varies (default "beta")
+    betas = [-1.0, 0.0, 1.0]              # that parameter's values, one row each
     episodes = 20
 """
 
@@ -55,6 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mermaide.agents import is_learner_name, learner_names
 from mermaide.checks import check_int
 
 # The shipped suites travel inside the package (package data), so an installed mermaide finds
@@ -77,7 +82,9 @@ class Evaluation:
 @dataclass(frozen=True)
 class Heatmap:
     population: str = "figure5"  # an agents preset with fixed payoffs and target
-    betas: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0)  # UCB betas, one row each
+    learner: str = "ucb"  # the learner of every row (a registered learner name)
+    parameter: str = "beta"  # the learner's parameter that varies from row to row
+    betas: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0)  # its values, one row each
     episodes: int = 10  # episodes per beta: the frequency is over these
 
 
@@ -243,6 +250,9 @@ def _check(suite: Suite, comparisons: bool = True) -> None:
     for key, values in suite.sweep.items():
         if len(values) == 0:
             raise ValueError(f"sweep.{key} must list at least one value, got none")
+    if suite.heatmap is not None and not is_learner_name(suite.heatmap.learner):
+        raise ValueError(f"heatmap.learner must be one of {learner_names()}, got "
+                         f"{suite.heatmap.learner!r}")
     if comparisons:
         for i, pair in enumerate(suite.comparisons):
             for name in pair:

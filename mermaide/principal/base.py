@@ -31,13 +31,14 @@ used by the tests, the harness and users (the K-shot protocol of DESIGN.md).
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
+
+from mermaide.registry import Registry
 
 EnvFn = Callable[[], gym.Env]
 
@@ -101,66 +102,39 @@ def monitor_keywords(principal: Principal) -> frozenset[str]:
 # --- registry ---------------------------------------------------------------------------------
 
 # name -> "module:attribute" (imported on first use, so that importing mermaide.principal does
-# not pull in torch or stable-baselines3) or a factory.
-_REGISTRY: dict[str, str | Callable[..., Any]] = {}
-# "prefix:rest" names, e.g. "sb3:A2C": prefix -> factory(rest, **kwargs).
-_PREFIXES: dict[str, str | Callable[..., Any]] = {}
+# not pull in torch or stable-baselines3) or a factory; "prefix:rest" families (e.g. "sb3:A2C",
+# whose factory receives rest first); any other "package.module:ClassName" is imported.
+_PRINCIPALS: Registry[Callable[..., Any]] = Registry(
+    "principal", import_paths=True, hint="; or pass 'package.module:ClassName'",
+    placeholder="<...>")
 
 
 def register_principal(name: str, entry_point: str | Callable[..., Any]) -> None:
     """Register a principal under ``name``: a ``"module:Class"`` string or a factory."""
-    if not isinstance(name, str) or not name or ":" in name:
-        raise ValueError(f"name must be a non-empty string without ':', got {name!r}")
-    if name in _REGISTRY:
-        raise ValueError(f"principal name {name!r} is already registered")
-    _REGISTRY[name] = entry_point
+    _PRINCIPALS.register(name, entry_point)
 
 
 def register_prefix(prefix: str, entry_point: str | Callable[..., Any]) -> None:
     """Register a family of names ``"prefix:rest"``; the factory receives ``rest`` first."""
-    if prefix in _PREFIXES:
-        raise ValueError(f"principal prefix {prefix!r} is already registered")
-    _PREFIXES[prefix] = entry_point
+    _PRINCIPALS.register_prefix(f"{prefix}:", entry_point)
 
 
 def principal_names() -> list[str]:
     """Registered names (prefix families shown as ``"prefix:<...>"``)."""
-    return sorted(_REGISTRY) + [f"{p}:<...>" for p in sorted(_PREFIXES)]
-
-
-def _resolve(entry_point: str | Callable[..., Any]) -> Callable[..., Any]:
-    if callable(entry_point):
-        return entry_point
-    module_name, _, attribute = entry_point.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValueError(f"cannot import module {module_name!r} for principal "
-                         f"{entry_point!r}: {error}") from error
-    try:
-        return getattr(module, attribute)
-    except AttributeError:
-        raise ValueError(f"module {module_name!r} has no attribute {attribute!r} "
-                         f"(principal {entry_point!r})") from None
+    return _PRINCIPALS.names()
 
 
 def make(name: str, **kwargs: Any) -> Any:
     """Build a principal by registered name, ``"prefix:rest"`` (e.g. ``"sb3:A2C"``) or
-    ``"package.module:ClassName"``; the result is checked against ``Principal``."""
-    if not isinstance(name, str):
-        raise ValueError(f"name must be a string, got {name!r}")
-    prefix, colon, rest = name.partition(":")
-    if name in _REGISTRY:
-        principal = _resolve(_REGISTRY[name])(**kwargs)
-    elif colon and prefix in _PREFIXES:
-        principal = _resolve(_PREFIXES[prefix])(rest, **kwargs)
-    elif colon and rest:
-        factory = _resolve(name)
-        if inspect.isclass(factory):
+    ``"package.module:ClassName"``; the result is checked against ``Principal``. An unknown
+    name raises ``mermaide.registry.UnknownNameError`` (a ``ValueError``) listing the known
+    ones."""
+    factory, rest = _PRINCIPALS.lookup(name)
+    if rest is not None:
+        principal = factory(rest, **kwargs)
+    else:
+        if ":" in name and inspect.isclass(factory):  # a third party's class: check it first
             check_principal(factory)
         principal = factory(**kwargs)
-    else:
-        raise ValueError(f"unknown principal {name!r}; known principals: "
-                         f"{', '.join(principal_names())}; or pass 'package.module:ClassName'")
     check_principal(principal)
     return principal

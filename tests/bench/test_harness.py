@@ -12,7 +12,9 @@ import pytest
 import ray
 
 from mermaide.bench import available_suites, jobs_of, load_suite, run_suite, suite_from_dict
-from mermaide.bench.runner import run_path
+from mermaide.bench.job import task_sets
+from mermaide.bench.store import run_path
+from mermaide.bench.tasks import fingerprint
 
 TINY = {
     "name": "tiny",
@@ -145,6 +147,26 @@ def test_heatmap_is_drawn(tmp_path):
     assert len(run["heatmap"]["target_frequency"]) == 2
     assert len(run["heatmap"]["target_frequency"][0]) == 12
     assert (tmp_path / "heatmap.png").exists()
+    assert (run["heatmap"]["learner"], run["heatmap"]["parameter"]) == ("ucb", "beta")
+
+
+def test_the_heatmap_learner_comes_from_the_suite(tmp_path):
+    heatmap = {"population": "figure5", "betas": [0.0, 1.0], "episodes": 2}
+    raw = {**TINY, "principals": ["none"], "seeds": [0], "shots": [0],
+           "env_kwargs": {"n_arms": 10, "horizon": 12},
+           "populations": {"kind": "agents", "train": "train", "test": "test-ood"}}
+    with pytest.raises(ValueError, match=r"heatmap\.learner must be one of .*, got 'nope'"):
+        suite_from_dict({**raw, "heatmap": {**heatmap, "learner": "nope"}})
+    maps = {}
+    for learner, parameter in (("ucb", "beta"), ("epsilon_greedy", "epsilon")):
+        suite = suite_from_dict({**raw, "heatmap": {**heatmap, "learner": learner,
+                                                    "parameter": parameter}})
+        run_suite(suite, tmp_path / learner, workers=1, progress=False)
+        (run,) = json.loads((tmp_path / learner / "results.json").read_text())["runs"]
+        maps[learner] = run["heatmap"]
+        assert (maps[learner]["learner"], maps[learner]["parameter"]) == (learner, parameter)
+    # Epsilon 1 picks arms uniformly at random; UCB with beta 1 does not.
+    assert maps["epsilon_greedy"]["target_frequency"] != maps["ucb"]["target_frequency"]
 
 
 def test_ray_backend_gives_the_same_numbers(tmp_path):
@@ -286,9 +308,6 @@ def test_paired_comparisons_on_one_task_set(tmp_path):
 
 
 def test_the_task_set_depends_on_the_suite_only():
-    from mermaide.bench.job import task_sets
-    from mermaide.bench.tasks import fingerprint
-
     def prints(raw):
         return [fingerprint(task) for task in task_sets(suite_from_dict(raw))["test"]]
 
@@ -305,8 +324,6 @@ class TaskRecorder:
         self.path = path
 
     def meta_train(self, env_fn, population, steps, seed):
-        from mermaide.bench.tasks import fingerprint
-
         rng = np.random.default_rng(seed)
         env = env_fn()
         tasks = [population.sample(rng) for _ in range(30)] + population.sample_many(10, rng)

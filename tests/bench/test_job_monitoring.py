@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from mermaide.bench import jobs_of, run_suite, suite_from_dict
 from mermaide.bench.job import run_job
-from mermaide.bench.runner import log_path, run_path
+from mermaide.bench.store import log_path, run_path
 from tests.bench.test_harness import TINY
 from tests.bench.third_party import FrontLoader
 
