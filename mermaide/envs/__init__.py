@@ -4,8 +4,17 @@ from typing import Any
 
 from gymnasium.envs.registration import register, registry
 
-from mermaide.envs.bandit import BanditCore, BanditEnv, BanditVectorEnv
+from mermaide.envs.bandit import (
+    BanditCore,
+    BanditEnv,
+    BanditKnobs,
+    BanditParallelEnv,
+    BanditVectorEnv,
+    bandit_aec,
+    bandit_parallel,
+)
 from mermaide.envs.commitment_grid import CommitmentGrid, simplex_grid
+from mermaide.envs.equilibrium import StackelbergSolution, solve
 from mermaide.envs.games import (
     BayesianGamePopulation,
     GamePopulation,
@@ -14,21 +23,16 @@ from mermaide.envs.games import (
     security_game,
 )
 from mermaide.envs.knobs import OBSERVES_PAYOFFS, Knobs
-from mermaide.envs.parallel import (
-    BanditParallelEnv,
-    RepeatedStackelbergParallelEnv,
-    StackelbergAECEnv,
-    TwoPlayerParallelEnv,
-    bandit_aec,
-    bandit_parallel,
-    repeated_stackelberg_aec,
-    repeated_stackelberg_parallel,
-    stackelberg_aec,
-)
+from mermaide.envs.parallel import TwoPlayerParallelEnv
 from mermaide.envs.repeated_stackelberg import (
+    LOGIT_SCALE,
     RepeatedStackelbergCore,
     RepeatedStackelbergEnv,
+    RepeatedStackelbergKnobs,
+    RepeatedStackelbergParallelEnv,
     RepeatedStackelbergVectorEnv,
+    repeated_stackelberg_aec,
+    repeated_stackelberg_parallel,
 )
 from mermaide.envs.single_player import (
     SinglePlayerEnv,
@@ -37,11 +41,11 @@ from mermaide.envs.single_player import (
     as_principal_env,
 )
 from mermaide.envs.stackelberg import (
-    LOGIT_SCALE,
+    StackelbergAECEnv,
     StackelbergEnv,
-    StackelbergSolution,
+    StackelbergKnobs,
     StackelbergVectorEnv,
-    solve,
+    stackelberg_aec,
 )
 
 _ENVIRONMENTS: list[dict[str, Any]] = [
@@ -71,6 +75,7 @@ __all__ = [
     "OBSERVES_PAYOFFS",
     "BanditCore",
     "BanditEnv",
+    "BanditKnobs",
     "BanditParallelEnv",
     "BanditVectorEnv",
     "BayesianGamePopulation",
@@ -80,11 +85,13 @@ __all__ = [
     "MatrixGame",
     "RepeatedStackelbergCore",
     "RepeatedStackelbergEnv",
+    "RepeatedStackelbergKnobs",
     "RepeatedStackelbergParallelEnv",
     "RepeatedStackelbergVectorEnv",
     "SinglePlayerEnv",
     "StackelbergAECEnv",
     "StackelbergEnv",
+    "StackelbergKnobs",
     "StackelbergSolution",
     "StackelbergVectorEnv",
     "TurnSinglePlayerEnv",

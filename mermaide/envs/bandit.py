@@ -1,35 +1,74 @@
 """The bandit game ``Mermaide/Bandit-v0``: a principal steers a bandit-learning agent with
 costly bonuses (MERMAIDE, Banerjee et al., TMLR 2024).
 
-One ``BanditCore`` simulates B games at once with (B, K) numpy arrays; ``BanditEnv`` is its
-B=1 Gymnasium form and ``BanditVectorEnv`` its native ``gym.make_vec`` form (B = num_envs).
+``BanditKnobs`` is the game's knob signature, written once for all its forms. One
+``BanditCore`` simulates B games at once with (B, K) numpy arrays; ``BanditEnv`` is its B=1
+Gymnasium form, ``BanditVectorEnv`` its native ``gym.make_vec`` form (B = num_envs) and
+``BanditParallelEnv`` its PettingZoo form with the agent as a second player (``parallel_env()``
+and, AEC, ``env()``, as PettingZoo's own game modules have them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from pettingzoo import AECEnv
+from pettingzoo.utils import parallel_to_aec, wrappers
 
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner
 from mermaide.agents.population import AgentBatch, AgentPopulation, AgentSpec, LearnerFamily
 from mermaide.checks import check_int, check_number
 from mermaide.envs.knobs import (
+    NUM_ENVS,
     OBSERVES_ACTIONS,
     OBSERVES_REWARDS,
     BudgetLedger,
     Knobs,
+    knob_signature,
     misreport_actions,
 )
+from mermaide.envs.parallel import TwoPlayerParallelEnv
 from mermaide.envs.vector import LockstepVectorEnv
 
 AgentSource = str | AgentSpec | AgentPopulation
 OBSERVES = (OBSERVES_ACTIONS, OBSERVES_REWARDS)
 BERNOULLI = "bernoulli"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BanditKnobs(Knobs):
+    """Every knob of ``Mermaide/Bandit-v0``: the shared ones and the game's own, validated once
+    for all its forms (see ``BanditEnv``'s Arguments)."""
+
+    OBSERVES: ClassVar[tuple[str, ...]] = OBSERVES
+
+    n_arms: int = 10
+    horizon: int = 200
+    agent: AgentSource = "ucb"
+    agent_kwargs: Mapping[str, Any] | None = None
+    bonus: float = 1.0
+    reward_noise: float | str = 0.1
+
+    def __post_init__(self) -> None:
+        check_int("n_arms", self.n_arms, 2)
+        check_int("horizon", self.horizon, 1)
+        check_number("bonus", self.bonus, low=0.0, low_open=True)
+        if self.reward_noise != BERNOULLI:
+            if isinstance(self.reward_noise, str):
+                raise ValueError(f"reward_noise must be a std >= 0 or {BERNOULLI!r}, got "
+                                 f"{self.reward_noise!r}")
+            check_number("reward_noise", self.reward_noise, low=0.0)
+        super().__post_init__()
+
+    def source(self) -> AgentSpec | AgentPopulation:
+        """The agents to draw from (``agent_source`` of the agent knobs)."""
+        return agent_source(self.agent, self.agent_kwargs, self.n_arms)
 
 
 def agent_source(agent: AgentSource, agent_kwargs: Mapping[str, Any] | None,
@@ -102,6 +141,17 @@ class BanditCore:
         self._noise_scale = np.array(self._noise_std)
         self.t = 0
         self.specs: list[AgentSpec] = []
+
+    @classmethod
+    def from_knobs(cls, knobs: BanditKnobs, batch: int, external_agent: bool = False
+                   ) -> BanditCore:
+        return cls(knobs.n_arms, knobs.horizon, batch, knobs, float(knobs.bonus),
+                   knobs.reward_noise, external_agent=external_agent)
+
+    @property
+    def budget_used(self) -> np.ndarray:
+        """(B,) interventions applied so far this episode (a fresh array after every step)."""
+        return self.ledger.used
 
     def observation_space(self) -> spaces.Box:
         low = np.zeros(self.obs_dim, dtype=np.float32)
@@ -274,24 +324,8 @@ class BanditCore:
         MaskablePPO convention). Doing nothing always can; a bonus only while budget is left
         (beyond it, it is refused and changes nothing)."""
         mask = np.ones((self.batch, self.n_arms + 1), dtype=bool)
-        mask[:, 1:] = (self.ledger.used < self.ledger.limit)[:, None]
+        mask[:, 1:] = self.ledger.allows()[:, None]
         return mask
-
-
-def _validated_knobs(n_arms: int, horizon: int, intervention_budget: int | None,
-                     intervention_cost: float, bonus: float, observation_noise: float,
-                     reward_noise: float | str, principal_observes: str) -> Knobs:
-    check_int("n_arms", n_arms, 2)
-    check_int("horizon", horizon, 1)
-    check_number("bonus", bonus, low=0.0, low_open=True)
-    if reward_noise != BERNOULLI:
-        if isinstance(reward_noise, str):
-            raise ValueError(f"reward_noise must be a std >= 0 or {BERNOULLI!r}, got "
-                             f"{reward_noise!r}")
-        check_number("reward_noise", reward_noise, low=0.0)
-    knobs = Knobs(intervention_budget, intervention_cost, observation_noise, principal_observes)
-    knobs.check_observes(OBSERVES)
-    return knobs
 
 
 class BanditEnv(gym.Env[np.ndarray, np.int64]):
@@ -349,26 +383,13 @@ class BanditEnv(gym.Env[np.ndarray, np.int64]):
 
     metadata: dict[str, Any] = {"render_modes": []}
 
-    def __init__(
-        self,
-        n_arms: int = 10,
-        horizon: int = 200,
-        agent: AgentSource = "ucb",
-        agent_kwargs: Mapping[str, Any] | None = None,
-        intervention_budget: int | None = None,
-        intervention_cost: float = 0.1,
-        bonus: float = 1.0,
-        observation_noise: float = 0.0,
-        reward_noise: float | str = 0.1,
-        principal_observes: str = OBSERVES_ACTIONS,
-    ):
-        knobs = _validated_knobs(n_arms, horizon, intervention_budget, intervention_cost, bonus,
-                                 observation_noise, reward_noise, principal_observes)
-        self.knobs = knobs
-        self.agent = agent_source(agent, agent_kwargs, n_arms)
-        self.core = BanditCore(n_arms, horizon, 1, knobs, float(bonus), reward_noise)
-        self.n_arms, self.horizon = n_arms, horizon
-        self.action_space = spaces.Discrete(n_arms + 1)
+    @knob_signature(BanditKnobs)
+    def __init__(self, **knobs: Any):
+        self.knobs = BanditKnobs(**knobs)
+        self.agent = self.knobs.source()
+        self.core = BanditCore.from_knobs(self.knobs, 1)
+        self.n_arms, self.horizon = self.knobs.n_arms, self.knobs.horizon
+        self.action_space = spaces.Discrete(self.n_arms + 1)
         self.observation_space = self.core.observation_space()
         self._principal_actions = np.zeros(1, dtype=np.int64)
         self._needs_reset = True
@@ -422,28 +443,15 @@ class BanditVectorEnv(LockstepVectorEnv):
     with zero rewards. Each sub-environment draws its own agent at every reset.
     """
 
-    def __init__(
-        self,
-        num_envs: int = 1,
-        n_arms: int = 10,
-        horizon: int = 200,
-        agent: AgentSource = "ucb",
-        agent_kwargs: Mapping[str, Any] | None = None,
-        intervention_budget: int | None = None,
-        intervention_cost: float = 0.1,
-        bonus: float = 1.0,
-        observation_noise: float = 0.0,
-        reward_noise: float | str = 0.1,
-        principal_observes: str = OBSERVES_ACTIONS,
-    ):
+    @knob_signature(BanditKnobs, NUM_ENVS)
+    def __init__(self, num_envs: int = 1, **knobs: Any):
         check_int("num_envs", num_envs, 1)
-        knobs = _validated_knobs(n_arms, horizon, intervention_budget, intervention_cost, bonus,
-                                 observation_noise, reward_noise, principal_observes)
-        self.n_arms, self.horizon = n_arms, horizon
-        self.knobs = knobs
-        self.agent = agent_source(agent, agent_kwargs, n_arms)
-        self.core = BanditCore(n_arms, horizon, num_envs, knobs, float(bonus), reward_noise)
-        self._set_spaces(num_envs, spaces.Discrete(n_arms + 1), self.core.observation_space())
+        self.knobs = BanditKnobs(**knobs)
+        self.n_arms, self.horizon = self.knobs.n_arms, self.knobs.horizon
+        self.agent = self.knobs.source()
+        self.core = BanditCore.from_knobs(self.knobs, num_envs)
+        self._set_spaces(num_envs, spaces.Discrete(self.n_arms + 1),
+                         self.core.observation_space())
 
     def reset(self, *, seed: int | list[int] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -463,3 +471,117 @@ class BanditVectorEnv(LockstepVectorEnv):
             raise ValueError(f"actions must be {self.num_envs} ints in [0, {self.n_arms}], got "
                              f"{actions!r}")
         return self._lockstep_step(lambda: self.core.step(actions, self.np_random))
+
+
+# --- the PettingZoo form: the principal and the agent as two players -------------------------
+
+
+class BanditParallelEnv(TwoPlayerParallelEnv):
+    """The bandit game with the principal and the agent as two players (``bandit_parallel``).
+
+    ## Description
+    The game of ``Mermaide/Bandit-v0`` (see ``BanditEnv``), but the agent is a player: at
+    each step the principal chooses whether and where to put a bonus, and at the same time
+    (neither sees the other's current choice) the agent picks an arm. The agent receives its
+    noisy base reward for the arm plus the bonus if the principal put it on that arm.
+
+    ## Action Space
+    ``"principal"``: ``Discrete(n_arms + 1)``, 0 = do nothing, i >= 1 = bonus on arm i - 1.
+    ``"agent"``: ``Discrete(n_arms)``, the arm it picks.
+
+    ## Observation Space
+    ``"principal"``: exactly ``BanditEnv``'s observation (see ``BanditCore``): the agent's
+    last action as observed (wrong with probability ``observation_noise``), the principal's
+    own last action, time and budget left, and, only with
+    ``principal_observes="actions+rewards"``, the agent's last received reward plus Gaussian
+    noise of std ``observation_noise``.
+    ``"agent"``: ``Box`` of shape (n_arms + 2,), see ``mermaide.agents.observation``: one-hot
+    of its own last arm, the reward it received for it (bonus included, no noise added), and
+    the fraction of time left. It never sees the principal's actions, its payoffs or its
+    budget; a bonus shows only in the reward.
+
+    ## Rewards
+    ``"principal"``: ``r_p[agent's arm] - cost``, as in ``BanditEnv``.
+    ``"agent"``: its base reward for the arm (noised by ``reward_noise``) plus the bonus when
+    the principal's applied intervention was on that arm.
+
+    ## Starting State
+    An agent task (its base rewards and the principal's target) is drawn from ``agent``;
+    ``reset(options={"agent": spec})`` plays a given ``AgentSpec``. The learner named in the
+    spec does not play here (the ``"agent"`` player does); it is what
+    ``as_principal_env(env)`` plays when no agent policy is given.
+
+    ## Episode End
+    Both players terminate after ``horizon`` steps; there is no truncation.
+
+    ## Arguments
+    The knobs of ``BanditEnv``, with the same defaults and checks: n_arms, horizon, agent,
+    agent_kwargs, intervention_budget, intervention_cost, bonus, observation_noise,
+    reward_noise, principal_observes.
+
+    ## Info
+    ``reset``: the principal gets ``target_action``; the agent nothing. ``step``: the
+    principal gets ``observed_action``, ``target_action``, ``intervened``, ``refused``,
+    ``interventions_used`` and ``cost``; the agent nothing. ``env.game_info`` holds the whole
+    step info of ``BanditEnv`` (true agent action and reward, ``target_hit``, and at the end
+    ``target_rate`` and ``episode_cost``), and after ``reset`` the episode's ``agent`` spec,
+    for harnesses; it is part of neither player's view.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    @knob_signature(BanditKnobs)
+    def __init__(self, **knobs: Any):
+        self.knobs = BanditKnobs(**knobs)
+        core = BanditCore.from_knobs(self.knobs, 1, external_agent=True)
+        n_arms, horizon = self.knobs.n_arms, self.knobs.horizon
+        super().__init__(
+            core, name="mermaide_bandit_v0", principal_action_space=spaces.Discrete(n_arms + 1),
+            n_agent_actions=n_arms, horizon=horizon,
+            principal_info_keys=("observed_action", "target_action", "intervened", "refused",
+                                 "interventions_used", "cost"))
+        self.agent = self.knobs.source()
+        self.n_arms = n_arms
+        self.agent_spec: AgentSpec | None = None
+
+    def _reset_core(self, options: Mapping[str, Any], rng: np.random.Generator
+                    ) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+        """``options={"agent": spec}`` plays a given ``AgentSpec``; other options are ignored."""
+        spec = options.get("agent")
+        if spec is None:
+            spec = draw_spec(self.agent, rng)
+        elif not isinstance(spec, AgentSpec) or spec.n_arms != self.n_arms:
+            raise ValueError(f"options['agent'] must be an AgentSpec over {self.n_arms} arms, "
+                             f"got {spec!r}")
+        self.agent_spec = spec
+        obs = self.core.reset([spec], rng)
+        return obs[0], {"target_action": spec.target}, {"agent": spec,
+                                                        "target_action": spec.target}
+
+    def _step_core(self, principal_action: Any, agent_actions: np.ndarray,
+                   rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray, bool, dict[str, np.ndarray]]:
+        return self.core.step(np.array([principal_action], dtype=np.int64), rng,
+                              agent_actions=agent_actions)
+
+    def episode_learner(self) -> tuple[str, dict[str, Any]]:
+        if self.agent_spec is None:
+            raise RuntimeError("episode_learner() called before reset()")
+        return self.agent_spec.learner, dict(self.agent_spec.params)
+
+
+def parallel_env(**knobs: Any) -> BanditParallelEnv:
+    """The bandit game as a ``pettingzoo.ParallelEnv``; knobs as ``BanditEnv``."""
+    return BanditParallelEnv(**knobs)
+
+
+def env(**knobs: Any) -> AECEnv[str, np.ndarray, Any]:
+    """The bandit game as a PettingZoo AEC env: principal, then agent, within each step."""
+    return wrappers.OrderEnforcingWrapper(parallel_to_aec(parallel_env(**knobs)))
+
+
+# PettingZoo's names for a game module's forms (raw_env: the unwrapped class, parallel here), and
+# the names mermaide.envs exports.
+raw_env = BanditParallelEnv
+bandit_parallel, bandit_aec = parallel_env, env

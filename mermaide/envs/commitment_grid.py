@@ -27,6 +27,7 @@ import gymnasium as gym
 import numpy as np
 
 from mermaide.checks import check_int
+from mermaide.envs.repeated_stackelberg import MatrixGameForm
 
 
 def simplex_grid(m: int, resolution: int) -> np.ndarray:
@@ -44,8 +45,8 @@ class CommitmentGrid(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
     grid, times the intervention choices (see the module docstring)."""
 
     def __init__(self, env: gym.Env, resolution: int = 10, interventions: bool | None = None):
-        game: Any = env.unwrapped  # a matrix game form (checked just below)
-        if not callable(getattr(game, "encode_action", None)) or not hasattr(game, "m"):
+        game = env.unwrapped
+        if not isinstance(game, MatrixGameForm):
             raise ValueError(f"env must be a matrix game (Mermaide/Stackelberg-v0 or "
                              f"Mermaide/RepeatedStackelberg-v0), got {game!r}")
         check_int("resolution", resolution, 1)

@@ -1,12 +1,21 @@
 """What every game shares: the intervention budget, its cost, observation noise, and how much of
 the agent the principal sees. Validated once here so every game refuses bad values the same way.
+
+Each game writes its knob signature once, as a subclass of ``Knobs`` adding its own fields
+(keyword-only), which validates them in ``__post_init__`` and then calls this one's; its forms
+take the knobs by name and ``knob_signature`` shows them as the forms' signature (what
+``inspect.signature`` and the README tables read).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -30,8 +39,11 @@ class Knobs:
     observation_noise: probability in [0, 1] that the principal sees a wrong agent action (a
         uniformly drawn other action), also the std of Gaussian noise on what it observes of
         the agent's rewards.
-    principal_observes: what of the agent is visible (see the OBSERVES_* constants).
+    principal_observes: what of the agent is visible (see the OBSERVES_* constants); a game
+        allows those in its ``OBSERVES``.
     """
+
+    OBSERVES: ClassVar[tuple[str, ...]] = (OBSERVES_ACTIONS, OBSERVES_REWARDS, OBSERVES_PAYOFFS)
 
     intervention_budget: int | None = None
     intervention_cost: float = 0.1
@@ -46,6 +58,7 @@ class Knobs:
                              f"{budget!r}")
         check_number("intervention_cost", self.intervention_cost, low=0.0)
         check_number("observation_noise", self.observation_noise, low=0.0, high=1.0)
+        self.check_observes(self.OBSERVES)
 
     def check_observes(self, allowed: Sequence[str]) -> None:
         if self.principal_observes not in allowed:
@@ -55,6 +68,49 @@ class Knobs:
     @property
     def budget_limit(self) -> float:
         return math.inf if self.intervention_budget is None else float(self.intervention_budget)
+
+
+Init = TypeVar("Init", bound=Callable[..., None])
+_SHARED = tuple(f.name for f in dataclasses.fields(Knobs))
+
+
+def knob_signature(knobs_class: type[Knobs], *leading: inspect.Parameter,
+                   without: Sequence[str] = ()) -> Callable[[Init], Init]:
+    """Give a form's ``__init__(self, *leading, **knobs)`` the signature of ``knobs_class``:
+    ``self``, the ``leading`` parameters, then every knob (the game's own first, then the
+    shared ones) by name with its default, less ``without`` (which the form refuses, as Python
+    refuses an unknown keyword argument) and the fields a game fixes (``init=False``)."""
+    fields = sorted((f for f in dataclasses.fields(knobs_class)
+                     if f.init and f.name not in without), key=lambda f: f.name in _SHARED)
+
+    def parameter(field: dataclasses.Field[Any]) -> inspect.Parameter:
+        return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY,
+                                 default=field.default, annotation=field.type)
+
+    receiver = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    signature = inspect.Signature([receiver, *leading, *map(parameter, fields)])
+
+    def decorate(init: Init) -> Init:
+        form_init = init
+        if without:
+            @functools.wraps(init)
+            def refusing(self: Any, *args: Any, **knobs: Any) -> None:
+                for name in without:
+                    if name in knobs:
+                        raise TypeError(f"{type(self).__name__}.__init__() got an unexpected "
+                                        f"keyword argument {name!r}")
+                init(self, *args, **knobs)
+
+            form_init = refusing  # type: ignore[assignment]
+        form_init.__signature__ = signature  # type: ignore[attr-defined]
+        return form_init
+
+    return decorate
+
+
+# The leading parameter of every native vector form.
+NUM_ENVS = inspect.Parameter("num_envs", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=1,
+                             annotation="int")
 
 
 class BudgetLedger:
@@ -81,6 +137,10 @@ class BudgetLedger:
         applied = requested & (self.used < self.limit)
         self.used = self.used + applied
         return applied, requested & ~applied
+
+    def allows(self) -> np.ndarray:
+        """(B,) bool: whether an intervention requested now would be applied."""
+        return self.used < self.limit
 
     def fraction_left(self) -> np.ndarray:
         if self.limit == math.inf:

@@ -37,13 +37,8 @@ from gymnasium import spaces
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner
 from mermaide.agents.sb3_policy import policy_actions
-from mermaide.envs.parallel import (
-    AGENT,
-    PRINCIPAL,
-    StackelbergAECEnv,
-    TwoPlayerParallelEnv,
-    valid_action,
-)
+from mermaide.envs.parallel import AGENT, PRINCIPAL, TwoPlayerParallelEnv, valid_action
+from mermaide.envs.stackelberg import StackelbergAECEnv
 
 # The games a view can split: the parallel forms, and the one-round game's AEC form.
 TwoPlayerGame = TwoPlayerParallelEnv | StackelbergAECEnv
