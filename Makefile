@@ -26,7 +26,7 @@ test:
 	$(PYTHON) -m pytest -q
 
 lint:
-	$(PYTHON) -m ruff check mermaide tests benchmarks
+	$(PYTHON) -m ruff check mermaide tests benchmarks perf research
 	$(PYTHON) -m mypy mermaide
 
 # The default suite: meta-train every principal on training agents, evaluate 0-shot and
@@ -40,7 +40,7 @@ bench-paper:
 		$(PYTHON) -m mermaide.bench --suite $$suite --profile paper --workers 2 --resume || exit 1; \
 	done
 
-# The performance targets (benchmarks/perf.py): prints the table, writes
+# The performance targets (perf/perf.py): prints the table, writes
 # benchmarks/results/perf.md and exits non-zero when a target is missed.
 perf:
-	$(PYTHON) benchmarks/perf.py
+	$(PYTHON) perf/perf.py

@@ -19,9 +19,7 @@ heat map reads the ``agent_action`` of the game's step info).
 
 from __future__ import annotations
 
-import importlib
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +31,16 @@ from tqdm.auto import tqdm
 import mermaide  # noqa: F401  (registers the environments in worker processes)
 from mermaide.agents import AgentSpec
 from mermaide.bench.plan import Job
-from mermaide.bench.suite import Heatmap, Suite
+from mermaide.bench.suite import POPULATION_FACTORIES, Heatmap, Suite
 from mermaide.bench.tasks import draw_tasks, fingerprint, fixed_training_set, task_generators
 from mermaide.principal import after_step, begin_episode, evaluate, make
 from mermaide.principal.base import monitor_keywords
 
-# Population kinds -> "module:factory(name, **kwargs)"; imported on use.
-POPULATION_FACTORIES = {
-    "agents": "mermaide.agents:population",
-    "games": "mermaide.envs.stackelberg:game_population",
-}
-
 
 def make_population(kind: str, name: str, **kwargs: Any) -> Any:
-    module, _, attribute = POPULATION_FACTORIES[kind].partition(":")
-    factory: Callable[..., Any] = getattr(importlib.import_module(module), attribute)
-    return factory(name, **kwargs)
+    """The population ``name`` of ``kind``; an unknown kind raises
+    ``mermaide.registry.UnknownNameError`` listing the known kinds."""
+    return POPULATION_FACTORIES.get(kind)(name, **kwargs)
 
 
 def _stream_seeds(seed: int) -> dict[str, int]:
@@ -133,7 +125,9 @@ def run_job(job: Job, log_dir: Path | None = None, progress: bool = False) -> di
             if steps > 0:
                 principal.meta_train(env_fn, train, steps, seeds["train"] + point, **monitoring)
             trained += steps
-            stats = evaluate(principal, eval_env, 1, seeds["curve"] + point, shots=0,
+            # One evaluation seed for every point: the points differ only by training, so
+            # the report's change between the last two is paired.
+            stats = evaluate(principal, eval_env, 1, seeds["curve"], shots=0,
                              tasks=curve_tasks)
             curve.append({"steps": trained, **stats.summary()})
     finally:

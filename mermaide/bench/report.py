@@ -224,6 +224,36 @@ def tuned_markdown(suite: Suite, results: Sequence[dict[str, Any]]) -> list[str]
     return ["Tuned schedules (parameters chosen on training agents only):", "", *lines, ""]
 
 
+def curve_tail_markdown(suite: Suite, results: Sequence[dict[str, Any]]) -> list[str]:
+    """The last two points of each principal's learning curve (0-shot return on the curve's
+    held-out tasks, mean over seeds with its 95% interval), and their difference: whether the
+    curve had flattened by the end of training. Only principals whose curve moves at all (a
+    fixed schedule's is flat by construction) and has two points."""
+    rows = []
+    for principal in suite.principals:
+        for variant in sorted({_label(run["variant"]) for run in results}):
+            runs = [r for r in results
+                    if r["principal"] == principal and _label(r["variant"]) == variant]
+            if not runs or len(runs[0]["curve"]) < 2:
+                continue
+            curve = np.array([[p["return"] for p in r["curve"]] for r in runs])
+            if np.ptp(curve, axis=1).max() == 0.0:
+                continue
+            steps = [p["steps"] for p in runs[0]["curve"][-2:]]
+            before, last = curve[:, -2], curve[:, -1]
+            label = principal if variant == "default" else f"{principal} [{variant}]"
+            rows.append(f"| {label} | {steps[0]:,}: {_fmt(*mean_ci(before))} | "
+                        f"{steps[1]:,}: {_fmt(*mean_ci(last))} | "
+                        f"{_fmt(*mean_ci(last - before))} |")
+    if not rows:
+        return []
+    return ["Learning curves, last two points (0-shot return on the curve tasks at that many "
+            "meta-training steps; the last column is the change between them, paired by seed: "
+            "an interval holding 0 says the curve had flattened):", "",
+            "| principal | second-last point | last point | change |", "|---|---|---|---|",
+            *rows, ""]
+
+
 def markdown(suite: Suite, table: dict[str, Any], plots: Sequence[str],
              failed: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]],
              comparisons: tuple[Sequence[dict[str, Any]], Sequence[str]] = ((), ())) -> str:
@@ -272,6 +302,7 @@ def markdown(suite: Suite, table: dict[str, Any], plots: Sequence[str],
                 lines.append(f"| {principal} | {shots} | " + " | ".join(values) + " |")
         lines.append("")
     lines += comparisons_markdown(*comparisons)
+    lines += curve_tail_markdown(suite, results)
     lines += tuned_markdown(suite, results)
     timing = defaultdict(list)
     for run in results:

@@ -54,19 +54,23 @@ from __future__ import annotations
 import copy
 import dataclasses
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mermaide.agents import is_learner_name, learner_names
 from mermaide.checks import check_int
+from mermaide.registry import Registry
 
 # The shipped suites travel inside the package (package data), so an installed mermaide finds
 # them from any folder; a ``benchmarks/<name>.toml`` in the current folder overrides by name.
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 PROFILES = ("quick", "paper")
-POPULATION_KINDS = ("agents", "games")
+# A suite's ``populations.kind`` -> the factory of its named populations (imported on use).
+POPULATION_FACTORIES: Registry[Callable[..., Any]] = Registry("population kind")
+POPULATION_FACTORIES.register("agents", "mermaide.agents:population")
+POPULATION_FACTORIES.register("games", "mermaide.envs.stackelberg:game_population")
 
 
 @dataclass(frozen=True)
@@ -237,9 +241,8 @@ def _check(suite: Suite, comparisons: bool = True) -> None:
         raise ValueError(f"seeds must be distinct, got {list(suite.seeds)}")
     if not suite.shots or min(suite.shots) < 0:
         raise ValueError(f"shots must be integers >= 0, got {list(suite.shots)}")
-    if suite.population_kind not in POPULATION_KINDS:
-        raise ValueError(f"populations.kind must be one of {POPULATION_KINDS}, got "
-                         f"{suite.population_kind!r}")
+    if suite.population_kind not in POPULATION_FACTORIES:
+        raise POPULATION_FACTORIES.unknown(suite.population_kind, " (populations.kind)")
     evaluation = suite.evaluation
     for name in ("tasks", "episodes", "curve_points", "curve_tasks"):
         if getattr(evaluation, name) < 1:

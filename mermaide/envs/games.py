@@ -41,6 +41,7 @@ from scipy.special import ndtr
 from mermaide.agents.base import is_learner_name, learner_names
 from mermaide.agents.base import make as make_learner
 from mermaide.agents.population import Choice, LearnerFamily, Uniform
+from mermaide.registry import Registry
 
 # The agent that sees the principal's current commitment and best-responds to it exactly: the
 # follower of a Stackelberg game. Every other agent kind is a learner from mermaide.agents.
@@ -367,7 +368,7 @@ def _check_correlation(rho: Correlation) -> None:
 # Either kind of population: what the games accept as a source of tasks.
 GameDistribution = GamePopulation | BayesianGamePopulation
 
-_PRESETS: dict[str, Callable[[], GameDistribution]] = {}
+_PRESETS: Registry[Callable[[], GameDistribution]] = Registry("game population")
 
 
 def register_game_population(name: str) -> Callable[[Callable[[], GameDistribution]],
@@ -375,25 +376,20 @@ def register_game_population(name: str) -> Callable[[Callable[[], GameDistributi
     """Decorator: register a zero-argument factory as a named game population preset."""
 
     def decorator(factory: Callable[[], GameDistribution]) -> Callable[[], GameDistribution]:
-        if name in _PRESETS:
-            raise ValueError(f"game population name {name!r} is already registered")
-        _PRESETS[name] = factory
+        _PRESETS.register(name, factory)
         return factory
 
     return decorator
 
 
 def game_population_names() -> list[str]:
-    return sorted(_PRESETS)
+    return _PRESETS.names()
 
 
 def game_population(name: str, size: tuple[int, int] | None = None) -> GameDistribution:
-    """A named preset, optionally over another size (m, n)."""
-    try:
-        preset = _PRESETS[name]()
-    except KeyError:
-        raise ValueError(f"unknown game population {name!r}; known: "
-                         f"{', '.join(game_population_names())}") from None
+    """A named preset, optionally over another size (m, n); an unknown name raises
+    ``mermaide.registry.UnknownNameError`` listing the known ones."""
+    preset = _PRESETS.get(name)()
     return preset if size is None else preset.with_size(*size)
 
 

@@ -7,7 +7,7 @@ Measures, side by side in one run on one machine, the targets of the performance
    SB3's PPO trains on the bandit env at 0.82-0.90x of its CartPole rate: the single env is
    not a client's bottleneck);
 2. batched core: B=4096 agents x 10 arms, agent-steps per second of ``BanditCore`` vs the
-   per-agent Python loop of ``benchmarks/loops.py``, for every learner kind; targets for UCB:
+   per-agent Python loop of ``perf/loops.py``, for every learner kind; targets for UCB:
    >= 50x the loop and >= 5 million agent-steps/s on one core;
 3. vector envs: ``gym.make_vec(..., num_envs=256)`` (native ``BanditVectorEnv``) vs
    ``SyncVectorEnv`` over the same env; target >= 20x;
@@ -16,7 +16,7 @@ Measures, side by side in one run on one machine, the targets of the performance
 5. meta-training of ``reinforce``, ``maml`` and ``mermaide`` (configs: ``PERF_CONFIGS``, or
    ``--set``) on the machine's cores: agent-steps per second of the batched path
    (``toolkit.VectorGame``) and of the reference path that steps N single envs one by one
-   (``benchmarks/reference.py``), the same training code but for the game; a cProfile split
+   (``perf/reference.py``), the same training code but for the game; a cProfile split
    of simulation vs learning; FLOPs per agent-step against the measured matmul rate. Targets:
    batched >= 20x the reference for ``reinforce``, >= 10x for ``maml`` and ``mermaide``;
    >= 100,000 agent-steps/s for ``reinforce`` and >= 40,000 for ``mermaide``.
@@ -404,11 +404,11 @@ PATHS = ("batched", "reference")
 
 # The simulator: the games, the learners and Gymnasium's env plumbing (wrappers, vector envs
 # and the Env/Wrapper base classes, through which wrapper calls pass: leaving them out would
-# count the inner env's time a second time), and the single-env loop of benchmarks/reference.py.
+# count the inner env's time a second time), and the single-env loop of perf/reference.py.
 _SIM_DIRS = (os.path.join("mermaide", "envs"), os.path.join("mermaide", "agents"),
              os.path.join("gymnasium", "wrappers"), os.path.join("gymnasium", "vector"),
              os.path.join("gymnasium", "core.py"), os.path.join("gymnasium", "utils"))
-_REFERENCE_FILE = os.path.join("benchmarks", "reference.py")
+_REFERENCE_FILE = os.path.join("perf", "reference.py")
 
 
 def _is_sim(func: tuple[str, int, str]) -> bool:
@@ -621,7 +621,7 @@ def meta_report(meta: dict[str, Any]) -> list[str]:
     parts = ["## Meta-training: batched vs reference path", "",
              f"`{ENV_ID}` ({kwargs}), population `{TRAIN_POPULATION}`, seed 0, torch "
              f"{meta['torch']} on {cores} threads. Each rate is the wall clock of "
-             f"`Training.run({meta['steps']:,})` (`benchmarks/reference.py`: the lines of the "
+             f"`Training.run({meta['steps']:,})` (`perf/reference.py`: the lines of the "
              f"principal's `meta_train`, the game factory a parameter) on a fresh set-up after "
              f"one untimed warm-up batch, the best of {meta['repeats']} runs; agent-steps are "
              "counted exactly (the steps `train_reinforce` / `train_maml` return). The "
@@ -654,7 +654,7 @@ def meta_report(meta: dict[str, Any]) -> list[str]:
                      f"{d['batched'] / d['reference']:.1f}x | {100 * d['batched_sim']:.0f}% / "
                      f"{100 * d['reference_sim']:.0f}% | {d['flops'] / 1e3:,.0f} k | "
                      f"{d['batched'] * d['flops'] / 1e9:.1f} | {100 * d['fraction']:.1f}% |")
-    parts += ["", "Configs timed (`PERF_CONFIGS` in `benchmarks/perf.py`, plus `--set`):", ""]
+    parts += ["", "Configs timed (`PERF_CONFIGS` in `perf/perf.py`, plus `--set`):", ""]
     parts += [f"- `{name}`: {d['config']}" for name, d in principals.items()]
     parts += ["", f"Machine's fp32 matmul rate (torch, 1024x1024 @ 1024x1024, best of 5): "
               f"{one:.0f} GFLOP/s on 1 thread, {peak:.0f} GFLOP/s on {cores} threads. FLOPs per "
@@ -749,7 +749,7 @@ def table(rows: list[Row]) -> str:
 
 def report(rows: list[Row], info: dict[str, str], details: dict[str, Any]) -> str:
     parts = ["# mermaide performance (`make perf`)", "",
-             "Measured side by side in one run of `benchmarks/perf.py`.", "",
+             "Measured side by side in one run of `perf/perf.py`.", "",
              "## Machine", ""]
     parts += [f"- {k}: {v}" for k, v in info.items()]
     parts += ["", "## Targets", "", table(rows), ""]
@@ -758,7 +758,7 @@ def report(rows: list[Row], info: dict[str, str], details: dict[str, Any]) -> st
         parts += ["## Batched core vs per-agent loop, every learner kind", "",
                   f"B={details['batch']} agents x 10 arms, one episode of "
                   f"{details['horizon']} steps (reset included), default knobs; the loop is "
-                  "`benchmarks/loops.py` (the same learner logic, numpy per agent).", "",
+                  "`perf/loops.py` (the same learner logic, numpy per agent).", "",
                   "| learner | batched core (agent-steps/s) | per-agent loop (agent-steps/s) "
                   "| speed-up |", "|---|---|---|---|"]
         parts += [f"| {kind} | {b:,.0f} | {loop:,.0f} | {b / loop:.0f}x |"
@@ -827,7 +827,7 @@ def parse_sets(items: list[str], names: list[str]) -> dict[str, dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
-        epilog="example: benchmarks/perf.py --targets 5 --principals reinforce "
+        epilog="example: perf/perf.py --targets 5 --principals reinforce "
                "--set reinforce.episodes_per_batch=256 --output /tmp/perf.md")
     parser.add_argument("--output", type=Path, default=RESULTS, help="markdown results file")
     parser.add_argument("--targets", default="1,2,3,4,5",

@@ -1,7 +1,7 @@
 """0-shot and 1-shot scores of ``"reinforce"`` and ``"maml"`` on the one-round Stackelberg game,
 as fractions of the equilibrium value on held-out ``game_population("train")`` games.
 
-    python benchmarks/stackelberg_one_shot_rl.py --steps 12000 --adapt-lr 0.5 2.0
+    python research/stackelberg_one_shot_rl.py --steps 12000 --adapt-lr 0.5 2.0
 
 Both principals get the same training budget (env episodes), the same policy class and their
 own 1-shot ``adapt``; the held-out games are fresh draws from a generator training never uses.

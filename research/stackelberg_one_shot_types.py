@@ -29,8 +29,8 @@ Reported, as fractions of each game's equilibrium value on the held-out games:
 * "sampled MAML": the same update trained as ``maml`` trains (sampled support probe, 8
   sampled query episodes per task, a REINFORCE outer loss through the inner step).
 
-    python benchmarks/stackelberg_one_shot_types.py --types 3
-    python benchmarks/stackelberg_one_shot_types.py --types 2
+    python research/stackelberg_one_shot_types.py --types 3
+    python research/stackelberg_one_shot_types.py --types 2
 """
 
 from __future__ import annotations

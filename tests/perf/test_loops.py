@@ -12,7 +12,7 @@ import pytest
 
 from mermaide.agents import make
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "perf"))
 from loops import LOOP_LEARNERS
 
 B, K, STEPS = 6, 5, 40

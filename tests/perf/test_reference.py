@@ -1,4 +1,4 @@
-"""The reference path of ``make perf`` (``benchmarks/reference.py``) plays the same game as the
+"""The reference path of ``make perf`` (``perf/reference.py``) plays the same game as the
 batched path, and the training functions there are the principals' own ``meta_train``."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from mermaide.agents import population
 from mermaide.principal import make
 from mermaide.principal.toolkit import VectorGame
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "perf"))
 from reference import (
     ROLLOUT_INFO,
     LoopGame,

@@ -11,7 +11,7 @@ the preset's Gaussian copula, rho ~ U[0, 0.8]), with p and x on a simplex grid, 
 as a fraction of the equilibrium value ``solve(A, B).value`` on held-out games, next to the
 zero-shot ceiling (no probe) and the uniform commitment.
 
-    python benchmarks/stackelberg_one_shot_ceiling.py --games 40 --grid 20
+    python research/stackelberg_one_shot_ceiling.py --games 40 --grid 20
 """
 
 from __future__ import annotations
