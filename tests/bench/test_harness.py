@@ -210,9 +210,10 @@ def test_cli(tmp_path):
 
 
 def test_third_party_principal_from_the_current_folder(tmp_path):
-    """README's promise: a user's own module, in the folder they run from, benchmarks through
-    the console script with parallel workers, without touching this repository."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    """docs/principals.md's promise: a user's own module, in the folder they run from,
+    benchmarks through the console script with parallel workers, without touching this
+    repository."""
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "principals.md").read_text()
     source = next(block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
                   if "class MyPrincipal" in block)
     package = tmp_path / "my_pkg"

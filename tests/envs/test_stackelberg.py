@@ -491,13 +491,9 @@ def test_population_agents_can_be_learner_families():
 
 
 def readme_section():
-    """The README's Stackelberg section (docs/readme/stackelberg.md until it is pasted in)."""
-    root = Path(__file__).resolve().parents[2]
-    readme = root / "README.md"
-    if readme.exists() and "## Stackelberg games" in readme.read_text():
-        text = readme.read_text().split("## Stackelberg games", 1)[1]
-        return text.split("\n## ", 1)[0]
-    return (root / "docs" / "readme" / "stackelberg.md").read_text()
+    """docs/games.md's Stackelberg section."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "games.md").read_text()
+    return text.split("## Stackelberg games", 1)[1].split("\n## ", 1)[0]
 
 
 def test_readme_section_runs_and_lists_every_argument():
