@@ -1,21 +1,32 @@
-"""The harness's modules import in one direction only (no circle, not even through an import
-inside a function or under ``TYPE_CHECKING``), and use only public names of other packages."""
+"""The package's modules import in one direction only (no circle, not even through an import
+inside a function or under ``TYPE_CHECKING``), and the harness and the principals use only
+public names of other packages."""
 
 import ast
 from pathlib import Path
 
-import mermaide.bench
+import mermaide
 
-PACKAGE = "mermaide.bench"
-FOLDER = Path(mermaide.bench.__file__).resolve().parent
+ROOT = "mermaide"
+FOLDER = Path(mermaide.__file__).resolve().parent
+# The subpackages whose modules must not reach into another package's private names.
+PUBLIC_ONLY = ("mermaide.bench", "mermaide.principal")
 
 
 def module_name(path: Path) -> str:
-    return PACKAGE if path.name == "__init__.py" else f"{PACKAGE}.{path.stem}"
+    parts = path.relative_to(FOLDER.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 MODULES = {module_name(path): ast.parse(path.read_text(), str(path))
-           for path in sorted(FOLDER.glob("*.py"))}
+           for path in sorted(FOLDER.rglob("*.py"))}
+
+
+def package_of(module: str) -> str:
+    """The subpackage a module belongs to (``mermaide.bench.job`` -> ``mermaide.bench``)."""
+    return module if module in MODULES and (FOLDER.parent / module.replace(".", "/")
+                                            / "__init__.py").exists() else \
+        module.rpartition(".")[0]
 
 
 def imported(tree: ast.Module) -> list[tuple[str, list[str]]]:
@@ -30,16 +41,17 @@ def imported(tree: ast.Module) -> list[tuple[str, list[str]]]:
     return found
 
 
-def bench_edges(tree: ast.Module) -> set[str]:
-    """The harness modules this one imports. ``from mermaide.bench import x`` is the module
-    ``x`` when there is one, else a name of the package's ``__init__``."""
-    edges = set()
+def edges(tree: ast.Module) -> set[str]:
+    """The package's modules this one imports. ``from mermaide.x import y`` is the module
+    ``mermaide.x.y`` when there is one, else a name of ``mermaide.x``."""
+    found = set()
     for module, names in imported(tree):
-        if module == PACKAGE:
-            edges |= {f"{PACKAGE}.{n}" if f"{PACKAGE}.{n}" in MODULES else PACKAGE for n in names}
-        elif module.startswith(f"{PACKAGE}."):
-            edges.add(module)
-    return edges
+        if module != ROOT and not module.startswith(f"{ROOT}."):
+            continue
+        found |= {f"{module}.{n}" if f"{module}.{n}" in MODULES else module for n in names}
+        if not names:
+            found.add(module)
+    return found & set(MODULES)
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -69,17 +81,20 @@ def test_the_cycle_finder_finds_cycles():
 
 
 def test_the_modules_form_no_import_circle():
-    assert {f"{PACKAGE}.plan", f"{PACKAGE}.store", f"{PACKAGE}.job",
-            f"{PACKAGE}.backends"} <= set(MODULES)
-    graph = {name: bench_edges(tree) for name, tree in MODULES.items()}
+    assert {"mermaide.bench.plan", "mermaide.bench.store", "mermaide.principal.toolkit",
+            "mermaide.envs.bandit"} <= set(MODULES)
+    graph = {name: edges(tree) for name, tree in MODULES.items()}
     assert find_cycle(graph) is None, f"import circle: {' -> '.join(find_cycle(graph) or [])}"
 
 
 def test_no_module_uses_a_private_name_of_another_package():
     used = []
     for name, tree in MODULES.items():
+        if not name.startswith(PUBLIC_ONLY):
+            continue
+        own = package_of(name)
         for module, names in imported(tree):
-            if module == PACKAGE or module.startswith(f"{PACKAGE}."):
+            if module == own or module.startswith(f"{own}."):
                 continue
             private = [n for n in [*module.split("."), *names]
                        if n.startswith("_") and not n.startswith("__")]
