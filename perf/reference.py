@@ -32,6 +32,7 @@ from mermaide.principal.toolkit import IdentityEncoder, Policy, config_from, spa
 from mermaide.principal.world_model import (
     AgentWorldModel,
     WorldModelEncoder,
+    modelled_agent_actions,
     pretrain_world_model,
 )
 
@@ -224,7 +225,8 @@ def pretrained_world_model(env_fn: EnvFn, population: Any, seed: int, config: An
     """``Mermaide.meta_train``'s world model (batched, as there) and the steps its data took."""
     c: MermaideConfig = config_from(MermaideConfig, config, {})
     torch.manual_seed(seed)
-    return pretrain_world_model(env_fn, population, c, seed, "mermaide")
+    return pretrain_world_model(env_fn, population, c, seed,
+                                modelled_agent_actions(env_fn, "mermaide", seed))
 
 
 def mermaide_training(env_fn: EnvFn, population: Any, seed: int, config: Any = None,

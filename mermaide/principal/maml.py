@@ -35,7 +35,10 @@ everything (one-shot adaptation on one-step games, docs/stackelberg-one-shot.md)
 
 ``MetaLearner`` (the policy, the inner loop's learnt parameters and the outer optimiser) with
 ``meta_loss`` (and ``meta_loss_and_episodes``), ``train_maml`` and ``maml_adapt`` is public:
-``"mermaide"`` composes it with its world-model encoder.
+``"mermaide"`` composes it with its world-model encoder, an ``AdaptiveEncoder``: one that
+adapts to each task from its support episodes too, before the policy's inner steps, the same
+way in step 2 and in ``adapt`` (the adapted encoder then reads that task's support and query
+episodes; nothing differentiates through its adaptation).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -146,9 +149,28 @@ def inner_loop(policy: nn.Module, params: Params, inputs: Tensor, actions: Tenso
     return params
 
 
+@runtime_checkable
+class AdaptiveEncoder(Protocol):
+    """An encoder that adapts to a task too (``"mermaide"``'s ``world_model.WorldModelEncoder``
+    fine-tunes the world model's read-out). The inner loop of meta-training and
+    ``maml_adapt`` call it alike, on the support episodes, before the policy's inner steps;
+    nothing differentiates through it."""
+
+    def adapted(self, episodes: Episodes, tasks: int) -> Encoder:
+        """An encoder of task-major rows (N = tasks x per_task, any per_task) that encodes
+        each task's rows as adapted to that task's rows of ``episodes`` (tasks x K)."""
+        ...
+
+    def keep(self, adapted: Encoder) -> None:
+        """Become a one-task encoder that ``adapted`` returned (K-shot adaptation)."""
+        ...
+
+
 class MetaLearner:
     """What MAML learns: the policy's initialisation theta, the inner loop's learnt step size
-    and baseline (``InnerLoopParams``), and the outer Adam optimiser over those it trains."""
+    and baseline (``InnerLoopParams``), and the outer Adam optimiser over those it trains.
+    A policy whose encoder is an ``AdaptiveEncoder`` has it adapted to each task before the
+    policy's inner steps."""
 
     def __init__(self, policy: Policy, config: MAMLConfig):
         self.policy, self.config = policy, config
@@ -175,12 +197,22 @@ class MetaLearner:
     def inner_lr_tensor(self) -> float | Tensor:
         return self.inner.log_lr.exp() if self.config.learn_adapt_lr else self.config.adapt_lr
 
-    def support_batch(self, episodes: Episodes, tasks: int) -> LossBatch:
-        """The support episodes as (tasks, per_task, T, ...) tensors; the advantages are each
-        task's batch-baseline ones, or with ``learn_baseline`` returns minus the learnt
-        per-step baseline (differentiable in it)."""
+    def task_encoder(self, support: Episodes, tasks: int) -> Encoder:
+        """The encoder each task's episodes are read with after its support episodes: an
+        ``AdaptiveEncoder``'s adapted one, else the policy's own."""
+        encoder = self.policy.encoder
+        if isinstance(encoder, AdaptiveEncoder):
+            return encoder.adapted(support, tasks)
+        return encoder
+
+    def support_batch(self, episodes: Episodes, tasks: int, encoder: Encoder | None = None
+                      ) -> LossBatch:
+        """The support episodes as (tasks, per_task, T, ...) tensors, their inputs from
+        ``encoder`` (default: the policy's); the advantages are each task's batch-baseline
+        ones, or with ``learn_baseline`` returns minus the learnt per-step baseline
+        (differentiable in it)."""
         c = self.config
-        batch = loss_batch(episodes, self.policy.encoder,
+        batch = loss_batch(episodes, self.policy.encoder if encoder is None else encoder,
                            reinforce_advantages(episodes, c.gamma, c.normalize_advantages, tasks))
         batch = batch.split(tasks)
         if c.learn_baseline:
@@ -239,7 +271,8 @@ def meta_loss_and_episodes(learner: MetaLearner, support_game: VectorGame,
     m = len(tasks)
     theta: Params = policy.parameters()
     support = policy.rollout(support_game, rng, repeat_tasks(tasks, c.shots))
-    batch = learner.support_batch(support, m)
+    encoder = learner.task_encoder(support, m)
+    batch = learner.support_batch(support, m, encoder)
     lr = learner.inner_lr_tensor()
 
     def adapt_one(p: Params, x: Tensor, a: Tensor, adv: Tensor, mk: Tensor,
@@ -250,9 +283,10 @@ def meta_loss_and_episodes(learner: MetaLearner, support_game: VectorGame,
     adapted = vmap(adapt_one, in_dims=(None, 0, 0, 0, 0, in_dim(batch.action_masks)))(
         theta, batch.inputs, batch.actions, batch.advantages, batch.mask, batch.action_masks)
     detached = {k: v.detach() for k, v in adapted.items()}
-    query = policy.rollout(query_game, rng, repeat_tasks(tasks, c.query_episodes),
+    player = policy if encoder is policy.encoder else Policy(encoder, policy.net, policy.space)
+    query = player.rollout(query_game, rng, repeat_tasks(tasks, c.query_episodes),
                            policy=adapted_policy(policy.net, detached, c.query_episodes))
-    q = loss_batch(query, policy.encoder,
+    q = loss_batch(query, encoder,
                    reinforce_advantages(query, c.gamma, c.normalize_advantages, m)).split(m)
 
     def query_loss(p: Params, x: Tensor, a: Tensor, adv: Tensor, mk: Tensor,
@@ -340,11 +374,13 @@ def train_maml(learner: MetaLearner, support_game: VectorGame, query_game: Vecto
 
 def maml_adapt(learner: MetaLearner, episodes: Episodes) -> None:
     """The meta-training inner loop (first order: nothing differentiates through it here), on
-    the K episodes of the new agent, written into the policy."""
+    the K episodes of the new agent, written into the policy (and the adapter's adapted
+    encoder into the policy's encoder)."""
     policy, c = learner.policy, learner.config
     theta = {k: v.detach() for k, v in policy.parameters().items()}
+    encoder = learner.task_encoder(episodes, 1)
     with torch.no_grad():
-        batch = learner.support_batch(episodes, 1)
+        batch = learner.support_batch(episodes, 1, encoder)
     adapted = inner_loop(policy.net, theta, batch.inputs[0], batch.actions[0],
                          batch.advantages[0], batch.mask[0], learner.inner_lr, c.adapt_steps,
                          c.entropy_coef, first_order=True,
@@ -353,6 +389,8 @@ def maml_adapt(learner: MetaLearner, episodes: Episodes) -> None:
     with torch.no_grad():
         for name, value in policy.net.named_parameters():
             value.copy_(adapted[name])
+    if encoder is not policy.encoder and isinstance(policy.encoder, AdaptiveEncoder):
+        policy.encoder.keep(encoder)
 
 
 # --- the principal ----------------------------------------------------------------------------

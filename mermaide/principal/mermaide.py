@@ -3,11 +3,29 @@ Banerjee et al., TMLR 2024).
 
 ``meta_train`` first fits the recurrent world model of the agent by maximum likelihood on
 episodes played against the training population (``world_model.pretrain_world_model``, as
-``"model"`` does; those steps count towards the budget), then meta-learns the policy with
-MAML (``maml.train_maml``) over agents as tasks, the policy reading the observation
-concatenated with the world model's features (``world_model.WorldModelEncoder``).
-``adapt(env, K)`` fine-tunes the world model on the K episodes (anchored to its pre-trained
-weights; ``fine_tune_model``) and runs MAML's inner loop on them (``maml.maml_adapt``).
+``"model"`` does; those steps count towards the budget; a game with nothing to model is
+refused), then meta-learns the policy with MAML (``maml.train_maml``) over agents as tasks,
+the policy reading the observation concatenated with the world model's features
+(``world_model.WorldModelEncoder``: the GRU's hidden state and its predicted distribution of
+the agent's action).
+
+What is learnt where:
+
+* Pre-trained, then fixed: the whole world model (embedding, GRU, read-out), by maximum
+  likelihood before meta-training; nothing of it is meta-learnt, and its GRU is never
+  adapted.
+* Meta-learnt (the outer Adam steps on the query loss): the policy's initialisation theta,
+  and with ``learn_adapt_lr`` / ``learn_baseline`` the inner loop's step size and baseline.
+* Adapted per task, by one procedure at meta-training and at K-shot adaptation (MAML's
+  inner loop with the world-model encoder as a ``maml.AdaptiveEncoder``): on the task's K
+  support episodes (played with theta and the pre-trained world model), (1) with
+  ``fine_tune_model`` the world model's read-out is fine-tuned (``world_model.
+  fine_tuned_heads``: the same Adam steps, lr and anchor to the pre-trained read-out, from
+  ``world_model.fine_tune_config``), then (2) ``adapt_steps`` policy-gradient steps of size
+  ``adapt_lr`` take theta to theta_i on the support episodes read with the fine-tuned
+  features. At meta-training the query episodes are played and scored with theta_i and the
+  fine-tuned features (first order in the fine-tune: the outer loss does not differentiate
+  through it); ``adapt(env, K)`` writes both into the principal, which then acts with them.
 """
 
 from __future__ import annotations
@@ -46,7 +64,7 @@ from mermaide.principal.world_model import (
     AgentWorldModel,
     WorldModelEncoder,
     WorldModelFields,
-    fine_tune,
+    modelled_agent_actions,
     pretrain_world_model,
 )
 
@@ -83,8 +101,8 @@ class Mermaide:
 
     def _build(self, model: AgentWorldModel, space: ActionSpace) -> MetaLearner:
         c = self.config
-        policy = Policy.build(WorldModelEncoder(model), space, c.policy, c.hidden_size,
-                              c.history)
+        policy = Policy.build(WorldModelEncoder(model, fine_tune=c.fine_tune_model), space,
+                              c.policy, c.hidden_size, c.history)
         return MetaLearner(policy, c)
 
     def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
@@ -95,6 +113,7 @@ class Mermaide:
         ``progress`` and ``logger``: the bar and the SB3 logger of both phases
         (``monitor.TrainingMonitor``)."""
         probe, key, obs_dim, space = probe_game(env_fn, steps, seed)
+        n_actions = modelled_agent_actions(env_fn, self.name, seed)
         self.rng = np.random.default_rng(seed)
         used = 0
         # A bar of its own is closed at the end, or by tqdm when an error drops the monitor.
@@ -103,7 +122,7 @@ class Mermaide:
                                                         self.learner.policy.space):
             torch.manual_seed(seed)
             model, used = pretrain_world_model(env_fn, population, self.config, seed,
-                                               self.name, monitor)
+                                               n_actions, monitor)
             if used >= steps:
                 raise ValueError(f"steps={steps} is spent before the policy trains ({used} "
                                  f"steps go to the world model's data); give more steps")
@@ -119,14 +138,13 @@ class Mermaide:
             monitor.close()
 
     def adapt(self, env: gym.Env, episodes: int) -> None:
-        """Fine-tune the world model on the K episodes, then MAML's inner loop on them."""
+        """Play K episodes of the new agent, then the meta-training inner loop on them
+        (``maml.maml_adapt``): the world model's read-out fine-tuned (``fine_tune_model``),
+        then the policy's ``adapt_steps`` on the fine-tuned features."""
         check_int("episodes", episodes, 0)
         if episodes:
-            model, learner = self._ready()
-            played = learner.policy.play(env, episodes, self.rng)
-            if self.config.fine_tune_model:
-                fine_tune(model, played, seed=int(self.rng.integers(2**31)))
-            maml_adapt(learner, played)
+            learner = self._ready()[1]
+            maml_adapt(learner, learner.policy.play(env, episodes, self.rng))
 
 
     def begin_episode(self, info: dict[str, Any]) -> None:
@@ -152,8 +170,8 @@ class Mermaide:
     def load(self, path: str) -> None:
         saved = load_checkpoint(path, self.name)
         self.config = config = MermaideConfig(**saved["config"])
-        model = AgentWorldModel(saved["obs_dim"], saved["n_agent_actions"],
-                                config.world_model)
+        model = AgentWorldModel(saved["obs_dim"], saved["n_agent_actions"], config.world_model,
+                                ActionSpace.from_description(saved["action_space"]))
         model.load_state_dict(saved["world_model"])
         learner = self._build(model, ActionSpace.from_description(saved["action_space"]))
         learner.policy.net.load_state_dict(saved["policy"])

@@ -1,16 +1,19 @@
 """``"model"``: agent modelling without meta-learning.
 
 A recurrent world model of the agent (``world_model.AgentWorldModel``, a GRU) reads the
-interaction history (everything in the principal's observation) and predicts the agent's next
-action. ``meta_train`` fits it by maximum likelihood on ``model_episodes`` episodes played
-against the training population with a random intervention behaviour (those steps count
-towards the budget; ``world_model.pretrain_world_model``), then trains a policy that reads the
-observation concatenated with the world model's features (``world_model.WorldModelEncoder``)
-with plain REINFORCE across the population (``reinforce.train_reinforce``).
+interaction history (everything in the principal's observation) and, with the principal's
+action at this step, predicts the agent's action at this step. ``meta_train`` fits it by
+maximum likelihood on ``model_episodes`` episodes played against the training population with
+an exploring behaviour (those steps count towards the budget;
+``world_model.pretrain_world_model``; a game with nothing to model is refused), then trains a
+policy that reads the observation concatenated with the world model's features
+(``world_model.WorldModelEncoder``) with plain REINFORCE across the population
+(``reinforce.train_reinforce``).
 
-``adapt`` fine-tunes the world model on the K episodes (anchored to its pre-trained weights,
-``world_model.fine_tune``) when ``fine_tune_model``, then takes the REINFORCE adaptation
-steps (``reinforce.reinforce_adapt``) on the same episodes.
+``adapt`` fine-tunes the world model's read-out on the K episodes (anchored to its
+pre-trained weights, ``world_model.fine_tune``) when ``fine_tune_model``, then takes the
+REINFORCE adaptation steps (``reinforce.reinforce_adapt``) on the same episodes. (Unlike
+``"mermaide"``, the policy never saw fine-tuned features in training.)
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from mermaide.principal.world_model import (
     WorldModelEncoder,
     WorldModelFields,
     fine_tune,
+    modelled_agent_actions,
     pretrain_world_model,
 )
 
@@ -85,6 +89,7 @@ class AgentModel:
         the policy with REINFORCE on the rest of about ``steps`` env steps. ``progress`` and
         ``logger``: the bar and the SB3 logger of both phases (``monitor.TrainingMonitor``)."""
         probe, key, obs_dim, space = probe_game(env_fn, steps, seed)
+        n_actions = modelled_agent_actions(env_fn, self.name, seed)
         self.rng = np.random.default_rng(seed)
         c = self.config
         used = 0
@@ -92,7 +97,7 @@ class AgentModel:
         monitor = TrainingMonitor(steps, progress, logger, self.name)
         if self.policy is None or (obs_dim, space) != (self.obs_dim, self.policy.space):
             torch.manual_seed(seed)
-            model, used = pretrain_world_model(env_fn, population, c, seed, self.name, monitor)
+            model, used = pretrain_world_model(env_fn, population, c, seed, n_actions, monitor)
             if used >= steps:
                 raise ValueError(f"steps={steps} is spent before the policy trains ({used} "
                                  f"steps go to the world model's data); give more steps")
@@ -118,7 +123,7 @@ class AgentModel:
             model, policy = self._ready()
             played = policy.play(env, episodes, self.rng)
             if self.config.fine_tune_model:
-                fine_tune(model, played, seed=int(self.rng.integers(2**31)))
+                fine_tune(model, played)
             reinforce_adapt(policy, played, self.config)
 
 
@@ -144,8 +149,8 @@ class AgentModel:
     def load(self, path: str) -> None:
         saved = load_checkpoint(path, self.name)
         config = ModelConfig(**saved["config"])
-        model = AgentWorldModel(saved["obs_dim"], saved["n_agent_actions"],
-                                config.world_model)
+        model = AgentWorldModel(saved["obs_dim"], saved["n_agent_actions"], config.world_model,
+                                ActionSpace.from_description(saved["action_space"]))
         model.load_state_dict(saved["world_model"])
         self.config = config
         policy = self._build(model, ActionSpace.from_description(saved["action_space"]))

@@ -1,13 +1,24 @@
-"""Mermaide/Bandit-v0: API compliance, game rules, knobs, determinism."""
+"""Mermaide/Bandit-v0: its Gymnasium and vector forms (API compliance, game rules, knobs,
+determinism, the rules under random knobs and actions) and its PettingZoo forms."""
 
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, seed_test
+from pettingzoo.utils import parallel_to_aec
 
 import mermaide
-from mermaide.agents import AgentSpec, population
-from mermaide.envs import BanditEnv, BanditVectorEnv
+from mermaide.agents import AgentSpec, learner_names, population
+from mermaide.envs import BanditEnv, BanditVectorEnv, bandit_aec, bandit_parallel
+
+pytestmark = pytest.mark.filterwarnings(
+    # PettingZoo's advice on naming ("player_0") and on equal observation sizes does not fit a
+    # principal-agent game, whose two players are different by design.
+    "ignore:We recommend agents to be named", "ignore:Agents have different observation",
+    "ignore:Observations are different shapes")
 
 REWARDS = np.array([0.2, 0.9, 0.5, 0.1])
 
@@ -246,3 +257,181 @@ def test_action_mask_is_exactly_what_can_still_have_an_effect(budget):
         chosen = mask[np.arange(6), actions]
         np.testing.assert_array_equal(info["refused"], ~chosen)
         np.testing.assert_array_equal(info["intervened"], chosen & (actions > 0))
+
+
+# --- the rules under random knobs and action sequences ----------------------------------------
+
+
+@st.composite
+def games(draw):
+    n_arms = draw(st.integers(2, 6))
+    horizon = draw(st.integers(1, 40))
+    knobs = dict(
+        n_arms=n_arms,
+        horizon=horizon,
+        agent=draw(st.sampled_from(learner_names())),
+        intervention_budget=draw(st.one_of(st.none(), st.integers(0, 12))),
+        intervention_cost=draw(st.floats(0.0, 2.0)),
+        bonus=draw(st.floats(0.01, 3.0)),
+        observation_noise=draw(st.floats(0.0, 1.0)),
+        reward_noise=draw(st.one_of(st.just("bernoulli"), st.floats(0.0, 1.0))),
+        principal_observes=draw(st.sampled_from(["actions", "actions+rewards"])),
+    )
+    actions = draw(st.lists(st.integers(0, n_arms), min_size=horizon, max_size=horizon))
+    return knobs, actions, draw(st.integers(0, 2**31 - 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(games())
+def test_game_rules_hold(game):
+    knobs, actions, seed = game
+    env = BanditEnv(**knobs)
+    obs, _ = env.reset(seed=seed)
+    assert env.observation_space.contains(obs)
+    budget = knobs["intervention_budget"]
+    used, charged, steps = 0, 0.0, 0
+    for action in actions:
+        obs, reward, terminated, truncated, info = env.step(action)
+        steps += 1
+        assert env.observation_space.contains(obs)
+        if action == 0:
+            assert not info["intervened"] and not info["refused"]
+        else:
+            assert info["intervened"] != info["refused"]
+            assert info["refused"] == (budget is not None and used >= budget)
+        used += info["intervened"]
+        assert info["interventions_used"] == used
+        assert budget is None or used <= budget
+        expected_cost = knobs["intervention_cost"] if info["intervened"] else 0.0
+        assert info["cost"] == pytest.approx(expected_cost)
+        charged += info["cost"]
+        target_hit = info["agent_action"] == info["target_action"]
+        assert reward == pytest.approx(float(target_hit) - expected_cost)
+        assert not truncated
+        if terminated:
+            break
+    assert steps == knobs["horizon"] and terminated
+    assert info["episode_cost"] == pytest.approx(charged)
+    assert 0.0 <= info["target_rate"] <= 1.0
+    assert np.isfinite(obs).all()
+
+
+# --- the PettingZoo forms ---------------------------------------------------------------------
+
+
+@pytest.fixture(params=["default", "rewards+noise", "budget+bernoulli", "fixed-agent"])
+def two_player_knobs(request, ucb_agent) -> dict:
+    """The knobs of a 4-arm, horizon-25 two-player game, one set per parameter."""
+    extra = {
+        "default": {},
+        "rewards+noise": {"principal_observes": "actions+rewards", "observation_noise": 0.3},
+        "budget+bernoulli": {"intervention_budget": 3, "intervention_cost": 0.5,
+                             "reward_noise": "bernoulli"},
+        "fixed-agent": {"agent": ucb_agent},
+    }[request.param]
+    return {"n_arms": 4, "horizon": 25, **extra}
+
+
+def test_pettingzoo_parallel_api_and_seed_tests_pass(two_player_knobs: dict) -> None:
+    parallel_api_test(bandit_parallel(**two_player_knobs), num_cycles=100)
+    parallel_seed_test(lambda: bandit_parallel(**two_player_knobs), num_cycles=100)
+
+
+def test_pettingzoo_api_test_passes_on_the_aec_forms(two_player_knobs: dict) -> None:
+    api_test(parallel_to_aec(bandit_parallel(**two_player_knobs)), num_cycles=100)
+    api_test(bandit_aec(**two_player_knobs), num_cycles=100)
+    seed_test(lambda: bandit_aec(**two_player_knobs), num_cycles=100)
+
+
+BAD_KNOBS = [
+    {"n_arms": 1},
+    {"horizon": 0},
+    {"intervention_budget": -1},
+    {"intervention_cost": -0.1},
+    {"bonus": 0.0},
+    {"observation_noise": 1.5},
+    {"reward_noise": "gaussian"},
+    {"principal_observes": "everything"},
+    {"agent": "no-such-learner"},
+    {"agent": AgentSpec("ucb", {}, [0.1, 0.2, 0.3], target=0)},
+]
+
+
+@pytest.mark.parametrize("bad", BAD_KNOBS)
+def test_the_knobs_are_those_of_the_gymnasium_form_with_the_same_checks(bad: dict) -> None:
+    errors = []
+    for make in (BanditEnv, bandit_parallel):
+        with pytest.raises((ValueError, KeyError)) as caught:
+            make(**{"n_arms": 4, **bad})
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+
+
+def test_the_principal_sees_what_bandit_env_shows_it(ucb_agent, play) -> None:
+    env = bandit_parallel(n_arms=4, horizon=10, agent=ucb_agent, reward_noise=0.0,
+                          principal_observes="actions+rewards")
+    reference = BanditEnv(n_arms=4, horizon=10, agent=ucb_agent, reward_noise=0.0,
+                          principal_observes="actions+rewards")
+    obs, infos = env.reset(seed=0)
+    assert env.observation_space("principal") == reference.observation_space
+    assert env.action_space("principal") == reference.action_space
+    assert infos["principal"] == {"target_action": 0}
+    obs, rewards, _, _, infos = play(env, 3, 1)  # bonus on arm 2, agent on arm 1
+    k = 4
+    expected = np.zeros(3 * k + 4, dtype=np.float32)
+    expected[1] = 1.0          # the agent's action, observed without noise
+    expected[k + 3] = 1.0      # its own action (bonus on arm 2)
+    expected[2 * k + 1] = 0.9  # time left
+    expected[2 * k + 2] = 1.0  # unlimited budget
+    expected[2 * k + 3] = 1.0  # its own target, arm 0
+    expected[3 * k + 3] = 0.9  # the agent's received reward, visible with this knob
+    np.testing.assert_allclose(obs["principal"], expected, rtol=1e-6)
+    assert rewards["principal"] == pytest.approx(0.0 - 0.1)  # not on target, paid the cost
+    assert set(infos["principal"]) == {"observed_action", "target_action", "intervened",
+                                       "refused", "interventions_used", "cost"}
+    obs, rewards, *_ = play(env, 1, 0)  # bonus on the target, agent takes it
+    assert rewards["principal"] == pytest.approx(1.0 - 0.1)
+    assert env.game_info["agent_action"] == 0 and env.game_info["target_hit"] is True
+
+
+def test_by_default_the_principal_does_not_see_the_agent_reward_and_noise_hides_its_action(
+        ucb_agent, play) -> None:
+    env = bandit_parallel(n_arms=4, horizon=50, agent=ucb_agent, observation_noise=1.0)
+    obs, _ = env.reset(seed=0)
+    assert obs["principal"].shape == (3 * 4 + 3,)
+    for t in range(50):
+        agent_action = t % 4
+        obs, _, _, _, infos = play(env, 0, agent_action)
+        seen = int(np.argmax(obs["principal"][:4]))
+        # observation_noise = 1: the principal always sees some other arm than the true one.
+        assert seen == infos["principal"]["observed_action"] != agent_action
+        assert "agent_action" not in infos["principal"]
+        assert env.game_info["agent_action"] == agent_action
+
+
+def test_the_budget_refuses_interventions_and_the_agent_gets_no_bonus_then(ucb_agent, play) -> None:
+    env = bandit_parallel(n_arms=4, horizon=5, agent=ucb_agent, reward_noise=0.0,
+                          intervention_budget=1, intervention_cost=0.3)
+    env.reset(seed=0)
+    _, rewards, _, _, infos = play(env, 1, 0)
+    assert infos["principal"]["intervened"] and rewards["agent"] == pytest.approx(1.2)
+    assert rewards["principal"] == pytest.approx(0.7)
+    _, rewards, _, _, infos = play(env, 1, 0)
+    assert infos["principal"]["refused"] and not infos["principal"]["intervened"]
+    assert rewards["agent"] == pytest.approx(0.2) and rewards["principal"] == pytest.approx(1.0)
+
+
+def test_reset_options_play_a_given_agent_and_seeds_reproduce_tasks(ucb_agent) -> None:
+    env = bandit_parallel(n_arms=4, horizon=3)
+    _, infos = env.reset(seed=0, options={"agent": ucb_agent})
+    assert env.agent_spec is ucb_agent and infos["principal"]["target_action"] == 0
+    with pytest.raises(ValueError, match="AgentSpec over 4 arms"):
+        env.reset(options={"agent": AgentSpec("ucb", {}, [0.1, 0.2], target=0)})
+    drawn = []
+    for _ in range(2):
+        env.reset(seed=7)
+        drawn.append(env.agent_spec)
+    assert drawn[0] is not drawn[1]
+    np.testing.assert_array_equal(drawn[0].rewards, drawn[1].rewards)
+    env.reset()
+    assert not np.array_equal(env.agent_spec.rewards, drawn[0].rewards)

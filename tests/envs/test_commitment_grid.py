@@ -1,6 +1,4 @@
-"""``CommitmentGrid`` (the matrix games with a finite menu of commitments) and
-``BayesianGamePopulation`` (fixed principal payoffs, agent types), with the "security"
-preset they were built for."""
+"""``CommitmentGrid``: the matrix games with a finite menu of commitments."""
 
 import warnings
 
@@ -10,9 +8,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import mermaide  # noqa: F401  (registers the games)
-from mermaide.envs import BayesianGamePopulation, CommitmentGrid, security_game, simplex_grid
-from mermaide.envs.games import MatrixGame, game_population
-from mermaide.envs.stackelberg import solve
+from mermaide.envs import CommitmentGrid, simplex_grid
 
 
 def test_simplex_grid_holds_every_commitment_in_steps_of_one_over_resolution():
@@ -62,43 +58,3 @@ def test_budget_zero_leaves_interventions_out_and_bad_input_is_refused():
         CommitmentGrid(gym.make("Mermaide/Bandit-v0"))
     with pytest.raises(ValueError, match="interventions"):
         CommitmentGrid(gym.make("Mermaide/Stackelberg-v0"), interventions="yes")
-
-
-def test_bayesian_population_draws_types_with_bounded_noise():
-    A, B0 = security_game((0.9, 0.4), (0.1, 0.2))
-    _, B1 = security_game((0.4, 0.9), (0.1, 0.2))
-    population = BayesianGamePopulation(A, (B0, B1), type_weights=(3.0, 1.0), noise=0.02)
-    games = population.sample_many(400, np.random.default_rng(0))
-    kinds = np.array([int(g.name.rsplit("=", 1)[1]) for g in games])
-    assert 0.65 < np.mean(kinds == 0) < 0.85  # weights 3:1
-    for game, kind in zip(games, kinds, strict=True):
-        assert np.array_equal(game.A, A)
-        noise = game.B - (B0, B1)[kind]
-        assert np.all(np.abs(noise) <= 0.02) and np.any(noise != 0)
-    assert population.size == (2, 2)
-    with pytest.raises(ValueError, match="type_weights"):
-        BayesianGamePopulation(A, (B0, B1), type_weights=(1.0,))
-    with pytest.raises(ValueError, match="noise"):
-        BayesianGamePopulation(A, (B0,), noise=-0.1)
-    with pytest.raises(ValueError, match="same shape"):
-        BayesianGamePopulation(A, (np.zeros((3, 3)),))
-    with pytest.raises(ValueError, match="size cannot be"):
-        population.with_size(3, 3)
-
-
-def test_security_preset_one_response_tells_the_types_apart():
-    """What makes the preset a one-shot problem: the commitment best against one type is
-    poor against the other, and at it the two types attack different targets."""
-    population = game_population("security")
-    games = population.sample_many(200, np.random.default_rng(1))
-    kinds = np.array([g.name.endswith("1") for g in games])
-    solutions = [solve(g.A, g.B) for g in games]
-    coverage = np.array([s.strategy[0] for s in solutions])
-    assert np.all(np.abs(coverage[~kinds] - 0.73) < 0.05)
-    assert np.all(np.abs(coverage[kinds] - 0.27) < 0.05)
-    probe = np.array([0.7, 0.3])
-    responses = np.array([np.argmax(probe @ g.B) for g in games])
-    # The noise moves a few type-0 attackers across their indifference point (0.73).
-    assert np.mean(responses[~kinds] == 0) > 0.9 and np.all(responses[kinds] == 1)
-    env = gym.make("Mermaide/Stackelberg-v0", game="security")
-    assert isinstance(env.reset(seed=0)[1]["game"], MatrixGame)

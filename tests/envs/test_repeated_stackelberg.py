@@ -1,4 +1,5 @@
-"""Mermaide/RepeatedStackelberg-v0 and its batched core: API, rules, knobs, learning agents."""
+"""Mermaide/RepeatedStackelberg-v0 and its batched core: API, rules, knobs, learning agents;
+and its PettingZoo forms."""
 
 import gymnasium as gym
 import numpy as np
@@ -6,12 +7,21 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, seed_test
+from pettingzoo.utils import parallel_to_aec
 
 import mermaide
+from mermaide.envs import repeated_stackelberg_aec, repeated_stackelberg_parallel
+from mermaide.envs.equilibrium import solve
 from mermaide.envs.games import GamePopulation, MatrixGame, classic_game, game_population
 from mermaide.envs.knobs import Knobs
 from mermaide.envs.repeated_stackelberg import RepeatedStackelbergCore, RepeatedStackelbergEnv
-from mermaide.envs.stackelberg import solve
+
+pytestmark = pytest.mark.filterwarnings(
+    # PettingZoo's advice on naming ("player_0") and on equal observation sizes does not fit a
+    # principal-agent game, whose two players are different by design.
+    "ignore:We recommend agents to be named", "ignore:Agents have different observation",
+    "ignore:Observations are different shapes")
 
 A3 = np.array([[0.9, 0.1, 0.5], [0.2, 0.8, 0.3]])
 B3 = np.array([[0.1, 0.7, 0.4], [0.6, 0.2, 0.5]])
@@ -344,3 +354,85 @@ def test_vector_env_plays_like_single_envs():
         vector.reset(seed=[1, 2])
     with pytest.raises(ValueError, match="num_envs"):
         StackelbergVectorEnv(num_envs=0)
+
+
+# --- the PettingZoo forms ---------------------------------------------------------------------
+
+
+STACKELBERG_KNOB_SETS = [
+    {},
+    {"principal_observes": "actions+payoffs", "observation_noise": 0.2, "action_type": "logits"},
+    {"game": "commitment", "agent": "hedge", "intervention_budget": 2},
+]
+
+
+@pytest.mark.parametrize("extra", STACKELBERG_KNOB_SETS)
+def test_pettingzoo_tests_pass_on_the_repeated_stackelberg_forms(extra: dict) -> None:
+    def make_parallel():
+        return repeated_stackelberg_parallel(horizon=20, **extra)
+
+    parallel_api_test(make_parallel(), num_cycles=50)
+    parallel_seed_test(make_parallel, num_cycles=50)
+    api_test(parallel_to_aec(make_parallel()), num_cycles=50)
+    api_test(repeated_stackelberg_aec(horizon=20, **extra), num_cycles=50)
+    seed_test(lambda: repeated_stackelberg_aec(horizon=20, **extra), num_cycles=50)
+
+
+BAD_STACKELBERG_KNOBS = [
+    {"horizon": 0},
+    {"game": "no-such-game"},
+    {"action_type": "probabilities"},
+    {"intervention_budget": -1},
+    {"intervention_cost": -1.0},
+    {"bonus": -1.0},
+    {"observation_noise": 2.0},
+    {"principal_observes": "everything"},
+    {"agent": "no-such-learner"},
+]
+
+
+@pytest.mark.parametrize("bad", BAD_STACKELBERG_KNOBS)
+def test_stackelberg_knobs_are_checked_as_in_the_gymnasium_form(bad: dict) -> None:
+    errors = []
+    for make in (RepeatedStackelbergEnv, repeated_stackelberg_parallel):
+        with pytest.raises((ValueError, KeyError)) as caught:
+            make(**bad)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+
+
+def test_stackelberg_players_see_their_own_side_of_the_game() -> None:
+    game = classic_game("commitment", learner="hedge")
+    knobs = {"game": game, "horizon": 4, "principal_observes": "actions+payoffs"}
+    env = repeated_stackelberg_parallel(**knobs)
+    reference = RepeatedStackelbergEnv(**knobs)
+    assert env.observation_space("principal") == reference.observation_space
+    assert env.action_space("principal") == reference.action_space
+    assert env.action_space("agent").n == 2
+    obs, infos = env.reset(seed=0)
+    assert infos == {"principal": {}, "agent": {}}
+    # The textbook value 3.5, with A's payoffs [1, 4] mapped to [0, 1].
+    assert env.game_info["equilibrium_value"] == pytest.approx((3.5 - 1) / 3)
+    x = np.array([0.5, 0.5])
+    obs, rewards, _, _, infos = env.step({"principal": env.encode_action(x, bonus_action=0),
+                                          "agent": 0})
+    m, n = 2, 2
+    # The agent: its action, the payoff x @ B[:, 0] plus the bonus of 1, and time left.
+    received = float(x @ game.B[:, 0]) + 1.0
+    np.testing.assert_allclose(obs["agent"], [1, 0, received, 0.75], rtol=1e-6)
+    assert rewards["agent"] == pytest.approx(received)
+    # The principal: x @ A[:, 0] minus the cost, and an observation laid out as the core's.
+    assert rewards["principal"] == pytest.approx(float(x @ game.A[:, 0]) - 0.1)
+    p = obs["principal"]
+    np.testing.assert_array_equal(p[:n], [1, 0])                   # the agent's action
+    np.testing.assert_allclose(p[n:n + m], x)                      # its own commitment
+    np.testing.assert_array_equal(p[n + m:2 * n + m + 1], [0, 1, 0])  # bonus on action 0
+    start = 2 * n + m + 3
+    np.testing.assert_allclose(p[start:start + m * n], game.A.ravel(), rtol=1e-6)
+    assert p[start + m * n] == pytest.approx(received)             # visible agent payoff
+    np.testing.assert_allclose(p[start + m * n + 1:], game.B.ravel(), rtol=1e-6)
+    assert set(infos["principal"]) == {"observed_action", "intervened", "refused",
+                                       "interventions_used", "cost", "strategy",
+                                       "bonus_action"}
+    assert infos["agent"] == {}
+    assert env.game_info["agent_action"] == 0

@@ -1,5 +1,5 @@
-"""Single-player views: Gymnasium's checker, every kind of fixed side, and SB3 PPO learning to be
-the agent inside the bandit game."""
+"""Single-player views: Gymnasium's checker, every kind of fixed side, SB3 PPO learning to be
+the agent inside the bandit game, and the one-step views of the one-round Stackelberg game."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from mermaide.agents import AgentSpec, make
 from mermaide.envs import (
+    StackelbergEnv,
     as_agent_env,
     as_principal_env,
     repeated_stackelberg_parallel,
+    stackelberg_aec,
 )
+from mermaide.envs.games import classic_game
 from tests.sb3_training import bonus_on_arm_0, game, no_bonus, trained_agent
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*Not able to test alternative render modes")
@@ -221,3 +224,72 @@ def test_ppo_trained_as_the_principal_learns_to_steer_a_fixed_ucb_agent() -> Non
     assert rate_before < 0.2
     assert rate > rate_before + 0.25
     assert episode_return > return_before + 5.0
+
+
+# --- the one-round Stackelberg game: one step per episode -------------------------------------
+
+
+COMMITMENT = classic_game("commitment")  # B = identity: the follower plays the likelier row
+
+
+def random_commitment(obs, rng):
+    return stackelberg_aec(game="commitment").unwrapped.encode_action(rng.dirichlet([1, 1]))
+
+
+def exact_follower(obs, rng):
+    return int(np.argmax(obs[:2] @ COMMITMENT.B + obs[2:]))
+
+
+def test_both_views_pass_gymnasiums_checker_and_last_one_step() -> None:
+    agent_view = as_agent_env(stackelberg_aec(game="commitment"), random_commitment)
+    principal_view = as_principal_env(stackelberg_aec(game="commitment"), exact_follower)
+    for view in (agent_view, principal_view):
+        check_env(view, skip_render_check=True)
+    obs, _ = agent_view.reset(seed=0)
+    assert obs[:2].sum() == pytest.approx(1.0)  # the fixed principal has already committed
+    _, reward, terminated, truncated, info = agent_view.step(0)
+    assert terminated and not truncated and info["agent_action"] == 0
+    assert reward == pytest.approx(obs[:2] @ COMMITMENT.B[:, 0])
+    with pytest.raises(RuntimeError, match="before reset"):
+        agent_view.step(0)
+
+
+def test_the_principal_view_against_the_exact_follower_replays_the_gymnasium_form() -> None:
+    view = as_principal_env(stackelberg_aec(game="commitment"), exact_follower)
+    gym_env = StackelbergEnv(game="commitment")
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        action = gym_env.encode_action(rng.dirichlet([1, 1]))
+        view.reset(seed=1)
+        gym_env.reset(seed=1)
+        _, reward, terminated, _, info = view.step(action)
+        _, gym_reward, _, _, gym_info = gym_env.step(action)
+        assert terminated and reward == pytest.approx(gym_reward)
+        assert info["agent_action"] == gym_info["agent_action"]
+
+
+def test_the_principal_view_needs_an_agent_policy() -> None:
+    with pytest.raises(ValueError, match="agent_policy is required"):
+        as_principal_env(stackelberg_aec())
+
+
+def test_ppo_trained_as_the_follower_learns_to_best_respond() -> None:
+    # The principal commits to a random x each round; the follower's best answer is the row x
+    # favours. Untrained PPO answers it about half the time; after 4,096 rounds, nearly always.
+    def best_response_rate(model: PPO, rounds: int = 300) -> float:
+        view = as_agent_env(stackelberg_aec(game="commitment"), random_commitment)
+        obs, _ = view.reset(seed=123)
+        hits = 0
+        for _ in range(rounds):
+            action, _ = model.predict(obs, deterministic=True)
+            hits += int(action) == exact_follower(obs, None)
+            obs, _ = view.reset()
+        return hits / rounds
+
+    torch.manual_seed(0)
+    view = as_agent_env(stackelberg_aec(game="commitment"), random_commitment)
+    model = PPO("MlpPolicy", view, n_steps=256, batch_size=64, seed=0, device="cpu")
+    before = best_response_rate(model)
+    model.learn(4096)
+    after = best_response_rate(model)
+    assert before < 0.7 and after > 0.9, (before, after)

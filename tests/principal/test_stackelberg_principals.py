@@ -53,6 +53,7 @@ def test_ppo_adapts_on_one_step_episodes():
 
 
 @pytest.mark.parametrize("name", ["model", "mermaide"])
-def test_world_model_principals_refuse_matrix_game_populations(name):
-    with pytest.raises(ValueError, match="AgentPopulation"):
+def test_world_model_principals_refuse_the_one_round_game(name):
+    """One round: the principal acts once, before any agent action it could model."""
+    with pytest.raises(ValueError, match="nothing to model in Mermaide/Stackelberg-v0"):
         make(name).meta_train(stackelberg, game_population("train"), 1000, seed=0)

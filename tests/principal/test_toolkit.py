@@ -60,7 +60,9 @@ def test_mermaide_collects_its_world_model_data_batched_too(step_calls):
     principal.meta_train(bandit(), steering_population(), 20 * HORIZON + 1, seed=0)
     assert step_calls["vector"][:HORIZON] == [20] * HORIZON  # the world model's 20 episodes
     assert step_calls["vector"][HORIZON:] == [2] * HORIZON + [2] * HORIZON
-    assert step_calls["single"] == 0
+    # One step of one env, no experience: world_model.modelled_agent_actions checks that the
+    # game reports the agent's observed action before any data is collected.
+    assert step_calls["single"] == 1
 
 
 @pytest.mark.parametrize("name, kwargs", [
