@@ -24,11 +24,10 @@ import numpy as np
 import torch
 
 from mermaide.agents import AgentBatch
-from mermaide.principal.evaluation import task_key
 from mermaide.principal.maml import MAMLConfig, MetaLearner, task_source, train_maml
 from mermaide.principal.mermaide import MermaideConfig
 from mermaide.principal.reinforce import ReinforceConfig, train_reinforce
-from mermaide.principal.toolkit import IdentityEncoder, Policy, config_from, spaces_of
+from mermaide.principal.toolkit import IdentityEncoder, Policy, config_from, probe_game
 from mermaide.principal.world_model import (
     AgentWorldModel,
     WorldModelEncoder,
@@ -168,21 +167,22 @@ class Training:
             thing.close()
 
 
-def _probe(env_fn: EnvFn, seed: int) -> tuple[gym.Env, str, int, Any]:
-    probe = env_fn()
-    key = task_key(probe.reset(seed=seed)[1])
-    obs_dim, space = spaces_of(probe)
-    return probe, key, obs_dim, space
+def _fresh_policy(env_fn: EnvFn, seed: int, c: ReinforceConfig
+                  ) -> tuple[np.random.Generator, gym.Env, str, Policy]:
+    """What a first ``meta_train`` call starts from: the generator, the probe env (the caller
+    closes it), the task key and a fresh policy over the observation (torch seeded first)."""
+    rng = np.random.default_rng(seed)
+    probe, key, obs_dim, space = probe_game(env_fn, 1, seed)
+    torch.manual_seed(seed)
+    return rng, probe, key, Policy.build(IdentityEncoder(obs_dim), space, c.policy,
+                                         c.hidden_size, c.history)
 
 
 def reinforce_training(env_fn: EnvFn, population: Any, seed: int, config: Any = None,
                        make_game: GameFactory = loop_game) -> Training:
     """``Reinforce.meta_train``'s body (first call) with ``make_game`` for the game."""
     c: ReinforceConfig = config_from(ReinforceConfig, config, {})
-    rng = np.random.default_rng(seed)
-    probe, key, obs_dim, space = _probe(env_fn, seed)
-    torch.manual_seed(seed)
-    policy = Policy.build(IdentityEncoder(obs_dim), space, c.policy, c.hidden_size, c.history)
+    rng, probe, key, policy = _fresh_policy(env_fn, seed, c)
     optimizer = torch.optim.Adam(policy.net.parameters(), lr=c.lr)
     game = make_game(env_fn, c.episodes_per_batch, key, probe.spec)
     probe.close()
@@ -212,12 +212,8 @@ def maml_training(env_fn: EnvFn, population: Any, seed: int, config: Any = None,
                   make_game: GameFactory = loop_game) -> Training:
     """``MAML.meta_train``'s body (first call) with ``make_game`` for the games."""
     c: MAMLConfig = config_from(MAMLConfig, config, {})
-    rng = np.random.default_rng(seed)
-    probe, key, obs_dim, space = _probe(env_fn, seed)
-    torch.manual_seed(seed)
-    learner = MetaLearner(Policy.build(IdentityEncoder(obs_dim), space, c.policy,
-                                       c.hidden_size, c.history), c)
-    return _maml_run(learner, env_fn, population, probe, key, rng, make_game)
+    rng, probe, key, policy = _fresh_policy(env_fn, seed, c)
+    return _maml_run(MetaLearner(policy, c), env_fn, population, probe, key, rng, make_game)
 
 
 def pretrained_world_model(env_fn: EnvFn, population: Any, seed: int, config: Any = None
@@ -237,7 +233,7 @@ def mermaide_training(env_fn: EnvFn, population: Any, seed: int, config: Any = N
     is the policy's training only."""
     c: MermaideConfig = config_from(MermaideConfig, config, {})
     rng = np.random.default_rng(seed)
-    probe, key, _, space = _probe(env_fn, seed)
+    probe, key, _, space = probe_game(env_fn, 1, seed)
     if world_model is None:
         world_model, _ = pretrained_world_model(env_fn, population, seed, c)
     else:

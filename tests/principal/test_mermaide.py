@@ -16,14 +16,17 @@ from mermaide.principal.maml import AdaptiveEncoder, maml_adapt, meta_loss_and_e
 from mermaide.principal.mermaide import MermaideConfig
 from mermaide.principal.toolkit import VectorGame
 from mermaide.principal.world_model import (
-    action_log_likelihood,
-    collect_trajectories,
-    exploring_behaviour,
     fine_tuned_heads,
-    marginal_log_likelihood,
 )
 
-from .conftest import actions_on, bandit, obs_dim, random_observations, steering_population
+from .conftest import (
+    actions_on,
+    bandit,
+    check_world_model_on_repeated_stackelberg,
+    obs_dim,
+    random_observations,
+    steering_population,
+)
 
 SMALL = dict(hidden_size=16, meta_batch=4, query_episodes=2, adapt_lr=0.05, model_episodes=256,
              world_model=dict(hidden_size=32, epochs=10))
@@ -124,30 +127,11 @@ def test_without_fine_tune_model_nothing_of_the_world_model_adapts():
     assert all(torch.equal(v, before[k]) for k, v in principal.world_model.state_dict().items())
 
 
-def repeated_stackelberg():
-    return gym.make("Mermaide/RepeatedStackelberg-v0", horizon=20)
-
-
 def test_meta_trains_and_evaluates_on_the_repeated_stackelberg_game():
     principal = make("mermaide", hidden_size=16, meta_batch=4, query_episodes=2,
                      adapt_lr=0.05, model_episodes=256,
                      world_model=dict(hidden_size=32, lr=1e-2, epochs=10))
-    population = game_population("train")
-    principal.meta_train(repeated_stackelberg, population, 6_000, seed=0)
-    space = repeated_stackelberg().action_space
-    behaviour = exploring_behaviour(space, 0.5)
-    train = collect_trajectories(repeated_stackelberg, population, 256, seed=1,
-                                 behaviour=behaviour)
-    held_out = collect_trajectories(repeated_stackelberg, population, 128, seed=2,
-                                    behaviour=behaviour)
-    model_ll = action_log_likelihood(principal.world_model, held_out)
-    marginal_ll = marginal_log_likelihood(train, held_out)
-    # Measured: -0.83 against -1.10.
-    assert model_ll > marginal_ll + 0.2, (model_ll, marginal_ll)
-    tasks = game_population("test-ood").sample_many(3, np.random.default_rng(3))
-    stats = evaluate(principal, repeated_stackelberg(), episodes=1, seed=0, shots=1,
-                     tasks=tasks)
-    assert stats.episodes == 3 and np.all(np.isfinite(stats.returns))
+    check_world_model_on_repeated_stackelberg(principal, 6_000)
 
 
 def test_refuses_a_game_with_nothing_to_model():
