@@ -42,7 +42,6 @@ import platform
 import pstats
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Callable
@@ -66,6 +65,7 @@ from loops import LOOP_LEARNERS, run_loop_episode  # noqa: E402
 import mermaide  # noqa: E402,F401  (registers the environments)
 from mermaide.agents import AgentPopulation, LearnerFamily, population  # noqa: E402
 from mermaide.agents import make as make_learner  # noqa: E402
+from mermaide.bench.store import write_text  # noqa: E402
 from mermaide.envs import BanditCore, Knobs  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "perf.md"
@@ -796,14 +796,6 @@ def report(rows: list[Row], info: dict[str, str], details: dict[str, Any]) -> st
     return "\n".join(parts)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".perf-", suffix=".md")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def parse_sets(items: list[str], names: list[str]) -> dict[str, dict[str, Any]]:
     """``NAME.FIELD=VALUE`` items (VALUE as JSON when it parses, else a string) -> per
     principal overrides on top of ``PERF_CONFIGS``."""
@@ -899,7 +891,7 @@ def main(argv: list[str] | None = None) -> int:
 
     progress("done")
     text = report(rows, info, details)
-    write_atomically(args.output, text)
+    write_text(args.output, text)
     print()
     print(table(rows))
     print(f"\nwritten to {args.output}")
