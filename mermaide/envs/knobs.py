@@ -52,8 +52,11 @@ class Knobs:
 
     def __post_init__(self) -> None:
         budget = self.intervention_budget
-        if budget is not None and (isinstance(budget, bool) or int(budget) != budget
-                                   or budget < 0):
+        # Checked as a real number first: int() of an infinity, a NaN or a list would raise
+        # its own error (OverflowError, ValueError, TypeError) that names no knob.
+        if budget is not None and (
+                isinstance(budget, bool) or not isinstance(budget, (int, float, np.number))
+                or not math.isfinite(budget) or int(budget) != budget or budget < 0):
             raise ValueError(f"intervention_budget must be None or an integer >= 0, got "
                              f"{budget!r}")
         check_number("intervention_cost", self.intervention_cost, low=0.0)

@@ -137,3 +137,10 @@ def test_the_games_import_each_other_without_a_circle() -> None:
 
     for module in graph:
         visit(module, ())
+
+
+@pytest.mark.parametrize("budget", [float("inf"), float("nan"), "10", [3], True, -1, 2.5])
+@pytest.mark.parametrize("game", ["Mermaide/Bandit-v0", "Mermaide/RepeatedStackelberg-v0"])
+def test_a_bad_budget_is_refused_naming_the_knob(game, budget):
+    with pytest.raises(ValueError, match="intervention_budget must be None or an integer >= 0"):
+        gym.make(game, intervention_budget=budget)
