@@ -221,8 +221,11 @@ def pretrained_world_model(env_fn: EnvFn, population: Any, seed: int, config: An
     """``Mermaide.meta_train``'s world model (batched, as there) and the steps its data took."""
     c: MermaideConfig = config_from(MermaideConfig, config, {})
     torch.manual_seed(seed)
+    probe = env_fn()
+    space = probe.action_space
+    probe.close()
     return pretrain_world_model(env_fn, population, c, seed,
-                                modelled_agent_actions(env_fn, "mermaide", seed))
+                                modelled_agent_actions(env_fn, "mermaide", seed), space)
 
 
 def mermaide_training(env_fn: EnvFn, population: Any, seed: int, config: Any = None,

@@ -122,10 +122,7 @@ class Mermaide:
                                                         self.learner.policy.space):
             torch.manual_seed(seed)
             model, used = pretrain_world_model(env_fn, population, self.config, seed,
-                                               n_actions, monitor)
-            if used >= steps:
-                raise ValueError(f"steps={steps} is spent before the policy trains ({used} "
-                                 f"steps go to the world model's data); give more steps")
+                                               n_actions, space.space, steps, monitor)
             self.world_model, self.obs_dim = model, obs_dim
             self.learner = self._build(model, space)
         support, query = meta_batch_games(env_fn, key, probe.spec, self.config)

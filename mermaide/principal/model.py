@@ -97,10 +97,8 @@ class AgentModel:
         monitor = TrainingMonitor(steps, progress, logger, self.name)
         if self.policy is None or (obs_dim, space) != (self.obs_dim, self.policy.space):
             torch.manual_seed(seed)
-            model, used = pretrain_world_model(env_fn, population, c, seed, n_actions, monitor)
-            if used >= steps:
-                raise ValueError(f"steps={steps} is spent before the policy trains ({used} "
-                                 f"steps go to the world model's data); give more steps")
+            model, used = pretrain_world_model(env_fn, population, c, seed, n_actions,
+                                               space.space, steps, monitor)
             self.world_model, self.obs_dim = model, obs_dim
             self.policy = self._build(model, space)
             self.optimizer = None

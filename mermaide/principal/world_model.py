@@ -727,26 +727,29 @@ class WorldModelFields:
 
 def pretrain_world_model(env_fn: Callable[[], gym.Env[Any, Any]], population: Any,
                          fields: WorldModelFields, seed: int, n_actions: int,
+                         space: gym.Space[Any], budget: int | None = None,
                          monitor: TrainingMonitor | None = None
                          ) -> tuple[AgentWorldModel, int]:
     """A principal's world model: ``fields.model_episodes`` episodes played with an exploring
-    behaviour (``exploring_behaviour`` with ``fields.model_intervene_prob``) against
-    ``population`` (batched), then the maximum-likelihood fit of a model of ``n_actions``
-    agent actions (what ``modelled_agent_actions``, which the caller runs first to refuse a
-    game with nothing to model, returns). Returns the model and the env steps
-    its data took (they count towards a budget), which ``monitor`` is told of with the fit's
-    last epoch loss (when it has epochs)."""
-    probe = env_fn()
-    space = probe.action_space
-    probe.close()
+    behaviour (``exploring_behaviour`` over the game's action ``space``, with
+    ``fields.model_intervene_prob``) against ``population`` (batched), then the
+    maximum-likelihood fit of a model of ``n_actions`` agent actions (what
+    ``modelled_agent_actions``, which the caller runs first to refuse a game with nothing to
+    model, returns). Returns the model and the env steps its data took (they count towards
+    a budget), which ``monitor`` is told of with the fit's last epoch loss (when it has
+    epochs). With a ``budget`` (the caller's meta_train steps), data that would leave the
+    policy no steps to train on is refused (ValueError) before it is fitted."""
     data = collect_trajectories(env_fn, population, fields.model_episodes, seed,
                                 exploring_behaviour(space, fields.model_intervene_prob))
+    used = len(data) * data.horizon
+    if budget is not None and used >= budget:
+        raise ValueError(f"steps={budget} is spent before the policy trains ({used} steps go "
+                         f"to the world model's data); give more steps")
     model = AgentWorldModel(data.obs_dim, n_actions, fields.world_model, space)
     losses = fit_world_model(model, data, fields.world_model, seed)
     if monitor is not None:
-        monitor.update(len(data) * data.horizon,
-                       scalars={"world_model/loss": losses[-1]} if losses else None)
-    return model, len(data) * data.horizon
+        monitor.update(used, scalars={"world_model/loss": losses[-1]} if losses else None)
+    return model, used
 
 
 class WorldModelEncoder:
