@@ -22,7 +22,7 @@ import pytest
 from mermaide import agents
 from mermaide.agents import learner_names, population, population_names
 from mermaide.bench.suite import available_suites, suite_from_dict
-from mermaide.envs import BanditEnv, RepeatedStackelbergEnv, StackelbergEnv
+from mermaide.envs import BanditEnv, RepeatedStackelbergEnv, StackelbergEnv, StackelbergPOMDPEnv
 from mermaide.envs.games import classic_game, game_population, game_population_names
 from mermaide.principal import check_principal, evaluate, principal_names
 
@@ -121,6 +121,7 @@ KNOB_TABLES = {
     "Mermaide/Bandit-v0": BanditEnv,
     "Mermaide/Stackelberg-v0": StackelbergEnv,
     "Mermaide/RepeatedStackelberg-v0": RepeatedStackelbergEnv,
+    "Mermaide/StackelbergPOMDP-v0": StackelbergPOMDPEnv,
 }
 
 
@@ -134,6 +135,8 @@ def documented_default(cell: str) -> Any:
 
 # Values a table's "allowed" cell names in words, and one instance of each.
 NAMED_VALUES = {
+    "`True`": lambda: True,
+    "`False`": lambda: False,
     "`AgentSpec`": lambda: population("train").sample(np.random.default_rng(0)),
     "`AgentPopulation`": lambda: population("test-ood"),
     "`MatrixGame`": lambda: classic_game("commitment"),

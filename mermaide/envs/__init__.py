@@ -47,6 +47,18 @@ from mermaide.envs.stackelberg import (
     StackelbergVectorEnv,
     stackelberg_aec,
 )
+from mermaide.envs.stackelberg_pomdp import (
+    POMDP_GAMES,
+    ActorObservation,
+    StackelbergPOMDPCore,
+    StackelbergPOMDPEnv,
+    StackelbergPOMDPKnobs,
+    StackelbergPOMDPParallelEnv,
+    StackelbergPOMDPVectorEnv,
+    preset_values,
+    stackelberg_pomdp_aec,
+    stackelberg_pomdp_parallel,
+)
 
 _ENVIRONMENTS: list[dict[str, Any]] = [
     dict(
@@ -64,6 +76,11 @@ _ENVIRONMENTS: list[dict[str, Any]] = [
         entry_point="mermaide.envs.repeated_stackelberg:RepeatedStackelbergEnv",
         vector_entry_point="mermaide.envs.repeated_stackelberg:RepeatedStackelbergVectorEnv",
     ),
+    dict(
+        id="Mermaide/StackelbergPOMDP-v0",
+        entry_point="mermaide.envs.stackelberg_pomdp:StackelbergPOMDPEnv",
+        vector_entry_point="mermaide.envs.stackelberg_pomdp:StackelbergPOMDPVectorEnv",
+    ),
 ]
 
 for _spec in _ENVIRONMENTS:
@@ -73,6 +90,8 @@ for _spec in _ENVIRONMENTS:
 __all__ = [
     "LOGIT_SCALE",
     "OBSERVES_PAYOFFS",
+    "POMDP_GAMES",
+    "ActorObservation",
     "BanditCore",
     "BanditEnv",
     "BanditKnobs",
@@ -92,6 +111,11 @@ __all__ = [
     "StackelbergAECEnv",
     "StackelbergEnv",
     "StackelbergKnobs",
+    "StackelbergPOMDPCore",
+    "StackelbergPOMDPEnv",
+    "StackelbergPOMDPKnobs",
+    "StackelbergPOMDPParallelEnv",
+    "StackelbergPOMDPVectorEnv",
     "StackelbergSolution",
     "StackelbergVectorEnv",
     "TurnSinglePlayerEnv",
@@ -101,10 +125,13 @@ __all__ = [
     "bandit_aec",
     "bandit_parallel",
     "game_population",
+    "preset_values",
     "repeated_stackelberg_aec",
     "repeated_stackelberg_parallel",
     "security_game",
     "simplex_grid",
     "solve",
     "stackelberg_aec",
+    "stackelberg_pomdp_aec",
+    "stackelberg_pomdp_parallel",
 ]

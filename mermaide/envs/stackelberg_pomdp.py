@@ -1,0 +1,762 @@
+"""The Stackelberg POMDP ``Mermaide/StackelbergPOMDP-v0`` (Brero, Eden, Chakrabarti,
+Gerstgrasser, Greenwald, Li, Parkes, arXiv 2210.03852; code GlcBrero/StackelbergPOMDP): the
+leader commits to a policy, the follower learns a response to it inside the episode, and only
+then is the leader scored.
+
+Each episode has two phases. In the *response phase* the follower runs a no-regret learner
+(multiplicative weights) against the leader's commitment, in full sweeps over its actions, and
+the leader's reward is 0. In the *reward phase* the leader is scored on games against the
+strategy the follower has learnt. Because the leader's actor sees nothing that tells the
+phases apart, its policy is one commitment for the whole episode, and the optimal policy of
+this POMDP is the Stackelberg commitment (the paper's Theorem; the repository's "StackPOMDP").
+
+``StackelbergPOMDPKnobs`` is the game's knob signature, written once for all its forms.
+``StackelbergPOMDPCore`` simulates N episodes in lockstep with (N, ...) arrays;
+``StackelbergPOMDPEnv`` is its N = 1 Gymnasium form, ``StackelbergPOMDPVectorEnv`` its native
+``gym.make_vec`` form and ``StackelbergPOMDPParallelEnv`` its PettingZoo form with the
+follower as a player (``parallel_env()`` and, AEC, ``env()``). ``ActorObservation`` strips the
+critic's privileged ``critic:`` keys, so that any Gymnasium learner sees the plain POMDP.
+``POMDP_GAMES`` holds the presets and ``preset_values`` their exact values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import AECEnv
+from pettingzoo.utils import parallel_to_aec, wrappers
+
+from mermaide.checks import check_bool, check_choice, check_int, check_number
+from mermaide.envs.equilibrium import best_response, solve
+from mermaide.envs.games import MatrixGame
+from mermaide.envs.knobs import NUM_ENVS, Knobs, knob_signature, misreport_actions
+from mermaide.envs.parallel import TwoPlayerParallelEnv, valid_action
+from mermaide.envs.repeated_stackelberg import ACTION_TYPES, LOGIT_SCALE
+from mermaide.envs.vector import LockstepVectorEnv
+
+__all__ = [
+    "POMDP_GAMES",
+    "ActorObservation",
+    "PresetValues",
+    "StackelbergPOMDPCore",
+    "StackelbergPOMDPEnv",
+    "StackelbergPOMDPKnobs",
+    "StackelbergPOMDPParallelEnv",
+    "StackelbergPOMDPVectorEnv",
+    "env",
+    "parallel_env",
+    "pomdp_game",
+    "preset_values",
+    "pure_commitment",
+    "raw_env",
+]
+
+# --- the presets ------------------------------------------------------------------------------
+
+# Textbook payoffs (A: leader, B: follower; rows: leader actions, columns: follower actions).
+# ``pomdp_game`` plays them divided by their largest entry (of either matrix), as
+# GlcBrero/StackelbergPOMDP's ``MatrixGame`` does, so that ``epsilon`` means what it means there.
+POMDP_GAMES: dict[str, tuple[list[list[float]], list[list[float]]]] = {
+    # Conitzer, "On Stackelberg mixed strategies" (Synthese, 2016; the repository's comment
+    # says 2017), the repository's "game_3":
+    # row 0 dominates for the leader, so Nash gives it 1; committing to row 1 gives 2, and
+    # committing to (1/2, 1/2) (the follower breaking its tie for the leader) gives 2.5.
+    "conitzer": ([[1.0, 3.0], [0.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]]),
+    # The repository's "game_1", attributed there to Zhang et al. 2020 (Bi-level Actor-Critic):
+    # a common-interest coordination game whose best cell (2, 2) is worth 30 to both.
+    "zhang2020-game-1": ([[15.0, 10.0, 0.0], [10.0, 10.0, 0.0], [0.0, 0.0, 30.0]],
+                         [[15.0, 10.0, 0.0], [10.0, 10.0, 0.0], [0.0, 0.0, 30.0]]),
+    # The repository's "game_2", attributed there to Zhang et al. 2020: the Nash equilibria are
+    # worth 10 and 5 to the leader, committing to row 0 is worth 20 and the mixed commitment
+    # (1/4, 3/4, 0) 27.5.
+    "zhang2020-game-2": ([[20.0, 0.0, 0.0], [30.0, 10.0, 0.0], [0.0, 0.0, 5.0]],
+                         [[15.0, 0.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 10.0]]),
+}
+
+
+def pomdp_game(name: str) -> MatrixGame:
+    """The preset ``name`` as played: both matrices divided by their largest entry."""
+    check_choice("game", name, tuple(POMDP_GAMES))
+    A, B = (np.array(matrix, dtype=np.float64) for matrix in POMDP_GAMES[name])
+    scale = max(np.abs(A).max(), np.abs(B).max())
+    return MatrixGame(A / scale, B / scale, name=name)
+
+
+def pure_commitment(A: Any, B: Any) -> tuple[int, float]:
+    """(leader action, value) of the best pure commitment: every row i against the follower's
+    best response to it, ties broken in the leader's favour (the strong convention of
+    ``solve``; then the lowest index), the best row first on ties."""
+    game = MatrixGame(A, B)
+    responses = best_response(game.B, game.A, "principal", 0.0)
+    values = game.A[np.arange(game.shape[0]), responses]
+    row = int(np.argmax(values))
+    return row, float(values[row])
+
+
+@dataclass(frozen=True)
+class PresetValues:
+    """The exact values of a game to the leader (in the played, scaled payoffs).
+
+    mixed: the strong Stackelberg value of committing to a mixed strategy (``solve``), reached
+    by ``mixed_strategy``. pure: the best pure commitment's value, reached by ``pure_action``.
+    """
+
+    mixed: float
+    mixed_strategy: np.ndarray
+    pure: float
+    pure_action: int
+
+
+def preset_values(game: str | MatrixGame) -> PresetValues:
+    """The mixed- and pure-commitment values of a preset (by name) or of a MatrixGame."""
+    played = pomdp_game(game) if isinstance(game, str) else game
+    solution = solve(played.A, played.B)
+    action, value = pure_commitment(played.A, played.B)
+    return PresetValues(solution.value, np.array(solution.strategy), value, action)
+
+
+# --- the knobs --------------------------------------------------------------------------------
+
+FOLLOWERS = ("mw", "quantal")
+COMMITMENTS = ("mixed", "pure")
+# What of the follower the leader's actor sees before it acts in a game: "nothing" (the
+# paper's matrix games, one commitment per episode) or "actions" (the follower's action in
+# this game, flipped with probability observation_noise: a reactive leader, one commitment per
+# observed action, as the repository's reactive leader observation).
+OBSERVES_NOTHING, OBSERVES_FOLLOWER_ACTIONS = "nothing", "actions"
+OBSERVES = (OBSERVES_NOTHING, OBSERVES_FOLLOWER_ACTIONS)
+DEVIATIONS = ("replace", "raise")
+# Shared knobs this game has no use for: it has no interventions.
+NO_INTERVENTIONS = ("intervention_budget", "intervention_cost")
+GameArgument = str | MatrixGame | tuple[Any, Any]
+
+
+def game_from_argument(game: GameArgument) -> MatrixGame:
+    if isinstance(game, str):
+        if game not in POMDP_GAMES:
+            raise ValueError(f"game must be a preset ({', '.join(POMDP_GAMES)}), a MatrixGame "
+                             f"or a pair (A, B), got {game!r}")
+        return pomdp_game(game)
+    if isinstance(game, MatrixGame):
+        return game
+    if isinstance(game, tuple) and len(game) == 2:
+        return MatrixGame(*game)
+    raise ValueError(f"game must be a preset ({', '.join(POMDP_GAMES)}), a MatrixGame or a pair "
+                     f"(A, B), got {game!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackelbergPOMDPKnobs(Knobs):
+    """Every knob of ``Mermaide/StackelbergPOMDP-v0`` (see ``StackelbergPOMDPEnv``'s
+    Arguments), validated once for all its forms."""
+
+    OBSERVES: ClassVar[tuple[str, ...]] = OBSERVES
+
+    game: GameArgument = "conitzer"
+    follower: str = "mw"
+    epsilon: float = 0.1
+    temperature: float = 0.05
+    response_steps: int = 100
+    reward_steps: int = 1
+    commitment: str = "mixed"
+    action_type: str = "weights"
+    on_deviation: str = "replace"
+    hide_response_phase: bool = False
+    principal_observes: str = OBSERVES_NOTHING
+
+    def __post_init__(self) -> None:
+        game_from_argument(self.game)
+        check_choice("follower", self.follower, FOLLOWERS)
+        check_number("epsilon", self.epsilon, low=0.0, low_open=True)
+        check_number("temperature", self.temperature, low=0.0, low_open=True)
+        check_int("response_steps", self.response_steps, 0)
+        check_int("reward_steps", self.reward_steps, 1)
+        check_choice("commitment", self.commitment, COMMITMENTS)
+        check_choice("action_type", self.action_type, ACTION_TYPES)
+        check_choice("on_deviation", self.on_deviation, DEVIATIONS)
+        check_bool("hide_response_phase", self.hide_response_phase)
+        super().__post_init__()
+        if self.hide_response_phase and self.principal_observes != OBSERVES_NOTHING:
+            raise ValueError(f"hide_response_phase=True needs principal_observes="
+                             f"{OBSERVES_NOTHING!r} (the env plays the response phase itself "
+                             f"and cannot ask the leader what it commits to at observations it "
+                             f"has not yet seen), got principal_observes="
+                             f"{self.principal_observes!r}")
+
+
+# --- the batched core -------------------------------------------------------------------------
+
+RESPONSE, REWARD = 0, 1
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+class StackelbergPOMDPCore:
+    """N episodes of one game (m leader actions, n follower actions) in lockstep.
+
+    Game t of an episode is a response game while ``t < response_steps * n`` (unless the
+    response phase is hidden), a reward game after. Response game t queries follower action
+    ``k = t % n``: the leader plays its commitment x, the follower records its expected
+    utility ``x @ B[:, k]``; after the sweep's n-th game it updates its strategy once from the
+    whole vector u (n,): multiplicative weights ``w *= exp(epsilon * u)``, normalised (so
+    after t sweeps of a fixed commitment ``w = softmax(epsilon * t * u)``), or the quantal
+    (logit) response ``softmax(mean u / temperature)`` to the mean utility of the sweeps so
+    far. Reward games leave the strategy p as it is and pay the leader ``x @ A @ p``, expected
+    over both players' mixed strategies; when the leader observes the follower's action, the
+    follower's action j is drawn from p (the leader reacts to it) and the leader gets
+    ``x @ A[:, j]``.
+
+    The commitment: per episode and per leader observation (its ``"signal"``), the first
+    strategy the leader plays is recorded; a later different one (more than 1e-9 apart) is
+    replaced by the recorded one and flagged in ``info["deviated"]``, or refused with a
+    ValueError (``on_deviation="raise"``).
+
+    ``external_follower``: the follower's actions come from outside (``step(...,
+    follower_actions)``), one per game; its strategy (in the critic's observation) is then the
+    empirical frequency of its response-phase actions.
+    """
+
+    def __init__(self, game: MatrixGame, batch: int, knobs: StackelbergPOMDPKnobs,
+                 external_follower: bool = False):
+        self.game, self.batch, self.knobs = game, batch, knobs
+        self.A, self.B = game.A, game.B
+        self.m, self.n = game.shape
+        self.external_follower = external_follower
+        self.hidden = knobs.hide_response_phase
+        self.reactive = knobs.principal_observes == OBSERVES_FOLLOWER_ACTIONS
+        self.signals = self.n if self.reactive else 1
+        self.response_games = 0 if self.hidden else knobs.response_steps * self.n
+        self.horizon = self.response_games + knobs.reward_steps
+        self._rows = np.arange(batch)
+
+    def observation_space(self) -> spaces.Dict:
+        return spaces.Dict({
+            "signal": spaces.Discrete(self.signals),
+            "critic:phase": spaces.Discrete(2),
+            "critic:phase_progress": spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+            "critic:follower_weights": spaces.Box(0.0, 1.0, shape=(self.n,), dtype=np.float32),
+        })
+
+    # --- the episode --------------------------------------------------------------------------
+
+    def reset(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        batch, n = self.batch, self.n
+        self.t = 0
+        self.log_weights = np.zeros((batch, n))
+        self.sweep_utilities = np.zeros((batch, n))
+        self.total_utilities = np.zeros((batch, n))
+        self.counts = np.zeros((batch, n))
+        self.sweeps = 0
+        self.commitments = np.zeros((batch, self.signals, self.m))
+        self.committed = np.zeros((batch, self.signals), dtype=bool)
+        self.reward_sum = np.zeros(batch)
+        self._next_game(rng)
+        return self.observation()
+
+    def strategy(self) -> np.ndarray:
+        """(N, n) the follower's current mixed strategy."""
+        if self.external_follower:
+            seen = self.counts.sum(axis=1, keepdims=True)
+            return np.where(seen > 0, self.counts / np.maximum(seen, 1.0), 1.0 / self.n)
+        return _softmax(self.log_weights)
+
+    def in_response_phase(self) -> bool:
+        return self.t < self.response_games
+
+    def _next_game(self, rng: np.random.Generator) -> None:
+        """Draw what the leader sees before the coming game (t): the follower's action."""
+        if self.t >= self.horizon:
+            self.follower_action = np.full(self.batch, -1)
+        elif self.in_response_phase():
+            self.follower_action = np.full(self.batch, self.t % self.n)
+        elif self.reactive:
+            cumulative = np.cumsum(self.strategy(), axis=1)
+            draws = rng.random((self.batch, 1))
+            self.follower_action = np.minimum((draws > cumulative).sum(axis=1), self.n - 1)
+        else:
+            self.follower_action = np.full(self.batch, -1)
+        if self.reactive and self.t < self.horizon:
+            self.signal = misreport_actions(self.follower_action, self.n,
+                                            self.knobs.observation_noise, rng)
+        else:
+            self.signal = np.zeros(self.batch, dtype=np.int64)
+
+    def observation(self) -> dict[str, np.ndarray]:
+        if self.in_response_phase():
+            phase, progress = RESPONSE, self.t / self.response_games
+        else:
+            phase = REWARD
+            progress = min(1.0, (self.t - self.response_games) / self.knobs.reward_steps)
+        return {
+            "signal": self.signal.astype(np.int64),
+            "critic:phase": np.full(self.batch, phase, dtype=np.int64),
+            "critic:phase_progress": np.full((self.batch, 1), progress, dtype=np.float32),
+            "critic:follower_weights": self.strategy().astype(np.float32),
+        }
+
+    def action_mask(self) -> np.ndarray:
+        """(N, m) bool, pure commitments: the actions that still have an effect in the coming
+        game (all before the commitment at its signal is recorded, the committed one after)."""
+        rows = self._rows
+        known = self.committed[rows, self.signal]
+        return np.where(known[:, None], self.commitments[rows, self.signal] > 0.5, True)
+
+    def _commit(self, strategies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows, signal = self._rows, self.signal
+        known = self.committed[rows, signal]
+        recorded = self.commitments[rows, signal]
+        deviated = known & ~np.all(np.abs(recorded - strategies) <= 1e-9, axis=1)
+        if self.knobs.on_deviation == "raise" and deviated.any():
+            index = int(np.flatnonzero(deviated)[0])
+            raise ValueError(f"the leader must keep its commitment for the episode: at signal "
+                             f"{int(signal[index])} it committed to {recorded[index].tolist()} "
+                             f"and now plays {strategies[index].tolist()} (sub-env {index}; "
+                             f"on_deviation='replace' plays the commitment instead)")
+        new = ~known
+        self.commitments[rows[new], signal[new]] = strategies[new]
+        self.committed[rows[new], signal[new]] = True
+        return self.commitments[rows, signal].copy(), deviated
+
+    def _update_follower(self, utilities: np.ndarray) -> None:
+        self.sweeps += 1
+        if self.knobs.follower == "mw":
+            self.log_weights = self.log_weights + self.knobs.epsilon * utilities
+        else:
+            self.total_utilities = self.total_utilities + utilities
+            self.log_weights = self.total_utilities / (self.sweeps * self.knobs.temperature)
+
+    def step(self, strategies: np.ndarray, rng: np.random.Generator,
+             follower_actions: np.ndarray | None = None
+             ) -> tuple[dict[str, np.ndarray], np.ndarray, bool, dict[str, np.ndarray]]:
+        """Play game t of all N episodes with the leaders' (N, m) strategies (rows in the
+        simplex); ``follower_actions`` (N,) exactly when the follower is external."""
+        if (follower_actions is None) == self.external_follower:
+            raise ValueError("follower_actions must be given exactly when "
+                             "external_follower=True")
+        if self.t >= self.horizon:
+            raise RuntimeError("step() called after the episode ended")
+        rows = self._rows
+        x, deviated = self._commit(strategies)
+        if self.hidden and self.t == 0:
+            # The basic POMDP: the response phase runs here, against the first commitment.
+            for _ in range(self.knobs.response_steps):
+                self._update_follower(x @ self.B)
+        response = self.in_response_phase()
+        strategy = self.strategy()
+        if follower_actions is not None:
+            action = np.asarray(follower_actions, dtype=np.int64)
+        else:
+            action = self.follower_action
+        if response or action[0] >= 0:
+            follower_reward = np.einsum("bm,mb->b", x, self.B[:, action])
+            leader_value = np.einsum("bm,mb->b", x, self.A[:, action])
+        else:
+            follower_reward = np.einsum("bm,mn,bn->b", x, self.B, strategy)
+            leader_value = np.einsum("bm,mn,bn->b", x, self.A, strategy)
+        if response:
+            reward = np.zeros(self.batch)
+            if self.external_follower:
+                self.counts[rows, action] += 1.0
+            else:
+                self.sweep_utilities[:, self.t % self.n] = follower_reward
+                if self.t % self.n == self.n - 1:
+                    self._update_follower(self.sweep_utilities)
+                    self.sweep_utilities = np.zeros_like(self.sweep_utilities)
+        else:
+            reward = leader_value
+            self.reward_sum += reward
+        info = {
+            "reward_phase": np.full(self.batch, not response),
+            "signal": self.signal.copy(),
+            "follower_action": action.copy(),
+            "commitment": x,
+            "deviated": deviated,
+            "follower_reward": follower_reward,
+            "leader_value": leader_value,
+            "follower_strategy": strategy,
+        }
+        self.t += 1
+        done = self.t >= self.horizon
+        if done:
+            info["reward_phase_mean"] = self.reward_sum / self.knobs.reward_steps
+        self._next_game(rng)
+        return self.observation(), reward, done, info
+
+
+# --- actions: how the leader's action becomes a strategy ------------------------------------
+
+
+class LeaderActions:
+    """The leader's action space and its decoding, shared by the forms."""
+
+    def __init__(self, m: int, knobs: StackelbergPOMDPKnobs):
+        self.m, self.commitment, self.action_type = m, knobs.commitment, knobs.action_type
+        self.space: spaces.Space[Any]
+        if self.commitment == "pure":
+            self.space = spaces.Discrete(m)
+        elif self.action_type == "weights":
+            self.space = spaces.Box(0.0, 1.0, shape=(m,), dtype=np.float32)
+        else:
+            self.space = spaces.Box(-1.0, 1.0, shape=(m,), dtype=np.float32)
+
+    def decode(self, actions: Any, batch: int) -> np.ndarray:
+        """``batch`` actions (a single one when ``batch`` is 0) -> (max(batch, 1), m)
+        strategies; refused with a ValueError unless in the action space."""
+        if batch == 0:
+            items = [actions]
+        else:
+            array = np.asarray(actions)
+            shape = (batch,) if self.commitment == "pure" else (batch, self.m)
+            if array.shape != shape:
+                raise ValueError(f"actions must be an array of shape {shape} (one leader action "
+                                 f"per sub-env, each in {self.space}), got {actions!r}")
+            items = list(array)
+        for item in items:
+            if not valid_action(self.space, item):
+                raise ValueError(f"action must be in {self.space}, got {item!r} "
+                                 f"({type(item).__name__})")
+        if self.commitment == "pure":
+            return np.eye(self.m)[np.array([int(a) for a in items])]
+        params = np.array(items, dtype=np.float64).reshape(len(items), self.m)
+        if self.action_type == "logits":
+            return _softmax(LOGIT_SCALE * params)
+        total = params.sum(axis=1, keepdims=True)
+        # All-zero weights have no direction: read them as the uniform strategy.
+        return np.where(total > 0, params / np.where(total > 0, total, 1.0), 1.0 / self.m)
+
+    def encode(self, strategy: Any) -> Any:
+        """The action that commits to ``strategy`` (m,) (a pure one: its action index)."""
+        x = np.asarray(strategy, dtype=np.float64)
+        if x.shape != (self.m,) or not np.all(np.isfinite(x)) or np.any(x < 0) or x.sum() <= 0:
+            raise ValueError(f"strategy must be a vector of {self.m} non-negative weights, got "
+                             f"{strategy!r}")
+        x = x / x.sum()
+        if self.commitment == "pure":
+            if np.count_nonzero(x) != 1:
+                raise ValueError(f"a pure commitment needs a pure strategy, got {strategy!r}")
+            return int(np.argmax(x))
+        if self.action_type == "logits":
+            return np.clip(np.log(np.maximum(x, 1e-300)) / LOGIT_SCALE, -1.0, 1.0
+                           ).astype(np.float32)
+        return x.astype(np.float32)
+
+
+class ActorObservation(gym.ObservationWrapper[dict[str, Any], Any, dict[str, Any]]):
+    """What the leader's actor may see: the observation without its ``critic:`` keys (the
+    follower's strategy, the phase and its progress), so that the env is a plain POMDP for any
+    Gymnasium learner."""
+
+    def __init__(self, env: gym.Env[Any, Any]):
+        super().__init__(env)
+        space = env.observation_space
+        if not isinstance(space, spaces.Dict):
+            raise ValueError(f"ActorObservation needs a Dict observation space, got {space}")
+        self.observation_space = spaces.Dict(
+            {key: value for key, value in space.spaces.items() if not key.startswith("critic:")})
+
+    def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in observation.items()
+                if not key.startswith("critic:")}
+
+
+# --- the Gymnasium forms ----------------------------------------------------------------------
+
+
+class StackelbergPOMDPForm:
+    """What the Gymnasium forms share: the validated knobs, the game, the core, the actions.
+
+    Public, for wrappers and harnesses: ``knobs``, ``game`` (the MatrixGame played), ``m`` and
+    ``n``, ``horizon`` (games per episode), ``values`` (``PresetValues`` of the game) and
+    ``encode_action``.
+    """
+
+    def _setup(self, batch: int, knobs: StackelbergPOMDPKnobs) -> None:
+        self.knobs = knobs
+        self.game = game_from_argument(knobs.game)
+        self.m, self.n = self.game.shape
+        self.values = preset_values(self.game)
+        self.core = StackelbergPOMDPCore(self.game, batch, knobs)
+        self.horizon = self.core.horizon
+        self.actions = LeaderActions(self.m, knobs)
+
+    def encode_action(self, strategy: Any) -> Any:
+        """The leader action committing to ``strategy`` (m,)."""
+        return self.actions.encode(strategy)
+
+    def _reset_info(self) -> dict[str, Any]:
+        return {"stackelberg_value": self.values.mixed, "pure_commitment_value": self.values.pure}
+
+
+class StackelbergPOMDPEnv(StackelbergPOMDPForm, gym.Env[dict[str, Any], Any]):
+    """The Stackelberg POMDP of Brero et al.: the leader's commitment, a learning follower's
+    response phase, then the reward phase.
+
+    ## Description
+    A bimatrix game: payoffs A (leader) and B (follower), both m x n. Each episode the
+    follower's strategy starts uniform. *Response phase*: ``response_steps`` sweeps over the
+    follower's n actions, one game each (the repository's enumeration of action profiles): in
+    the game of follower action k the leader plays its commitment x and the follower records
+    ``x @ B[:, k]``; after a sweep it updates once from the whole vector u: multiplicative
+    weights ``w *= exp(epsilon * u)``, normalised (so a fixed commitment gives
+    ``softmax(epsilon * t * u)`` after t sweeps; the repository's ``(1 + eps) ** u`` is
+    ``epsilon = log(1 + eps)``), or, ``follower="quantal"``, the logit response
+    ``softmax(mean u / temperature)`` to the sweeps so far. The leader gets 0. *Reward
+    phase*: ``reward_steps`` games against the follower's learnt strategy p, which no longer
+    changes. With ``hide_response_phase`` (the paper's "basic POMDP" ablation) the env plays
+    the response phase itself, against the leader's first action, and the episode is the
+    reward phase only.
+
+    The commitment is fixed per leader observation for the whole episode: the first strategy
+    the leader plays at each ``signal`` value is recorded, and a later different one (more
+    than 1e-9 apart) is *replaced* by it and flagged (``info["deviated"]``), or refused with a
+    ValueError when ``on_deviation="raise"``. A stochastic policy therefore commits with its
+    first sample. The actor sees no clock: a clock would let it play one strategy to the
+    learner and another in the reward phase, which is what the POMDP rules out.
+
+    ## Action Space
+    ``commitment="mixed"``: ``Box`` of shape (m,), weights in [0, 1] with x = w / sum(w) (all
+    zero = uniform; ``action_type="weights"``) or logits l in [-1, 1] with x = softmax(10 l)
+    (``"logits"``), as ``Mermaide/RepeatedStackelberg-v0`` encodes commitments.
+    ``commitment="pure"``: ``Discrete(m)``. ``env.unwrapped.encode_action(x)`` builds one.
+
+    ## Observation Space
+    ``Dict``. The actor's key: ``"signal"``, ``Discrete(1)`` (always 0) when
+    ``principal_observes="nothing"``; ``Discrete(n)`` when ``"actions"``: the follower's action
+    in the coming game (the queried one in the response phase, one drawn from p in the reward
+    phase), a uniformly drawn other one with probability ``observation_noise``. The critic's
+    privileged keys: ``"critic:phase"`` (0 response, 1 reward, for the coming game),
+    ``"critic:phase_progress"`` (fraction of that phase played) and
+    ``"critic:follower_weights"`` (the follower's strategy p). ``ActorObservation(env)``
+    removes the ``critic:`` keys.
+
+    ## Rewards
+    0 in the response phase. In the reward phase the leader's payoff expected over both mixed
+    strategies, ``x @ A @ p``; with ``principal_observes="actions"`` the follower's action j is
+    drawn from p (the leader reacts to it) and the reward is ``x @ A[:, j]``. (The
+    repository scores matrix games against the argmax of the weights; the expectation under p
+    has no sampling noise and is continuous in x.) At a Stackelberg strategy itself the
+    follower is indifferent between actions and multiplicative weights stay uniform over them,
+    so the value is approached by commitments just inside the region, not reached.
+
+    ## Starting State
+    A uniform follower strategy, no commitment recorded.
+
+    ## Episode End
+    Terminates after ``response_steps * n + reward_steps`` games (``reward_steps`` with
+    ``hide_response_phase``); no truncation.
+
+    ## Arguments
+    game (a preset of ``POMDP_GAMES``, default "conitzer", a MatrixGame or a pair (A, B)),
+    follower ("mw" or "quantal"), epsilon (> 0, default 0.1, MW step), temperature (> 0,
+    default 0.05, quantal only), response_steps (>= 0, default 100 sweeps), reward_steps (>= 1,
+    default 1), commitment ("mixed" or "pure"), action_type ("weights" or "logits", mixed
+    only), on_deviation ("replace" or "raise"), hide_response_phase (default False),
+    observation_noise ([0, 1], default 0; no effect with "nothing", where the leader sees
+    nothing of the follower), principal_observes ("nothing" or "actions").
+
+    ## Info
+    ``reset``: ``stackelberg_value`` (``solve``'s mixed-commitment value of the game) and
+    ``pure_commitment_value``. ``step``: ``reward_phase``, ``signal``, ``follower_action``
+    (the game's follower action; -1 in reward games scored in expectation), ``commitment``
+    (the strategy played), ``deviated``, ``follower_reward``, ``leader_value`` (the leader's
+    payoff of this game, also in the response phase), ``follower_strategy`` (p before this
+    game), ``action_mask`` (pure commitments: the actions that can still have an effect); on
+    the last game ``reward_phase_mean``.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    @knob_signature(StackelbergPOMDPKnobs, without=NO_INTERVENTIONS)
+    def __init__(self, **knobs: Any):
+        self._setup(1, StackelbergPOMDPKnobs(**knobs))
+        self.action_space = self.actions.space
+        self.observation_space = self.core.observation_space()
+        self._needs_reset = True
+
+    def _single(self, observation: dict[str, np.ndarray]) -> dict[str, Any]:
+        return {key: value[0] for key, value in observation.items()}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[dict[str, Any], dict[str, Any]]:
+        super().reset(seed=seed)
+        obs = self.core.reset(self.np_random)
+        self._needs_reset = False
+        info = self._reset_info()
+        if self.knobs.commitment == "pure":
+            info["action_mask"] = self.core.action_mask()[0]
+        return self._single(obs), info
+
+    def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        if self._needs_reset:
+            raise RuntimeError("step() called before reset() or after the episode ended")
+        strategies = self.actions.decode(action, 0)
+        obs, reward, done, info = self.core.step(strategies, self.np_random)
+        self._needs_reset = done
+        step_info = {key: value[0].item() if value.ndim == 1 else value[0].copy()
+                     for key, value in info.items()}
+        if self.knobs.commitment == "pure":
+            step_info["action_mask"] = self.core.action_mask()[0]
+        return self._single(obs), float(reward[0]), done, False, step_info
+
+
+class StackelbergPOMDPVectorEnv(StackelbergPOMDPForm, LockstepVectorEnv):
+    """``num_envs`` Stackelberg POMDPs in one core: the native ``gym.make_vec`` form of
+    ``StackelbergPOMDPEnv`` (same arguments). Observations are dicts of (num_envs, ...) arrays,
+    info holds (num_envs, ...) arrays under the single form's keys; all sub-environments end
+    together and the next ``step`` resets them (next-step autoreset)."""
+
+    @knob_signature(StackelbergPOMDPKnobs, NUM_ENVS, without=NO_INTERVENTIONS)
+    def __init__(self, num_envs: int = 1, **knobs: Any):
+        check_int("num_envs", num_envs, 1)
+        self._setup(num_envs, StackelbergPOMDPKnobs(**knobs))
+        self._set_spaces(num_envs, self.actions.space, self.core.observation_space())
+
+    def reset(self, *, seed: int | list[int] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        self._reset_generator(seed)
+        obs = self.core.reset(self.np_random)
+        info: dict[str, Any] = {key: np.full(self.num_envs, value)
+                                for key, value in self._reset_info().items()}
+        if self.knobs.commitment == "pure":
+            info["action_mask"] = self.core.action_mask()
+        return obs, info
+
+    def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray,
+                                          dict[str, Any]]:
+        strategies = self.actions.decode(actions, self.num_envs)
+
+        def play() -> tuple[Any, np.ndarray, bool, dict[str, Any]]:
+            obs, reward, done, info = self.core.step(strategies, self.np_random)
+            if self.knobs.commitment == "pure":
+                info["action_mask"] = self.core.action_mask()
+            return obs, reward, done, info
+
+        return self._lockstep_step(play)
+
+
+# --- the PettingZoo form: the leader and the follower as two players -------------------------
+
+# Knobs of the Gymnasium forms that the two-player form refuses: the follower plays from
+# outside, so the env cannot run a hidden response phase for it.
+PARALLEL_REFUSED = (*NO_INTERVENTIONS, "hide_response_phase")
+
+
+class StackelbergPOMDPParallelEnv(TwoPlayerParallelEnv):
+    """The Stackelberg POMDP with the follower as a player (``parallel_env()``).
+
+    ## Description
+    The game of ``Mermaide/StackelbergPOMDP-v0`` (see ``StackelbergPOMDPEnv``), with the
+    built-in learner replaced by the ``"agent"`` player: each game the ``"principal"`` (the
+    leader) plays its commitment and the follower, at the same time, one of its n actions j.
+    The episode has as many games as the Gymnasium form: ``response_steps * n`` response games
+    (leader reward 0), then ``reward_steps`` reward games. The commitment is recorded and
+    enforced as in the Gymnasium form. Because the players move at once, the leader cannot see
+    the follower's action of the coming game: only ``principal_observes="nothing"`` is allowed.
+
+    ## Action Space
+    ``"principal"``: the Gymnasium form's (``Box`` of shape (m,) or ``Discrete(m)``).
+    ``"agent"``: ``Discrete(n)``.
+
+    ## Observation Space
+    ``"principal"``: the Gymnasium form's ``Dict``; ``"critic:follower_weights"`` is here the
+    empirical frequency of the follower's response-phase actions (uniform before the first).
+    ``"agent"``: ``mermaide.agents.observation``: its last action, its payoff, time left.
+
+    ## Rewards
+    ``"principal"``: 0 in response games, ``x @ A[:, j]`` in reward games. ``"agent"``:
+    ``x @ B[:, j]`` in every game.
+
+    ## Starting State
+    No commitment recorded, no follower action seen.
+
+    ## Episode End
+    Both players terminate after the last game; no truncation.
+
+    ## Arguments
+    The Gymnasium form's, less hide_response_phase. The built-in follower (follower, epsilon,
+    temperature) is not played here: it learns from whole sweeps of expected utilities, which
+    a player acting once per game does not give, so ``as_principal_env`` needs an agent
+    policy.
+
+    ## Info
+    ``"principal"``: ``signal``, ``commitment``, ``deviated``. ``env.game_info``: the whole
+    step info of the core (``reward_phase``, ``follower_action``, ``follower_reward``,
+    ``leader_value``, ...) and after ``reset`` the game's values, for harnesses.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    @knob_signature(StackelbergPOMDPKnobs, without=PARALLEL_REFUSED)
+    def __init__(self, **knobs: Any):
+        self.knobs = StackelbergPOMDPKnobs(**knobs)
+        if self.knobs.principal_observes != OBSERVES_NOTHING:
+            raise ValueError(f"principal_observes must be {OBSERVES_NOTHING!r} in the "
+                             f"two-player form (the players move at once, so the leader cannot "
+                             f"see the follower's coming action), got "
+                             f"{self.knobs.principal_observes!r}")
+        self.game = game_from_argument(self.knobs.game)
+        self.m, self.n = self.game.shape
+        self.values = preset_values(self.game)
+        self.actions = LeaderActions(self.m, self.knobs)
+        core = StackelbergPOMDPCore(self.game, 1, self.knobs, external_follower=True)
+        super().__init__(core, name="mermaide_stackelberg_pomdp_v0",
+                         principal_action_space=self.actions.space, n_agent_actions=self.n,
+                         horizon=core.horizon,
+                         principal_info_keys=("signal", "commitment", "deviated"))
+
+    def encode_action(self, strategy: Any) -> Any:
+        """The leader action committing to ``strategy`` (m,)."""
+        return self.actions.encode(strategy)
+
+    # The base types the principal's observation as an array; this game's is a Dict.
+    def _reset_core(self, options: Mapping[str, Any],  # type: ignore[override]
+                    rng: np.random.Generator
+                    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        obs = self.core.reset(rng)
+        values = {"stackelberg_value": self.values.mixed,
+                  "pure_commitment_value": self.values.pure}
+        return {key: value[0] for key, value in obs.items()}, {}, values
+
+    def _step_core(self, principal_action: Any, agent_actions: np.ndarray,
+                   rng: np.random.Generator) -> tuple[Any, np.ndarray, bool, dict[str, Any]]:
+        strategies = self.actions.decode(principal_action, 0)
+        obs, reward, done, info = self.core.step(strategies, rng, follower_actions=agent_actions)
+        info["agent_reward"] = info["follower_reward"]
+        # The base reads row 0 of a batch of one observation: here a batch of one Dict.
+        batch = np.empty(1, dtype=object)
+        batch[0] = {key: value[0] for key, value in obs.items()}
+        return batch, reward, done, info
+
+    def episode_learner(self) -> tuple[str, dict[str, Any]]:
+        raise ValueError(f"the built-in {self.knobs.follower!r} follower learns from whole "
+                         f"sweeps of expected utilities, which the two-player form (one action "
+                         f"and its payoff per game) does not give; play the Gymnasium form "
+                         f"Mermaide/StackelbergPOMDP-v0 for it, or give an agent policy")
+
+
+def parallel_env(**knobs: Any) -> StackelbergPOMDPParallelEnv:
+    """The Stackelberg POMDP as a ``pettingzoo.ParallelEnv``; knobs as
+    ``StackelbergPOMDPEnv`` (without hide_response_phase)."""
+    return StackelbergPOMDPParallelEnv(**knobs)
+
+
+def env(**knobs: Any) -> AECEnv[str, Any, Any]:
+    """The Stackelberg POMDP as a PettingZoo AEC env."""
+    return wrappers.OrderEnforcingWrapper(parallel_to_aec(parallel_env(**knobs)))
+
+
+# PettingZoo's names for a game module's forms, and the names mermaide.envs exports.
+raw_env = StackelbergPOMDPParallelEnv
+stackelberg_pomdp_parallel, stackelberg_pomdp_aec = parallel_env, env
