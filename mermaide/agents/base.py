@@ -12,7 +12,7 @@ population of agents needs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal, Protocol, TypeVar, cast, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, cast, runtime_checkable
 
 import numpy as np
 
@@ -158,8 +158,24 @@ class RunningMeans:
         # Flat views and row offsets: one-index gathers/scatters on the flat arrays cost a
         # fraction of two-index fancy indexing, at B=1 as at B=100,000.
         self._offsets = np.arange(batch) * n_actions
+        self._bind_views()
+
+    def _bind_views(self) -> None:
         self._flat_counts = self.counts.reshape(-1)
         self._flat_means = self.means.reshape(-1)
+
+    # A copy or a pickle of a view is an array of its own: copied as they are, the flat views
+    # would take the updates and ``counts``/``means`` would never move again (a deep-copied
+    # agent, e.g. for planning by simulation, would silently stop learning). So the views are
+    # left out of the state and bound afresh to the copied arrays.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_flat_counts"], state["_flat_means"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind_views()
 
     def update_taken(self, actions: np.ndarray, rewards: np.ndarray) -> None:
         flat = self._offsets + actions
