@@ -65,9 +65,11 @@ def task_sets(suite: Suite) -> dict[str, Any]:
             "curve": draw_tasks(test, suite.evaluation.curve_tasks, rngs["curve"])}
 
 
-def evaluation_seed(stream: int, shots: int, task: int) -> int:
-    """The seed of task ``task``'s episodes (adaptation, then scored) at ``shots`` shots."""
-    return int(np.random.SeedSequence((stream, shots, task)).generate_state(1)[0])
+def evaluation_seed(stream: int, task: int) -> int:
+    """The seed of task ``task``'s episodes (adaptation, then scored), the same at every
+    number of shots: ``evaluate`` then plays the same scored episodes at 0 and K shots, so the
+    K-shot gain of one run is a paired difference."""
+    return int(np.random.SeedSequence((stream, task)).generate_state(1)[0])
 
 
 def evaluate_tasks(principal: Any, env: gym.Env, tasks: list[Any], episodes: int, stream: int,
@@ -77,7 +79,7 @@ def evaluate_tasks(principal: Any, env: gym.Env, tasks: list[Any], episodes: int
     rows: dict[str, list[Any]] = {"returns": [], "target_rates": [], "interventions": [],
                                   "costs": [], "tasks": []}
     for t, task in enumerate(tasks):
-        stats = evaluate(principal, env, episodes, evaluation_seed(stream, shots, t),
+        stats = evaluate(principal, env, episodes, evaluation_seed(stream, t),
                          shots=shots, tasks=[task])
         rows["returns"] += stats.returns.tolist()
         rows["target_rates"] += stats.target_rates.tolist()

@@ -150,6 +150,16 @@ def run_episode(principal: Any, env: gym.Env, seed: int | None = None,
     return total, target_rate, used, cost
 
 
+def task_seeds(seed: int, task: int, episodes: int) -> tuple[int, list[int]]:
+    """The seed of task ``task``'s adaptation episodes and those of its ``episodes`` scored
+    ones. They depend on neither ``shots`` nor what adaptation drew, so the K-shot scores of
+    one task are paired: at every K the scored episodes meet the same agent draws and noise,
+    and a change in score is the adaptation's, not a different random path's."""
+    streams = np.random.SeedSequence((seed, task)).spawn(1 + episodes)
+    adaptation, *scored = (int(s.generate_state(1, np.uint64)[0]) for s in streams)
+    return adaptation, scored
+
+
 def evaluate(principal: Any, env: gym.Env, episodes: int, seed: int, shots: int = 0,
              tasks: int | Sequence[Any] | None = None) -> EpisodeStats:
     """Score ``principal`` on ``env`` (DESIGN.md's K-shot protocol).
@@ -160,7 +170,8 @@ def evaluate(principal: Any, env: gym.Env, episodes: int, seed: int, shots: int 
     task a copy of the principal adapts on ``shots`` episodes of that task, then plays
     ``episodes`` scored episodes of the same task;
     adaptation episodes are never scored and ``principal`` itself is never changed. Every draw
-    flows from ``seed``.
+    flows from ``seed``; with tasks, each task's scored episodes are seeded by ``task_seeds``,
+    the same at every ``shots``, so 0-shot and K-shot scores are paired episode by episode.
     """
     check_principal(principal)
     if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
@@ -189,9 +200,11 @@ def evaluate(principal: Any, env: gym.Env, episodes: int, seed: int, shots: int 
         for t, task in enumerate(task_list):
             player = copy.deepcopy(principal)
             task_env = FixedTask(env, task, key)
+            adaptation_seed, scored_seeds = task_seeds(int(seed), t, int(episodes))
             if shots:
+                task_env.reset(seed=adaptation_seed)
                 player.adapt(task_env, int(shots))
-            rows.extend(run_episode(player, task_env) for _ in range(episodes))
+            rows.extend(run_episode(player, task_env, seed=s) for s in scored_seeds)
             index.extend([t] * episodes)
         task_index = np.array(index, dtype=np.int64)
     columns = np.array(rows, dtype=np.float64).reshape(-1, 4)

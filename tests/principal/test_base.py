@@ -5,6 +5,7 @@ import pytest
 
 from mermaide.agents import population
 from mermaide.principal import EpisodeStats, check_principal, evaluate, make, principal_names
+from mermaide.principal.evaluation import run_episode
 from mermaide.principal.heuristics import FrontLoaded
 
 from .conftest import HORIZON, UCB_AGENT, bandit
@@ -98,6 +99,28 @@ def test_evaluate_per_task_with_shots():
     assert stats.per_task_returns().shape == (3,)
     fixed = evaluate(make("none"), env_fn(), episodes=2, seed=0, tasks=[UCB_AGENT])
     assert fixed.episodes == 2
+
+
+class PlaysWithoutLearning(ThirdParty):
+    """Plays its adaptation episodes (drawing from the env as learned principals do) and
+    learns nothing from them."""
+
+    def adapt(self, env, episodes):
+        for _ in range(episodes):
+            run_episode(self, env)
+
+
+@pytest.mark.parametrize("principal", [PlaysWithoutLearning(arm=0), make("none")])
+def test_shots_do_not_change_the_scored_episodes_of_a_principal_that_does_not_adapt(principal):
+    # Paired K-shot scores: the adaptation episodes draw from their own stream, so a
+    # principal whose adapt changes nothing scores the same episodes, draw for draw, at every K.
+    env_fn = bandit(agent=population("train", n_arms=3))
+    scores = [evaluate(principal, env_fn(), episodes=3, seed=5, shots=k, tasks=4).returns
+              for k in (0, 1, 4)]
+    np.testing.assert_array_equal(scores[0], scores[1])
+    np.testing.assert_array_equal(scores[0], scores[2])
+    other_seed = evaluate(principal, env_fn(), episodes=3, seed=6, shots=0, tasks=4).returns
+    assert not np.array_equal(scores[0], other_seed)
 
 
 @pytest.mark.parametrize("bad", [dict(episodes=0), dict(shots=-1), dict(shots=1),
