@@ -38,6 +38,7 @@ _PRINCIPALS = {
     "maml": "mermaide.principal.maml:MAML",
     "mermaide": "mermaide.principal.mermaide:Mermaide",
     "stackelberg-lp": "mermaide.principal.stackelberg_lp:StackelbergLP",
+    "stackelberg-pomdp": "mermaide.principal.stackelberg_pomdp:StackelbergPOMDP",
 }
 for _name, _entry_point in _PRINCIPALS.items():
     register_principal(_name, _entry_point)

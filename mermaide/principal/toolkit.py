@@ -1,5 +1,6 @@
 """The shared toolkit of the learned principals (``reinforce``, ``model``, ``maml``,
-``mermaide``): each principal's module composes these pieces; none inherits from another.
+``mermaide``, ``stackelberg-pomdp``): each principal's module composes these pieces; none
+inherits from another.
 
 * ``VectorGame``: N sub-games advanced by one step call. A game whose Gymnasium spec has a
   ``vector_entry_point`` runs as its native batched form (``gym.make_vec(...,
@@ -7,6 +8,10 @@
   ``env_fn`` wraps) runs under Gymnasium's ``SyncVectorEnv`` over ``env_fn``. Either way each
   sub-env plays its own task per episode, passed as the vector env's reset option
   ``{key + "s": tasks}`` (``"agents"`` for the bandit game, ``"games"`` for the matrix games).
+* ``ObservationLayout``: what the policy reads of a game's observations: a Box as it is, or a
+  ``Dict`` flattened key by key (``gymnasium.spaces.flatten``), the actor's keys first and
+  the privileged ``"critic:"`` keys (the Stackelberg POMDP's CTDE convention) last, so that
+  an actor reads its columns only and a critic all of them.
 * ``rollout``: one episode on every sub-game, with one batched forward pass of the policy per
   time step and one vectorised ``step`` call; no Python work per agent.
 * ``PolicyNet`` (an MLP over the last inputs, or a GRU written with plain ``Linear`` layers
@@ -99,16 +104,20 @@ class VectorGame:
     reach the sub-envs as the reset option ``{key + "s": tasks}``. Build one with ``make``.
     """
 
-    def __init__(self, env: VectorEnv, key: str = "agent", native: bool = False):
+    def __init__(self, env: VectorEnv, key: str = "agent", native: bool = False,
+                 layout: ObservationLayout | None = None):
         self.env, self.key, self.option, self.native = env, key, key + "s", native
         self.num_envs = int(env.num_envs)
+        self.layout = layout
 
     @classmethod
     def make(cls, env_fn: EnvFn, num_envs: int, key: str = "agent",
-             spec: gym.envs.registration.EnvSpec | None = None) -> VectorGame:
+             spec: gym.envs.registration.EnvSpec | None = None,
+             layout: ObservationLayout | None = None) -> VectorGame:
         """``num_envs`` sub-games of ``env_fn``'s game: its native vector env when its spec
         (``spec``, or the spec of one env made to look) allows it, else ``SyncVectorEnv`` over
-        ``env_fn`` with each sub-env under a ``TaskSlot``."""
+        ``env_fn`` with each sub-env under a ``TaskSlot``. ``layout``: how its observations
+        become (N, D) arrays (None: they are flat Boxes already)."""
         check_int("num_envs", num_envs, 1)
         if spec is None:
             probe = env_fn()
@@ -117,15 +126,21 @@ class VectorGame:
         if native_vector(spec):
             assert spec is not None
             return cls(gym.make_vec(spec, num_envs=int(num_envs),
-                                    vectorization_mode="vector_entry_point"), key, True)
+                                    vectorization_mode="vector_entry_point"), key, True, layout)
         return cls(SyncVectorEnv([partial(_slot, env_fn, i, key) for i in range(num_envs)]),
-                   key, False)
+                   key, False, layout)
 
     @classmethod
-    def single(cls, env: gym.Env) -> VectorGame:
+    def single(cls, env: gym.Env, layout: ObservationLayout | None = None) -> VectorGame:
         """One sub-game over an existing env (K-shot adaptation plays the env it is given,
         whose task the caller fixed), without copying it."""
-        return cls(SyncVectorEnv([lambda: env]))
+        return cls(SyncVectorEnv([lambda: env]), layout=layout)
+
+    def observe(self, obs: Any) -> np.ndarray:
+        """The vector env's observations as the (N, D) float32 array the policies read."""
+        if self.layout is None:
+            return np.asarray(obs, dtype=np.float32)
+        return self.layout.batch(obs)
 
     def draw(self, population: TaskDistribution, n: int, rng: np.random.Generator) -> Any:
         """n tasks from ``population``: one ``AgentBatch`` (array draws, no Python object per
@@ -151,7 +166,7 @@ class VectorGame:
                              "of AgentSpec")
         options = None if tasks is None else {self.option: tasks}
         obs, info = self.env.reset(seed=seed, options=options)
-        return np.asarray(obs, dtype=np.float32), info
+        return self.observe(obs), info
 
     def close(self) -> None:
         self.env.close()
@@ -284,6 +299,21 @@ class IdentityEncoder:
         return obs
 
 
+class ActorColumns:
+    """The policy reads the actor's columns of an ``ObservationLayout``'s flat inputs (for a
+    Box observation: all of them), so that no ``"critic:"`` key ever reaches an actor."""
+
+    def __init__(self, layout: ObservationLayout):
+        self.layout = layout
+        self.output_size = layout.actor_size
+
+    def step(self, obs: Tensor, state: Any) -> tuple[Tensor, Any]:
+        return self.layout.actor(obs), None
+
+    def sequence(self, obs: Tensor) -> Tensor:
+        return self.layout.actor(obs)
+
+
 # What a ruled-out action's logit becomes: its probability underflows to exactly 0, while
 # p * log p stays 0 (with -inf it would be NaN).
 MASKED_LOGIT = -1e9
@@ -394,6 +424,124 @@ def spaces_of(env: gym.Env) -> tuple[int, ActionSpace]:
     if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
         raise ValueError(f"these principals need a flat Box observation space, got {obs_space}")
     return int(obs_space.shape[0]), ActionSpace(env.action_space)
+
+
+# The prefix of the observation keys that only a critic may read: the Stackelberg POMDP's
+# privileged state (GlcBrero/StackelbergPOMDP's "critic:" keys; ActorObservation strips them).
+CRITIC_PREFIX = "critic:"
+# The spaces a Dict observation's keys may have: those flattened to a vector without nesting.
+FLAT_LEAVES = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiBinary)
+
+
+class ObservationLayout:
+    """How a game's observations become flat policy inputs (D,) = (actor_size + critic_size,).
+
+    A ``Box`` observation (of any shape) is raveled, all of it the actor's (critic_size 0). A
+    ``Dict`` is flattened key by key as ``gymnasium.spaces.flatten`` flattens each key (a
+    ``Discrete`` one-hot, a ``Box`` or ``MultiBinary`` raveled): first the keys without the
+    ``"critic:"`` prefix, in the space's order (the actor's columns), then the ``"critic:"``
+    keys (the critic's extra columns). An actor that reads ``actor(x)``, the first
+    ``actor_size`` columns, never sees a critic key. ``batch`` flattens a vector env's
+    observations ((N, ...) arrays per key) with array operations, ``single`` one env's.
+    """
+
+    def __init__(self, space: gym.Space):
+        if isinstance(space, gym.spaces.Dict):
+            items: list[tuple[str | None, gym.Space]] = list(space.spaces.items())
+            for key, part in items:
+                if not isinstance(part, FLAT_LEAVES):
+                    raise ValueError(f"observation key {key!r} must be a Box, Discrete or "
+                                     f"MultiBinary space, got {part}")
+            self.parts = ([(k, p) for k, p in items if not _critic_key(k)]
+                          + [(k, p) for k, p in items if _critic_key(k)])
+        elif isinstance(space, gym.spaces.Box):
+            self.parts = [(None, space)]
+        else:
+            raise ValueError(f"these principals need a Box or a Dict observation space, got "
+                             f"{space}")
+        sizes = [(key, int(gym.spaces.flatdim(part))) for key, part in self.parts]
+        self.actor_size = sum(n for key, n in sizes if not _critic_key(key))
+        self.critic_size = sum(n for key, n in sizes if _critic_key(key))
+        self.size = self.actor_size + self.critic_size
+        self.critic_keys = tuple(key for key, _ in self.parts if _critic_key(key))
+
+    def batch(self, obs: Any) -> np.ndarray:
+        """A vector env's observations -> (N, size) float32."""
+        if self.parts[0][0] is None:
+            array = np.asarray(obs, dtype=np.float32)
+            return array.reshape(array.shape[0], -1)
+        return np.concatenate([_flat_batch(part, obs[key]) for key, part in self.parts],
+                              axis=1)
+
+    def single(self, obs: Any) -> np.ndarray:
+        """One env's observation -> (size,) float32."""
+        if self.parts[0][0] is None:
+            return np.asarray(obs, dtype=np.float32).reshape(-1)
+        return np.concatenate([np.asarray(gym.spaces.flatten(part, obs[key]), np.float32)
+                               for key, part in self.parts])
+
+    def actor(self, x: Tensor) -> Tensor:
+        """The actor's columns of flat inputs (..., size)."""
+        return x[..., :self.actor_size]
+
+    def describe(self) -> dict[str, Any]:
+        """The layout as plain data (a checkpoint stores this, never a pickled space)."""
+        return {"parts": [[key, _describe_leaf(part)] for key, part in self.parts]}
+
+    @staticmethod
+    def from_description(description: dict[str, Any]) -> ObservationLayout:
+        parts = [(key, _leaf_from(leaf)) for key, leaf in description["parts"]]
+        if parts[0][0] is None:
+            return ObservationLayout(parts[0][1])
+        return ObservationLayout(gym.spaces.Dict(dict(parts)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ObservationLayout) and self.describe() == other.describe()
+
+    def __hash__(self) -> int:
+        return hash(repr(self.describe()))
+
+
+def _critic_key(key: str | None) -> bool:
+    return key is not None and key.startswith(CRITIC_PREFIX)
+
+
+def _flat_batch(space: gym.Space, values: Any) -> np.ndarray:
+    """(N, ...) values of one key -> (N, flatdim) float32, as ``gym.spaces.flatten`` row by
+    row."""
+    if isinstance(space, gym.spaces.Discrete):
+        index = np.asarray(values, dtype=np.int64).reshape(-1) - int(space.start)
+        onehot = np.zeros((index.shape[0], int(space.n)), dtype=np.float32)
+        onehot[np.arange(index.shape[0]), index] = 1.0
+        return onehot
+    array = np.asarray(values, dtype=np.float32)
+    return array.reshape(array.shape[0], -1)
+
+
+def _describe_leaf(space: gym.Space) -> dict[str, Any]:
+    if isinstance(space, gym.spaces.Discrete):
+        return {"kind": "discrete", "n": int(space.n), "start": int(space.start)}
+    kind = "multibinary" if isinstance(space, gym.spaces.MultiBinary) else "box"
+    return {"kind": kind, "shape": [int(n) for n in space.shape or ()]}
+
+
+def _leaf_from(leaf: dict[str, Any]) -> gym.Space:
+    if leaf["kind"] == "discrete":
+        return gym.spaces.Discrete(leaf["n"], start=leaf["start"])
+    if leaf["kind"] == "multibinary":
+        return gym.spaces.MultiBinary(leaf["shape"])
+    # Flattening a Box needs its shape only: its bounds are not stored.
+    return gym.spaces.Box(-np.inf, np.inf, shape=tuple(leaf["shape"]), dtype=np.float32)
+
+
+def probe_layout(env_fn: EnvFn, steps: int, seed: int
+                 ) -> tuple[gym.Env, str, ObservationLayout, ActionSpace]:
+    """``probe_game`` for a game whose observation is a Box or a ``Dict``: the probe env (the
+    caller closes it), the task key, the ``ObservationLayout`` and the action space."""
+    check_steps_seed(steps, seed)
+    probe = env_fn()
+    key = task_key(probe.reset(seed=seed)[1])
+    return probe, key, ObservationLayout(probe.observation_space), ActionSpace(probe.action_space)
 
 
 PolicyFn = Callable[[Tensor, Any], tuple[Tensor, Any]]
@@ -566,7 +714,7 @@ def play(game: VectorGame, choose: Chooser, to_env: Callable[[np.ndarray], np.nd
         alive &= ~(np.asarray(terminated) | np.asarray(truncated))
         if not alive.any():
             break
-        obs = np.asarray(next_obs, dtype=np.float32)
+        obs = game.observe(next_obs)
         allowed = info_action_mask(info, n, mask_size)
     return Episodes(np.stack(observations, 1), np.stack(actions, 1), np.stack(rewards, 1),
                     np.stack(masks, 1), np.stack(seen, 1).astype(np.int64),

@@ -15,7 +15,13 @@ import mermaide
 from mermaide.agents import AgentBatch, AgentSpec
 from mermaide.envs.bandit import BanditEnv, BanditVectorEnv
 from mermaide.principal import evaluate, make
-from mermaide.principal.toolkit import Episodes, VectorGame, reinforce_advantages
+from mermaide.principal.toolkit import (
+    ActorColumns,
+    Episodes,
+    ObservationLayout,
+    VectorGame,
+    reinforce_advantages,
+)
 
 from .conftest import HORIZON, bandit, steering_population
 
@@ -220,3 +226,65 @@ def test_learned_principals_never_pick_a_masked_action(name, kwargs):
         principal.after_step(info)
         refused += info["refused"]
     assert refused == 0
+
+
+# --- Dict observations (the Stackelberg POMDP's actor and "critic:" keys) ---------------------
+
+MIXED = gym.spaces.Dict({
+    "critic:state": gym.spaces.Box(0.0, 1.0, (2,), dtype=np.float32),
+    "signal": gym.spaces.Discrete(3, start=1),
+    "flags": gym.spaces.MultiBinary(2),
+    "critic:phase": gym.spaces.Discrete(2),
+})
+
+
+def test_a_dict_observation_flattens_actor_keys_first_as_gymnasium_does():
+    layout = ObservationLayout(MIXED)
+    assert (layout.actor_size, layout.critic_size, layout.size) == (5, 4, 9)
+    MIXED.seed(0)
+    samples = [MIXED.sample() for _ in range(4)]
+    actor_keys = [k for k in MIXED.spaces if not k.startswith("critic:")]
+    critic_keys = [k for k in MIXED.spaces if k.startswith("critic:")]
+    for sample in samples:
+        expected = np.concatenate([gym.spaces.flatten(MIXED[k], sample[k])
+                                   for k in actor_keys + critic_keys]).astype(np.float32)
+        np.testing.assert_array_equal(layout.single(sample), expected)
+    stacked = {k: np.stack([s[k] for s in samples]) for k in MIXED.spaces}
+    flat = layout.batch(stacked)
+    np.testing.assert_array_equal(flat, np.stack([layout.single(s) for s in samples]))
+    actor = ActorColumns(layout)
+    assert actor.output_size == 5
+    np.testing.assert_array_equal(actor.sequence(torch.from_numpy(flat)).numpy(), flat[:, :5])
+    assert ObservationLayout.from_description(layout.describe()) == layout
+
+
+def test_a_box_observation_is_all_the_actors():
+    layout = ObservationLayout(gym.spaces.Box(0.0, 1.0, (4,), dtype=np.float32))
+    assert (layout.actor_size, layout.critic_size) == (4, 0)
+    obs = np.arange(8, dtype=np.float32).reshape(2, 4)
+    np.testing.assert_array_equal(layout.batch(obs), obs)
+    assert ObservationLayout.from_description(layout.describe()) == layout
+
+
+def test_unsupported_observation_spaces_are_refused_by_name():
+    nested = gym.spaces.Dict({"pair": gym.spaces.Tuple((gym.spaces.Discrete(2),) * 2)})
+    with pytest.raises(ValueError, match="observation key 'pair' must be a Box, Discrete or "
+                                         "MultiBinary space"):
+        ObservationLayout(nested)
+    with pytest.raises(ValueError, match="need a Box or a Dict observation space"):
+        ObservationLayout(gym.spaces.Discrete(3))
+
+
+def test_dict_observations_reach_both_vector_forms_flattened():
+    """The POMDP's native vector env and SyncVectorEnv over a wrapped one give the same
+    flat first observations, one row per sub-game."""
+    native_fn = lambda: gym.make("Mermaide/StackelbergPOMDP-v0")  # noqa: E731
+    wrapped_fn = lambda: TransformReward(native_fn(), lambda r: r)  # noqa: E731
+    layout = ObservationLayout(native_fn().observation_space)
+    native = VectorGame.make(native_fn, 3, layout=layout)
+    synced = VectorGame.make(wrapped_fn, 3, layout=layout)
+    assert native.native and not synced.native
+    first, _ = native.reset(seed=0)
+    np.testing.assert_array_equal(first, synced.reset(seed=0)[0])
+    assert first.shape == (3, layout.size) and first.dtype == np.float32
+    np.testing.assert_array_equal(first[:, :layout.actor_size], np.ones((3, 1)))  # the signal
