@@ -26,7 +26,14 @@ def check_numbers(name: str, value: object, size: int, low: float = -math.inf,
                   ) -> np.ndarray:
     """A scalar or a (size,) array of finite reals in [low, high] (either end open), as a
     float array of shape () or (size,): one parameter per agent of a batch."""
-    array = np.asarray(value, dtype=np.float64)
+    # Only real numbers: a string, a bool, a complex number or a mixed list is refused by
+    # name here, not converted (np.asarray("x", float) fails without naming the parameter;
+    # True would pass as 1.0 and 1 + 2j would lose its imaginary part).
+    raw = np.asarray(value)
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be a real number or an array of real numbers, got "
+                         f"{value!r}")
+    array = raw.astype(np.float64)
     if array.ndim > 1 or (array.ndim == 1 and array.shape[0] != size):
         raise ValueError(
             f"{name} must be a scalar or an array of shape ({size},), got shape {array.shape}"

@@ -5,6 +5,7 @@ from mermaide.agents import (  # noqa: F401  (importing registers the learners)
     exp3,
     greedy,
     hedge,
+    q_learning,
     sb3_policy,
     softmax,
     thompson,
@@ -34,6 +35,7 @@ from mermaide.agents.population import (
     population_names,
     register_population,
 )
+from mermaide.agents.q_learning import QLearning
 from mermaide.agents.sb3_policy import SB3Policy
 from mermaide.agents.softmax import Softmax
 from mermaide.agents.thompson import ThompsonSampling
@@ -53,6 +55,7 @@ __all__ = [
     "Hedge",
     "Learner",
     "LearnerFamily",
+    "QLearning",
     "SB3Policy",
     "Softmax",
     "ThompsonSampling",

@@ -122,7 +122,7 @@ def preset_values(game: str | MatrixGame) -> PresetValues:
 
 # --- the knobs --------------------------------------------------------------------------------
 
-FOLLOWERS = ("mw", "quantal")
+FOLLOWERS = ("mw", "quantal", "q_learning")
 COMMITMENTS = ("mixed", "pure")
 # What of the follower the leader's actor sees before it acts in a game: "nothing" (the
 # paper's matrix games, one commitment per episode) or "actions" (the follower's action in
@@ -161,6 +161,7 @@ class StackelbergPOMDPKnobs(Knobs):
     follower: str = "mw"
     epsilon: float = 0.1
     temperature: float = 0.05
+    alpha: float = 0.1
     response_steps: int = 100
     reward_steps: int = 1
     commitment: str = "mixed"
@@ -174,6 +175,7 @@ class StackelbergPOMDPKnobs(Knobs):
         check_choice("follower", self.follower, FOLLOWERS)
         check_number("epsilon", self.epsilon, low=0.0, low_open=True)
         check_number("temperature", self.temperature, low=0.0, low_open=True)
+        check_number("alpha", self.alpha, low=0.0, high=1.0, low_open=True)
         check_int("response_steps", self.response_steps, 0)
         check_int("reward_steps", self.reward_steps, 1)
         check_choice("commitment", self.commitment, COMMITMENTS)
@@ -209,10 +211,11 @@ class StackelbergPOMDPCore:
     whole vector u (n,): multiplicative weights ``w *= exp(epsilon * u)``, normalised (so
     after t sweeps of a fixed commitment ``w = softmax(epsilon * t * u)``), or the quantal
     (logit) response ``softmax(mean u / temperature)`` to the mean utility of the sweeps so
-    far. Reward games leave the strategy p as it is and pay the leader ``x @ A @ p``, expected
-    over both players' mixed strategies; when the leader observes the follower's action, the
-    follower's action j is drawn from p (the leader reacts to it) and the leader gets
-    ``x @ A[:, j]``.
+    far, or Q-learning: values ``Q += alpha * (u - Q)`` from 0, played as
+    ``softmax(Q / temperature)``. Reward games leave the strategy p as it is and pay the leader
+    ``x @ A @ p``, expected over both players' mixed strategies; when the leader observes the
+    follower's action, the follower's action j is drawn from p (the leader reacts to it) and
+    the leader gets ``x @ A[:, j]``.
 
     The commitment: per episode and per leader observation (its ``"signal"``), the first
     strategy the leader plays is recorded; a later different one (more than 1e-9 apart) is
@@ -329,6 +332,12 @@ class StackelbergPOMDPCore:
         self.sweeps += 1
         if self.knobs.follower == "mw":
             self.log_weights = self.log_weights + self.knobs.epsilon * utilities
+        elif self.knobs.follower == "q_learning":
+            # The values move a step alpha towards this sweep's utilities; the strategy is
+            # Boltzmann over them (log-weights Q / temperature).
+            self.total_utilities = (self.total_utilities
+                                    + self.knobs.alpha * (utilities - self.total_utilities))
+            self.log_weights = self.total_utilities / self.knobs.temperature
         else:
             self.total_utilities = self.total_utilities + utilities
             self.log_weights = self.total_utilities / (self.sweeps * self.knobs.temperature)
@@ -508,7 +517,8 @@ class StackelbergPOMDPEnv(StackelbergPOMDPForm, gym.Env[dict[str, Any], Any]):
     weights ``w *= exp(epsilon * u)``, normalised (so a fixed commitment gives
     ``softmax(epsilon * t * u)`` after t sweeps; the repository's ``(1 + eps) ** u`` is
     ``epsilon = log(1 + eps)``), or, ``follower="quantal"``, the logit response
-    ``softmax(mean u / temperature)`` to the sweeps so far. The leader gets 0. *Reward
+    ``softmax(mean u / temperature)`` to the sweeps so far, or, ``follower="q_learning"``,
+    ``softmax(Q / temperature)`` with ``Q += alpha * (u - Q)`` per sweep. The leader gets 0. *Reward
     phase*: ``reward_steps`` games against the follower's learnt strategy p, which no longer
     changes. With ``hide_response_phase`` (the paper's "basic POMDP" ablation) the env plays
     the response phase itself, against the leader's first action, and the episode is the
@@ -555,8 +565,9 @@ class StackelbergPOMDPEnv(StackelbergPOMDPForm, gym.Env[dict[str, Any], Any]):
 
     ## Arguments
     game (a preset of ``POMDP_GAMES``, default "conitzer", a MatrixGame or a pair (A, B)),
-    follower ("mw" or "quantal"), epsilon (> 0, default 0.1, MW step), temperature (> 0,
-    default 0.05, quantal only), response_steps (>= 0, default 100 sweeps), reward_steps (>= 1,
+    follower ("mw", "quantal" or "q_learning"), epsilon (> 0, default 0.1, MW step),
+    temperature (> 0, default 0.05, quantal and q_learning), alpha (in (0, 1], default 0.1,
+    q_learning's step), response_steps (>= 0, default 100 sweeps), reward_steps (>= 1,
     default 1), commitment ("mixed" or "pure"), action_type ("weights" or "logits", mixed
     only), on_deviation ("replace" or "raise"), hide_response_phase (default False),
     observation_noise ([0, 1], default 0; no effect with "nothing", where the leader sees

@@ -123,7 +123,23 @@ def test_the_quantal_follower_plays_the_logit_response_after_one_sweep():
                                    softmax(played @ env.game.B / 0.1), rtol=1e-9)
 
 
+@pytest.mark.parametrize("alpha", [0.1, 0.5, 1.0])
+def test_the_q_learning_follower_plays_boltzmann_over_its_constant_step_values(alpha):
+    env = StackelbergPOMDPEnv(game="zhang2020-game-2", follower="q_learning", alpha=alpha,
+                              temperature=0.2, response_steps=4)
+    x = np.array([0.2, 0.5, 0.3])
+    _, infos = episode(env, lambda t: env.encode_action(x))
+    u = infos[0]["commitment"] @ env.game.B
+    n = env.n
+    for t, info in enumerate(infos):
+        sweeps = min(t // n, 4)
+        # From Q = 0 with the same u every sweep: Q = u * (1 - (1 - alpha)^sweeps).
+        q = u * (1 - (1 - alpha) ** sweeps)
+        np.testing.assert_allclose(info["follower_strategy"], softmax(q / 0.2), rtol=1e-9)
+
+
 @pytest.mark.parametrize("knobs", [
+    {"follower": "q_learning", "alpha": 0.7, "temperature": 0.01},
     {"epsilon": 5.0},
     {"principal_observes": "actions", "observation_noise": 0.3, "game": "zhang2020-game-2"},
     {"follower": "quantal", "temperature": 0.01, "commitment": "pure"},
@@ -274,7 +290,10 @@ def test_the_basic_pomdp_plays_the_response_phase_inside_the_first_step():
 @pytest.mark.parametrize("bad, message", [
     ({"game": "no-such-game"}, r"game must be a preset \(conitzer, .*got 'no-such-game'"),
     ({"game": 3}, "game must be a preset"),
-    ({"follower": "ucb"}, r"follower must be one of \('mw', 'quantal'\), got 'ucb'"),
+    ({"follower": "ucb"},
+     r"follower must be one of \('mw', 'quantal', 'q_learning'\), got 'ucb'"),
+    ({"alpha": 0.0}, r"alpha must be in \(0, 1\], got 0.0"),
+    ({"alpha": "x"}, r"alpha must be a real number"),
     ({"epsilon": 0.0}, "epsilon must be > 0, got 0.0"),
     ({"epsilon": "big"}, "epsilon must be a real number, got 'big'"),
     ({"temperature": -1.0}, "temperature must be > 0, got -1.0"),
