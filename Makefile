@@ -36,7 +36,7 @@ bench:
 
 # The committed reproduction of the papers' findings (the paper profile; resumable).
 bench-paper:
-	for suite in bandit-ood stackelberg-noise repeated-stackelberg; do \
+	for suite in bandit-ood stackelberg-noise repeated-stackelberg stackelberg-pomdp; do \
 		$(PYTHON) -m mermaide.bench --suite $$suite --profile paper --workers 2 --resume || exit 1; \
 	done
 

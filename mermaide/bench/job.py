@@ -14,7 +14,9 @@ with one seed play each task from the same seed.
 Nothing here names a game: the env, its knobs and the argument (and reset option) that
 carries a task come from the suite (``env``, ``env_kwargs``, ``task_argument``), and so do the
 heat map's agents (``heatmap.population``, ``heatmap.learner``, ``heatmap.parameter``; the
-heat map reads the ``agent_action`` of the game's step info).
+heat map reads the ``agent_action`` of the game's step info). A game without tasks (a suite
+without ``[populations]``) is made from ``env_kwargs`` alone, trained on with no population
+(None) and scored on ``evaluation.tasks`` plays of that one game (tasks ``None``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from tqdm.auto import tqdm
 import mermaide  # noqa: F401  (registers the environments in worker processes)
 from mermaide.agents import AgentSpec
 from mermaide.bench.plan import Job
-from mermaide.bench.suite import POPULATION_FACTORIES, Heatmap, Suite
+from mermaide.bench.suite import NO_TASKS, POPULATION_FACTORIES, Heatmap, Reference, Suite
 from mermaide.bench.tasks import draw_tasks, fingerprint, fixed_training_set, task_generators
 from mermaide.principal import after_step, begin_episode, evaluate, make
 from mermaide.principal.base import monitor_keywords
@@ -52,7 +54,11 @@ def _stream_seeds(seed: int) -> dict[str, int]:
 def task_sets(suite: Suite) -> dict[str, Any]:
     """The suite's task sets, from ``evaluation.task_seed`` only: ``train`` (the training
     population, or with ``train_size`` a fixed set drawn from it), ``test`` (the held-out
-    tasks) and ``curve`` (the learning curve's held-out tasks)."""
+    tasks) and ``curve`` (the learning curve's held-out tasks). A game without tasks: no
+    populations (None) and lists of None, one per play of the game."""
+    if suite.population_kind == NO_TASKS:
+        return {"train": None, "test_population": None, "test": [None] * suite.evaluation.tasks,
+                "curve": [None] * suite.evaluation.curve_tasks}
     train = make_population(suite.population_kind, suite.train_population,
                             **suite.population_kwargs)
     test = make_population(suite.population_kind, suite.test_population,
@@ -100,15 +106,21 @@ def run_job(job: Job, log_dir: Path | None = None, progress: bool = False) -> di
     train, test = sets["train"], sets["test_population"]
     seeds = _stream_seeds(job.seed)
 
+    def make_env(population: Any) -> gym.Env:
+        if suite.population_kind == NO_TASKS:
+            return gym.make(suite.env, **env_kwargs)
+        return gym.make(suite.env, **{**env_kwargs, suite.task_argument: population})
+
     def env_fn() -> gym.Env:
         # A plain learner that ignores the population still trains on training agents.
-        return gym.make(suite.env, **{**env_kwargs, suite.task_argument: train})
+        return make_env(train)
 
     evaluation = suite.evaluation
     tasks, curve_tasks = sets["test"], sets["curve"]
-    eval_env = gym.make(suite.env, **{**env_kwargs, suite.task_argument: test})
+    eval_env = make_env(test)
 
-    principal = make(job.principal, **dict(suite.principal_kwargs.get(job.principal, {})))
+    principal = make(suite.entry_point(job.principal),
+                     **dict(suite.principal_kwargs.get(job.principal, {})))
     accepted = monitor_keywords(principal)
     bar = (tqdm(total=evaluation.train_steps, desc=job.key, unit="step", leave=False)
            if progress else None)
@@ -141,7 +153,8 @@ def run_job(job: Job, log_dir: Path | None = None, progress: bool = False) -> di
 
     started = time.time()
     by_shots = {}
-    references = [task_reference_value(eval_env, task, suite.task_argument) for task in tasks]
+    references = [task_reference_value(eval_env, task, suite.task_argument, suite.reference)
+                  for task in tasks]
     for shots in suite.shots:
         rows = evaluate_tasks(principal, eval_env, tasks, evaluation.episodes,
                               seeds["evaluation"], shots)
@@ -175,15 +188,21 @@ def run_job(job: Job, log_dir: Path | None = None, progress: bool = False) -> di
     }
 
 
-def task_reference_value(env: gym.Env, task: Any, task_key: str) -> float | None:
-    """The game's reference return for a task, if the game reports an ``equilibrium_value`` in
-    its reset info (None otherwise): the per-round Stackelberg value times the rounds of an
-    episode, so that it compares with an episode's return."""
+def task_reference_value(env: gym.Env, task: Any, task_key: str,
+                         reference: Reference | None = None) -> float | None:
+    """The game's reference return for a task, if the game reports the per-round value in its
+    reset info (``reference.key``, by default ``equilibrium_value``; None otherwise): that
+    value times the scored rounds of an episode (``reference.rounds``: an integer, or an env
+    attribute, by default ``horizon``, read as 1 when the env has none), so that it compares
+    with an episode's return (e.g. the Stackelberg value times the repeated game's rounds)."""
+    reference = Reference() if reference is None else reference
     _, info = env.reset(options={task_key: task})
-    value = info.get("equilibrium_value")
+    value = info.get(reference.key)
     if value is None:
         return None
-    rounds = env.get_wrapper_attr("horizon") if hasattr(env.unwrapped, "horizon") else 1
+    rounds = reference.rounds
+    if isinstance(rounds, str):
+        rounds = env.get_wrapper_attr(rounds) if hasattr(env.unwrapped, rounds) else 1
     return float(value) * int(rounds)
 
 

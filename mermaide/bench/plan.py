@@ -36,11 +36,17 @@ class Job:
         """Everything that determines this job's numbers."""
         suite = self.suite.to_dict()
         # What only names the runs or shapes the report (comparisons) is left out.
-        for key in ("principals", "seeds", "sweep", "description", "comparisons"):
+        for key in ("principals", "seeds", "sweep", "description", "comparisons", "aliases"):
             suite.pop(key)
+        # Left out at its default, so that runs stored before the key existed keep their hash.
+        if suite["reference"] is None:
+            suite.pop("reference")
+        aliased = {"runs": self.suite.entry_point(self.principal)} if (
+            self.principal in self.suite.aliases) else {}
         return {
             "suite": suite,
             "principal": self.principal,
+            **aliased,
             "principal_kwargs": dict(self.suite.principal_kwargs.get(self.principal, {})),
             "seed": self.seed,
             "variant": dict(self.variant),

@@ -36,7 +36,7 @@ import numpy as np
 from scipy import stats
 
 from mermaide.bench.store import atomic_path, write_json, write_text
-from mermaide.bench.suite import Suite
+from mermaide.bench.suite import NO_TASKS, Suite
 
 METRICS = (
     ("returns", "principal return"),
@@ -263,12 +263,17 @@ def markdown(suite: Suite, table: dict[str, Any], plots: Sequence[str],
         lines += [suite.description.strip(), ""]
     trained_on = f"`{suite.train_population}`" if suite.train_size is None else (
         f"a fixed set of {suite.train_size} agents from `{suite.train_population}`")
+    tested = (
+        f"trained on {trained_on}, tested on {suite.evaluation.tasks} held-out tasks from "
+        f"`{suite.test_population}` (one set, task seed {suite.evaluation.task_seed}, the same "
+        f"for every principal and seed; {suite.evaluation.episodes} scored episodes each, after"
+        f" K adaptation episodes)") if suite.population_kind != NO_TASKS else (
+        f"a game without tasks: trained and scored on that game itself "
+        f"({suite.evaluation.tasks} x {suite.evaluation.episodes} scored episodes, after K "
+        f"adaptation episodes)")
     lines += [
-        f"Game `{suite.env}` with {dict(suite.env_kwargs)}; trained on {trained_on}"
-        f", tested on {suite.evaluation.tasks} held-out tasks from `{suite.test_population}`"
-        f" (one set, task seed {suite.evaluation.task_seed}, the same for every principal and"
-        f" seed; {suite.evaluation.episodes} scored episodes each, after K adaptation"
-        f" episodes); {suite.evaluation.train_steps} meta-training steps; seeds {seeds}.",
+        f"Game `{suite.env}` with {dict(suite.env_kwargs)}; {tested}; "
+        f"{suite.evaluation.train_steps} meta-training steps; seeds {seeds}.",
         "Each cell: mean over training seeds ± half-width of the 95% t-interval; each seed's "
         "score is the mean over tasks of the per-task mean. Return per intervention: each "
         "seed's return over its interventions used (\"-\": none used).",

@@ -8,7 +8,7 @@ A suite file (the shipped ones are package data, ``mermaide/bench/suites/*.toml`
     task_argument = "agent"              # the env argument that receives the tasks (a
                                          # population), and the reset option that fixes one:
                                          # "agent" (bandit), "game" (matrix games)
-    principals = ["none", "mermaide"]    # registry names or "package.module:Class"
+    principals = ["none", "mermaide"]    # registry names, "package.module:Class" or aliases
     seeds = [0, 1, 2]
     shots = [0, 1]
     comparisons = [["mermaide", "none"]] # optional: paired per-task differences (A - B)
@@ -17,7 +17,10 @@ A suite file (the shipped ones are package data, ``mermaide/bench/suites/*.toml`
     [env_kwargs]                          # the game's knobs
     horizon = 200
 
-    [populations]                         # where tasks come from
+    [populations]                         # where tasks come from (optional: without it, or
+                                          # with kind = "none", the game has no tasks: the env
+                                          # is made from env_kwargs alone and every run meets
+                                          # that one game, e.g. a sweep's preset)
     kind = "agents"                       # "agents" (AgentPopulation) or "games" (GamePopulation)
     train = "train"
     test = "test-ood"
@@ -40,6 +43,15 @@ A suite file (the shipped ones are package data, ``mermaide/bench/suites/*.toml`
 
     [principal_kwargs.reinforce]          # constructor arguments per principal
     hidden_size = 64
+
+    [aliases]                             # optional: a principal under another name, so that
+    reinforce-small = "reinforce"         # it can run twice with other arguments
+                                          # ([principal_kwargs.reinforce-small])
+
+    [reference]                           # optional: the gap column's reference value
+    key = "equilibrium_value"             # the reset-info key of the per-round value
+    rounds = "horizon"                    # scored rounds per episode: an env attribute (1
+                                          # when the env has none) or an integer
 
     [heatmap]                             # optional: the paper's behaviour heat map
     population = "figure5"                # an agents preset: its payoffs and target
@@ -67,6 +79,8 @@ from mermaide.registry import Registry
 # them from any folder; a ``benchmarks/<name>.toml`` in the current folder overrides by name.
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 PROFILES = ("quick", "paper")
+# The population kind of a game without tasks (a suite without ``[populations]``).
+NO_TASKS = "none"
 # A suite's ``populations.kind`` -> the factory of its named populations (imported on use).
 POPULATION_FACTORIES: Registry[Callable[..., Any]] = Registry("population kind")
 POPULATION_FACTORIES.register("agents", "mermaide.agents:population")
@@ -93,6 +107,16 @@ class Heatmap:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """Where the gap column's reference value comes from: the reset info's ``key`` (a value
+    per scored round), times ``rounds``, the scored rounds of an episode: an integer, or the
+    name of an env attribute (read as 1 when the env has no such attribute)."""
+
+    key: str = "equilibrium_value"
+    rounds: int | str = "horizon"
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     env: str
@@ -113,6 +137,12 @@ class Suite:
     sweep: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     comparisons: tuple[tuple[str, str], ...] = ()  # (A, B): the report's paired A - B
     train_size: int | None = None  # a fixed training set of this many tasks (None: endless)
+    aliases: Mapping[str, str] = field(default_factory=dict)  # name -> principal it runs
+    reference: Reference | None = None  # None: Reference()'s defaults
+
+    def entry_point(self, principal: str) -> str:
+        """What ``principal`` (a name of ``principals``) builds: its alias target, or itself."""
+        return self.aliases.get(principal, principal)
 
     def with_overrides(self, principals: Sequence[str] | None = None,
                        seeds: Sequence[int] | None = None,
@@ -180,8 +210,15 @@ def suite_from_dict(raw: Mapping[str, Any], profile: str = "quick",
             else:
                 data[key] = value
     try:
-        populations = dict(data.pop("populations"))
+        populations = dict(data.pop("populations", {"kind": NO_TASKS}))
+        if populations.get("kind") == NO_TASKS:
+            extra = sorted(set(populations) - {"kind"})
+            if extra:
+                raise ValueError(f"suite {source}: populations.kind = {NO_TASKS!r} (a game "
+                                 f"without tasks) takes no other populations keys, got {extra}")
+            populations.update(train="", test="")
         heatmap = data.pop("heatmap", None)
+        reference = data.pop("reference", None)
         suite = Suite(
             name=data.pop("name"),
             env=data.pop("env"),
@@ -202,6 +239,8 @@ def suite_from_dict(raw: Mapping[str, Any], profile: str = "quick",
                 **{**heatmap, "betas": tuple(heatmap.get("betas", Heatmap.betas))}),
             sweep={k: tuple(v) for k, v in data.pop("sweep", {}).items()},
             comparisons=_comparisons(data.pop("comparisons", [])),
+            aliases=dict(data.pop("aliases", {})),
+            reference=None if reference is None else Reference(**reference),
             profile=profile,
         )
     except KeyError as missing:
@@ -241,8 +280,19 @@ def _check(suite: Suite, comparisons: bool = True) -> None:
         raise ValueError(f"seeds must be distinct, got {list(suite.seeds)}")
     if not suite.shots or min(suite.shots) < 0:
         raise ValueError(f"shots must be integers >= 0, got {list(suite.shots)}")
-    if suite.population_kind not in POPULATION_FACTORIES:
+    if suite.population_kind != NO_TASKS and suite.population_kind not in POPULATION_FACTORIES:
         raise POPULATION_FACTORIES.unknown(suite.population_kind, " (populations.kind)")
+    for alias, target in suite.aliases.items():
+        if not isinstance(target, str) or not target or target in suite.aliases:
+            raise ValueError(f"aliases.{alias} must name a principal (a registry name or "
+                             f"\"package.module:Class\", not another alias), got {target!r}")
+    if suite.reference is not None:
+        rounds = suite.reference.rounds
+        if not isinstance(suite.reference.key, str) or not suite.reference.key:
+            raise ValueError(f"reference.key must be a reset-info key, got "
+                             f"{suite.reference.key!r}")
+        if not isinstance(rounds, str):
+            check_int("reference.rounds", rounds, 1)
     evaluation = suite.evaluation
     for name in ("tasks", "episodes", "curve_points", "curve_tasks"):
         if getattr(evaluation, name) < 1:
