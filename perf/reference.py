@@ -130,6 +130,11 @@ class LoopGame:
     def draw(self, population: Any, n: int, rng: np.random.Generator) -> list[Any]:
         return list(population.sample_many(n, rng))
 
+    def observe(self, obs: Any) -> np.ndarray:
+        """The stacked observations as the (N, D) float32 array the policies read (the
+        reference games have flat Box observations)."""
+        return np.asarray(obs, dtype=np.float32)
+
     def reset(self, tasks: Any = None, seed: int | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
         """Each single env i reset with ``options={key: tasks[i]}`` and ``seed + i``: the
