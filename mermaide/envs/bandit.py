@@ -18,12 +18,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import AECEnv
-from pettingzoo.utils import parallel_to_aec, wrappers
 
 from mermaide.agents import make as make_learner
-from mermaide.agents.base import Learner
+from mermaide.agents.base import Learner, is_learner_name, learner_names
 from mermaide.agents.population import AgentBatch, AgentPopulation, AgentSpec, LearnerFamily
 from mermaide.checks import check_int, check_number
+from mermaide.envs.games import check_learner_params
 from mermaide.envs.knobs import (
     NUM_ENVS,
     OBSERVES_ACTIONS,
@@ -33,7 +33,7 @@ from mermaide.envs.knobs import (
     knob_signature,
     misreport_actions,
 )
-from mermaide.envs.parallel import TwoPlayerParallelEnv
+from mermaide.envs.parallel import TwoPlayerParallelEnv, aec_env, valid_action
 from mermaide.envs.vector import LockstepVectorEnv
 
 AgentSource = str | AgentSpec | AgentPopulation
@@ -76,6 +76,13 @@ def agent_source(agent: AgentSource, agent_kwargs: Mapping[str, Any] | None,
     """Normalise the ``agent`` argument: a learner name becomes a one-family population whose
     payoffs and target are drawn afresh at each reset."""
     if isinstance(agent, str):
+        if not is_learner_name(agent):
+            raise ValueError(f"agent must be a registered learner ({', '.join(learner_names())}) "
+                             f"or \"sb3:<Algorithm>\", an AgentSpec or an AgentPopulation, got "
+                             f"{agent!r}")
+        # Built once here, so that a bad parameter fails when the env is made, not at the
+        # first reset (where the population first builds the learner).
+        check_learner_params(agent, agent_kwargs or {}, argument="agent_kwargs", drawn=True)
         return AgentPopulation((LearnerFamily(agent, dict(agent_kwargs or {})),), n_arms=n_arms,
                                name=agent)
     if agent_kwargs:
@@ -411,10 +418,10 @@ class BanditEnv(gym.Env[np.ndarray, np.int64]):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
             raise RuntimeError("step() called before reset() or after the episode ended")
-        # A plain in-range int is checked in Python; anything else goes through the space's
-        # own (slower) test, so the accepted actions are exactly Discrete.contains'.
+        # A plain in-range int is checked in Python; anything else goes through the one
+        # (slower) rule of every form, which refuses a bool (True would play a bonus).
         if type(action) is not int or not 0 <= action <= self.n_arms:
-            if not self.action_space.contains(action):
+            if not valid_action(self.action_space, action):
                 raise ValueError(f"action must be an int in [0, {self.n_arms}], got {action!r} "
                                  f"({type(action).__name__})")
         principal_actions = self._principal_actions
@@ -465,11 +472,11 @@ class BanditVectorEnv(LockstepVectorEnv):
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer) \
-                or actions.min() < 0 or actions.max() > self.n_arms:
+        self._require_reset()
+        if not valid_action(self.single_action_space, actions, self.num_envs):
             raise ValueError(f"actions must be {self.num_envs} ints in [0, {self.n_arms}], got "
                              f"{actions!r}")
+        actions = np.asarray(actions, dtype=np.int64)
         return self._lockstep_step(lambda: self.core.step(actions, self.np_random))
 
 
@@ -578,7 +585,7 @@ def parallel_env(**knobs: Any) -> BanditParallelEnv:
 
 def env(**knobs: Any) -> AECEnv[str, np.ndarray, Any]:
     """The bandit game as a PettingZoo AEC env: principal, then agent, within each step."""
-    return wrappers.OrderEnforcingWrapper(parallel_to_aec(parallel_env(**knobs)))
+    return aec_env(parallel_env(**knobs))
 
 
 # PettingZoo's names for a game module's forms (raw_env: the unwrapped class, parallel here), and

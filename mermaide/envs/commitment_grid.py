@@ -27,6 +27,7 @@ import gymnasium as gym
 import numpy as np
 
 from mermaide.checks import check_int
+from mermaide.envs.parallel import valid_action
 from mermaide.envs.repeated_stackelberg import MatrixGameForm
 
 
@@ -81,8 +82,8 @@ class CommitmentGrid(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
         return self.box_actions[self._index(action)]
 
     def _index(self, action: Any) -> int:
-        # The space's own test (integer scalars in range; np.bool_ fails it), and no Python bool.
-        if isinstance(action, bool) or not self.action_space.contains(action):
+        # The one rule of every form: integer scalars in range, no bool (True is an int).
+        if not valid_action(self.action_space, action):
             raise ValueError(f"action must be an integer in [0, {len(self.box_actions) - 1}] "
                              f"({len(self.grid)} commitments x {self.choices} intervention "
                              f"choices), got {action!r}")

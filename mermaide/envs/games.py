@@ -31,6 +31,7 @@ game.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,13 +74,49 @@ def check_payoffs(A: Any, B: Any) -> tuple[np.ndarray, np.ndarray]:
     return arrays[0], arrays[1]
 
 
-def check_learner_params(learner: str, params: Mapping[str, Any]) -> None:
-    """Build the learner once so that bad parameters fail here, not at the first reset."""
+def check_learner_params(learner: str, params: Mapping[str, Any], argument: str = "params",
+                         drawn: bool = False) -> None:
+    """Build the learner with ``params`` so that a bad parameter fails when the game or env is
+    made, not at the first reset; the ValueError names ``argument``, the learner and the
+    parameter. ``drawn``: the params are a ``LearnerFamily``'s, so a parameter may be drawn per
+    episode (``Uniform``, ``Choice``): it is checked at each end of its range or each of its
+    values."""
+    where = f"{argument} for learner {learner!r}"
+    known = learner_parameters(learner)
+    unknown = [name for name in params if known is not None and name not in known]
+    if unknown:
+        raise ValueError(f"{where}: unknown parameter {unknown[0]!r}; known parameters: "
+                         f"{', '.join(known or ()) or 'none'}")
+    candidates = {name: _candidates(value) if drawn else (value,)
+                  for name, value in params.items()}
+    first = {name: values[0] for name, values in candidates.items()}
+    # One build with every parameter at its first value, then one per further value of each
+    # drawn parameter (the learners check each parameter on its own, not in combination).
+    trials = [first] + [{**first, name: value} for name, values in candidates.items()
+                        for value in values[1:]]
+    for trial in trials:
+        try:
+            make_learner(learner, **trial)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{where}: {error}") from None
+
+
+def learner_parameters(learner: str) -> tuple[str, ...] | None:
+    """The names of the learner's parameters, read from its constructor; None when it cannot
+    be built without parameters (e.g. "sb3:..." needs its path), so they are not known."""
     try:
-        make_learner(learner, **params)
-    except TypeError as error:
-        raise ValueError(f"params {dict(params)!r} do not fit learner {learner!r}: {error}"
-                         ) from None
+        built = make_learner(learner)
+    except (TypeError, ValueError):
+        return None
+    return tuple(inspect.signature(type(built)).parameters)
+
+
+def _candidates(value: Any) -> tuple[Any, ...]:
+    if isinstance(value, Uniform):
+        return (value.low, value.high)
+    if isinstance(value, Choice):
+        return tuple(value.values)
+    return (value,)
 
 
 @dataclass(frozen=True, eq=False)

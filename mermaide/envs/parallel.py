@@ -16,15 +16,16 @@ the simultaneous games, ``parallel_env()``; ``mermaide.envs`` exports them by ga
 Games: ``bandit_parallel`` (``Mermaide/Bandit-v0``, ``mermaide.envs.bandit``) and
 ``repeated_stackelberg_parallel`` (``Mermaide/RepeatedStackelberg-v0``,
 ``mermaide.envs.repeated_stackelberg``), each with the knobs of its Gymnasium form;
-``bandit_aec`` / ``repeated_stackelberg_aec`` are the AEC forms (``parallel_to_aec`` plus
-PettingZoo's order check). The one-round game ``Mermaide/Stackelberg-v0`` is sequential (the
-agent answers the commitment it has seen), so it is an AEC env only: ``stackelberg_aec``
-(``mermaide.envs.stackelberg``). ``mermaide.envs.single_player`` turns either side of a
-two-player form into a Gymnasium env against a fixed policy on the other side. Each game's
-class docstring says exactly what each player sees.
+``bandit_aec`` / ``repeated_stackelberg_aec`` are the AEC forms (``aec_env``: PettingZoo's
+``parallel_to_aec`` plus its order check). The one-round game ``Mermaide/Stackelberg-v0`` is
+sequential (the agent answers the commitment it has seen), so it is an AEC env only:
+``stackelberg_aec`` (``mermaide.envs.stackelberg``). ``mermaide.envs.single_player`` turns
+either side of a two-player form into a Gymnasium env against a fixed policy on the other
+side. Each game's class docstring says exactly what each player sees.
 
-Here: the player names, ``TwoPlayerParallelEnv`` (the parallel forms' base), and the checks of
-a player name and of an action that every two-player form uses.
+Here: the player names, ``TwoPlayerParallelEnv`` (the parallel forms' base), ``aec_env`` (their
+AEC forms), the check of a player name, and ``valid_action``, the one rule for an action that
+every form of every game uses.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from pettingzoo import ParallelEnv
+from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.utils import wrappers
+from pettingzoo.utils.conversions import parallel_to_aec_wrapper
 
 from mermaide.agents.observation import AgentObservation, agent_observation_space
 
@@ -45,6 +48,9 @@ PRINCIPAL, AGENT = "principal", "agent"
 PLAYERS = (PRINCIPAL, AGENT)
 # Knobs of the Gymnasium forms that only their built-in exact follower uses: refused here.
 FOLLOWER_KNOBS = ("tie_break", "tie_tolerance")
+# The numpy dtype kinds an action may have: signed and unsigned integers for a Discrete, and
+# floats too for a Box; never "b" (bool) or "c" (complex).
+INTEGER_KINDS, REAL_KINDS = "iu", "iuf"
 
 
 class TwoPlayerParallelEnv(ParallelEnv[str, np.ndarray, Any], abc.ABC):
@@ -161,13 +167,58 @@ def check_player(agent: str) -> str:
     return agent
 
 
-def valid_action(space: spaces.Space[Any], action: Any) -> bool:
-    """``space.contains``, but a Box takes any real array of its shape within its bounds
-    (float64 included: Box.contains would refuse what a policy in float64 outputs)."""
-    if not isinstance(space, spaces.Box):
-        return space.contains(action)
-    array = np.asarray(action)
-    return bool(array.shape == space.shape and np.issubdtype(array.dtype, np.number)
-                and not np.issubdtype(array.dtype, np.complexfloating)
-                and np.all(np.isfinite(array)) and np.all(array >= space.low)
-                and np.all(array <= space.high))
+def valid_action(space: spaces.Space[Any], action: Any, batch: int | None = None) -> bool:
+    """Whether ``action`` is an action of ``space`` (with ``batch``: a vector env's ``batch``
+    actions stacked, shape ``(batch, *space.shape)``), by the one rule of every form of every
+    game (Gymnasium, vector, PettingZoo, single-player views, ``CommitmentGrid``).
+
+    A ``Discrete`` takes integers in range, numpy integers and 0-d integer arrays included
+    (as ``Discrete.contains``), and no float, not even 1.0. A ``Box`` takes any real array of
+    its shape within its bounds (float64 included: ``Box.contains`` would refuse what a
+    policy in float64 outputs). Neither takes a bool or a complex number, scalar or array:
+    ``Discrete.contains`` takes True as action 1 (a bool is an int) and a Box would drop the
+    imaginary part of 1 + 2j, so either is a caller's bug that would otherwise play.
+    """
+    if not isinstance(space, (spaces.Discrete, spaces.Box)):
+        return batch is None and bool(space.contains(action))
+    try:
+        array = np.asarray(action)
+    except (TypeError, ValueError):  # a ragged nesting of lists: no array at all
+        return False
+    shape = space.shape if batch is None else (batch, *(space.shape or ()))
+    if array.shape != shape:
+        return False
+    if isinstance(space, spaces.Discrete):
+        return bool(array.dtype.kind in INTEGER_KINDS and np.all(array >= space.start)
+                    and np.all(array < space.start + space.n))
+    return bool(array.dtype.kind in REAL_KINDS and np.all(np.isfinite(array))
+                and np.all(array >= space.low) and np.all(array <= space.high))
+
+
+class TwoPlayerAECEnv(parallel_to_aec_wrapper):
+    """PettingZoo's ``parallel_to_aec`` of a two-player form, refusing by name a real action
+    for a player whose episode has ended.
+
+    PettingZoo's own ``AECEnv._was_dead_step`` refuses it with a ValueError that names no
+    player; the conversion wrapper only asserts, after it has already dropped the player's
+    pending action, so a bare AssertionError left the env unable to take the ``None`` it
+    wanted. Checked here first, the env is unchanged and the next ``step(None)`` works.
+    """
+
+    def step(self, action: Any) -> None:
+        player = self.agent_selection
+        if action is not None and (self.terminations[player] or self.truncations[player]):
+            raise ValueError(dead_action_message(player, action))
+        super().step(action)
+
+
+def dead_action_message(player: str, action: Any) -> str:
+    """What a real action for a player whose episode has ended is told (every AEC form)."""
+    return (f"action of {player!r} must be None: its episode has ended (terminated or "
+            f"truncated), got {action!r}")
+
+
+def aec_env(parallel: ParallelEnv[str, Any, Any]) -> AECEnv[str, Any, Any]:
+    """The AEC form of a two-player parallel form: ``TwoPlayerAECEnv`` under PettingZoo's
+    order check."""
+    return wrappers.OrderEnforcingWrapper(TwoPlayerAECEnv(parallel))

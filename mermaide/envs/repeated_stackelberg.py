@@ -28,7 +28,6 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import AECEnv
-from pettingzoo.utils import parallel_to_aec, wrappers
 
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner, is_learner_name, learner_names
@@ -56,7 +55,7 @@ from mermaide.envs.knobs import (
     knob_signature,
     misreport_actions,
 )
-from mermaide.envs.parallel import FOLLOWER_KNOBS, TwoPlayerParallelEnv
+from mermaide.envs.parallel import FOLLOWER_KNOBS, TwoPlayerParallelEnv, aec_env, valid_action
 from mermaide.envs.vector import LockstepVectorEnv
 
 __all__ = [
@@ -361,7 +360,7 @@ def game_source(game: GameSource, agent: str | None = None,
     if agent == FOLLOWER and params:
         raise ValueError(f"the follower takes no agent_kwargs, got {params!r}")
     if agent != FOLLOWER:
-        check_learner_params(agent, params)
+        check_learner_params(agent, params, argument="agent_kwargs")
     if isinstance(source, MatrixGame):
         return dataclasses.replace(source, learner=agent, params=params)
     family = Follower() if agent == FOLLOWER else LearnerFamily(agent, params)
@@ -447,17 +446,14 @@ class MatrixGameForm:
 
     def _decode(self, actions: Any, batch_shape: tuple[int, ...]
                 ) -> tuple[np.ndarray, np.ndarray]:
-        flat = np.asarray(actions)
         space = self._box
-        if (flat.shape != batch_shape + space.shape or not np.issubdtype(flat.dtype, np.number)
-                or not np.all(np.isfinite(flat)) or np.any(flat < space.low)
-                or np.any(flat > space.high)):
+        if not valid_action(space, actions, batch_shape[0] if batch_shape else None):
             raise ValueError(f"action must be an array of shape {batch_shape + space.shape} in "
                              f"[{space.low[0]:g}, {space.high[0]:g}] ({self.m} strategy "
                              f"{self.action_type}, then {self.n + 1} intervention scores), got "
                              f"{actions!r} ({type(actions).__name__})")
-        return decode_actions(flat.reshape(-1, space.shape[0]).astype(np.float64), self.m,
-                              self.action_type)
+        flat = np.asarray(actions, dtype=np.float64).reshape(-1, space.shape[0])
+        return decode_actions(flat, self.m, self.action_type)
 
 
 class MatrixGameEnv(MatrixGameForm, gym.Env[np.ndarray, np.ndarray]):
@@ -520,6 +516,7 @@ class MatrixGameVectorEnv(MatrixGameForm, LockstepVectorEnv):
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
+        self._require_reset()
         strategies, bonus_actions = self._decode(actions, (self.num_envs,))
 
         def play() -> tuple[np.ndarray, np.ndarray, bool, dict[str, Any]]:
@@ -732,7 +729,7 @@ def parallel_env(**knobs: Any) -> RepeatedStackelbergParallelEnv:
 
 def env(**knobs: Any) -> AECEnv[str, np.ndarray, Any]:
     """The repeated Stackelberg game as a PettingZoo AEC env."""
-    return wrappers.OrderEnforcingWrapper(parallel_to_aec(parallel_env(**knobs)))
+    return aec_env(parallel_env(**knobs))
 
 
 # PettingZoo's names for a game module's forms (raw_env: the unwrapped class, parallel here), and

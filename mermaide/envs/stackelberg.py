@@ -47,6 +47,7 @@ from mermaide.envs.parallel import (
     PLAYERS,
     PRINCIPAL,
     check_player,
+    dead_action_message,
     valid_action,
 )
 from mermaide.envs.repeated_stackelberg import (
@@ -303,6 +304,9 @@ class StackelbergAECEnv(AECEnv[str, np.ndarray, Any]):
             raise RuntimeError("step() called before reset() or after the episode ended")
         player = self.agent_selection
         if self.terminations[player] or self.truncations[player]:
+            # PettingZoo's own refusal of a real action here names no player.
+            if action is not None:
+                raise ValueError(dead_action_message(player, action))
             self._was_dead_step(action)
             return
         if not valid_action(self._action_spaces[player], action):

@@ -29,13 +29,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import AECEnv
-from pettingzoo.utils import parallel_to_aec, wrappers
 
 from mermaide.checks import check_bool, check_choice, check_int, check_number
 from mermaide.envs.equilibrium import best_response, solve
 from mermaide.envs.games import MatrixGame
 from mermaide.envs.knobs import NUM_ENVS, Knobs, knob_signature, misreport_actions
-from mermaide.envs.parallel import TwoPlayerParallelEnv, valid_action
+from mermaide.envs.parallel import TwoPlayerParallelEnv, aec_env, valid_action
 from mermaide.envs.repeated_stackelberg import ACTION_TYPES, LOGIT_SCALE
 from mermaide.envs.vector import LockstepVectorEnv
 
@@ -420,21 +419,17 @@ class LeaderActions:
         """``batch`` actions (a single one when ``batch`` is 0) -> (max(batch, 1), m)
         strategies; refused with a ValueError unless in the action space."""
         if batch == 0:
-            items = [actions]
-        else:
-            array = np.asarray(actions)
-            shape = (batch,) if self.commitment == "pure" else (batch, self.m)
-            if array.shape != shape:
-                raise ValueError(f"actions must be an array of shape {shape} (one leader action "
-                                 f"per sub-env, each in {self.space}), got {actions!r}")
-            items = list(array)
-        for item in items:
-            if not valid_action(self.space, item):
-                raise ValueError(f"action must be in {self.space}, got {item!r} "
-                                 f"({type(item).__name__})")
+            if not valid_action(self.space, actions):
+                raise ValueError(f"action must be in {self.space}, got {actions!r} "
+                                 f"({type(actions).__name__})")
+        elif not valid_action(self.space, actions, batch):
+            shape = (batch, *(self.space.shape or ()))
+            raise ValueError(f"actions must be an array of shape {shape} (one leader action "
+                             f"per sub-env, each in {self.space}), got {actions!r}")
+        rows = max(batch, 1)
         if self.commitment == "pure":
-            return np.eye(self.m)[np.array([int(a) for a in items])]
-        params = np.array(items, dtype=np.float64).reshape(len(items), self.m)
+            return np.eye(self.m)[np.asarray(actions, dtype=np.int64).reshape(rows)]
+        params = np.asarray(actions, dtype=np.float64).reshape(rows, self.m)
         if self.action_type == "logits":
             return _softmax(LOGIT_SCALE * params)
         total = params.sum(axis=1, keepdims=True)
@@ -645,6 +640,7 @@ class StackelbergPOMDPVectorEnv(StackelbergPOMDPForm, LockstepVectorEnv):
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
+        self._require_reset()
         strategies = self.actions.decode(actions, self.num_envs)
 
         def play() -> tuple[Any, np.ndarray, bool, dict[str, Any]]:
@@ -765,7 +761,7 @@ def parallel_env(**knobs: Any) -> StackelbergPOMDPParallelEnv:
 
 def env(**knobs: Any) -> AECEnv[str, Any, Any]:
     """The Stackelberg POMDP as a PettingZoo AEC env."""
-    return wrappers.OrderEnforcingWrapper(parallel_to_aec(parallel_env(**knobs)))
+    return aec_env(parallel_env(**knobs))
 
 
 # PettingZoo's names for a game module's forms, and the names mermaide.envs exports.

@@ -3,7 +3,8 @@ lockstep (every game has the same horizon, so all sub-environments end together)
 
 Gymnasium's next-step autoreset: the ``step`` after the end resets every sub-environment and
 returns the first observations with zero rewards; one generator (``reset(seed=int)``) drives
-all of them, so a list of seeds is refused.
+all of them, so a list of seeds is refused. A ``step`` before the first ``reset`` is refused
+with the single forms' RuntimeError.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class LockstepVectorEnv(VectorEnv):
         self.action_space = batch_space(single_action_space, num_envs)
         self.observation_space = batch_space(single_observation_space, num_envs)
         self._autoreset = False
+        # The core has no state to step until the first reset: stepping it would fail deep
+        # inside with an AttributeError naming a private field.
+        self._has_reset = False
 
     def _reset_generator(self, seed: int | list[int] | None) -> None:
         """Seed the one generator of all sub-environments (a list of seeds is refused)."""
@@ -40,6 +44,13 @@ class LockstepVectorEnv(VectorEnv):
                              f"generator drives all sub-environments), got a list {seed!r}")
         super().reset(seed=seed)
         self._autoreset = False
+        self._has_reset = True
+
+    def _require_reset(self) -> None:
+        """Refuse a ``step`` before the first ``reset`` (first in ``step``, before the actions
+        are checked, so that nothing changes and ``reset`` then ``step`` works)."""
+        if not self._has_reset:
+            raise RuntimeError("step() called before reset()")
 
     def _lockstep_step(self, play: Callable[[], tuple[np.ndarray, np.ndarray, bool,
                                                       dict[str, Any]]]) -> StepResult:

@@ -178,7 +178,7 @@ def test_reset_options_fix_the_agent():
         ({"reward_noise": -0.1}, "reward_noise must be >= 0"),
         ({"reward_noise": "poisson"}, "reward_noise must be a std >= 0 or 'bernoulli'"),
         ({"principal_observes": "everything"}, "principal_observes must be one of"),
-        ({"agent": "ucbb"}, "kind must be a registered learner"),
+        ({"agent": "ucbb"}, "agent must be a registered learner"),
         ({"agent": spec(), "agent_kwargs": {"beta": 1}}, "agent_kwargs apply only"),
         ({"agent": spec(), "n_arms": 5}, "agent has 4 arms but n_arms=5"),
         ({"agent_kwargs": {"beta": float("inf")}}, "beta must be finite"),

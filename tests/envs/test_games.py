@@ -127,7 +127,7 @@ def test_bad_games_and_names_raise():
         MatrixGame(np.eye(2), np.eye(2), params={"eta": 1.0})
     with pytest.raises(ValueError, match="eta must be"):
         MatrixGame(np.eye(2), np.eye(2), learner="hedge", params={"eta": 0.0})
-    with pytest.raises(ValueError, match="do not fit learner 'hedge'"):
+    with pytest.raises(ValueError, match="params for learner 'hedge': unknown parameter 'beta'"):
         MatrixGame(np.eye(2), np.eye(2), learner="hedge", params={"beta": 1.0})
     with pytest.raises(ValueError, match="unknown game population"):
         game_population("nope")
