@@ -41,6 +41,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "ppo": {"critic": True, "ppo_epochs": 4, "minibatches": 4, "lr": 3e-3},
     "mlp-history": {"policy": "mlp", "history": 6},
     "slow": {"lr": 3e-3},
+    "lr-1e-3": {"lr": 1e-3},
+    "lr-3e-4": {"lr": 3e-4},
     "big-batch": {"episodes_per_batch": 1024},
     "ppo-entropy": {"critic": True, "ppo_epochs": 4, "minibatches": 4, "lr": 3e-3,
                     "entropy_coef": 0.03},
@@ -50,6 +52,36 @@ CONFIGS: dict[str, dict[str, Any]] = {
 def env_fn() -> gym.Env:
     return gym.make("Mermaide/Bandit-v0", n_arms=N_ARMS, horizon=HORIZON,
                     intervention_budget=BUDGET, intervention_cost=COST)
+
+
+class ObservedCounts(gym.ObservationWrapper):
+    """Appends how often the principal has seen the agent take each arm so far, divided by the
+    horizon (K inputs): the statistics ``skip-in-round-robin`` reads, handed to the policy."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        box = env.observation_space
+        assert isinstance(box, gym.spaces.Box)
+        self.observation_space = gym.spaces.Box(
+            np.concatenate([box.low, np.zeros(N_ARMS, np.float32)]),
+            np.concatenate([box.high, np.ones(N_ARMS, np.float32)]), dtype=np.float32)
+        self.counts = np.zeros(N_ARMS, np.float32)
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        self.counts = np.zeros(N_ARMS, np.float32)
+        return super().reset(**kwargs)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.counts[info["observed_action"]] += 1.0 / HORIZON
+        return self.observation(obs), float(reward), terminated, truncated, info
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return np.concatenate([observation, self.counts]).astype(np.float32)
+
+
+def counts_env_fn() -> gym.Env:
+    return ObservedCounts(env_fn())
 
 
 def front_loaded(t: int, seen: list[int], target: int) -> bool:
@@ -115,12 +147,15 @@ def plateau_diagnosis(principal: Any, agents: list[Any], samples: int, rollouts:
                       ) -> None:
     """At the states where ``skip-in-round-robin`` differs from front-loading (a UCB agent in
     its first round that has already tried the target, budget left): the trained policy's
-    probability of paying nothing, and Q(nothing) - Q(bonus) under the policy's own play from
-    the next step (paired rollouts on deep copies of the game and the principal)."""
+    probability of paying nothing, and Q(nothing) - Q(bonus) with the policy's own play from
+    the next step, greedy (what is scored) and sampled (what the policy gradient estimates),
+    by paired rollouts on deep copies of the game and the principal."""
     env = env_fn()
     explorer = copy.deepcopy(principal)
     explorer.config = dataclasses.replace(explorer.config, greedy=False)
-    p_none, gaps = [], []
+    p_none: list[float] = []
+    gaps: list[float] = []
+    sampled_gaps: list[float] = []
     for i, spec in enumerate(a for a in agents if a.learner == "ucb"):
         obs, info = env.reset(seed=10_000 + i, options={"agent": spec})
         principal.begin_episode(info)
@@ -131,24 +166,27 @@ def plateau_diagnosis(principal: Any, agents: list[Any], samples: int, rollouts:
                 explorer.allowed = info["action_mask"]
                 p_none.append(np.mean([explorer.act(obs, state)[0] == 0
                                        for _ in range(samples)]))
-                q = {}
-                for first in (0, spec.target + 1):
-                    q[first] = []
-                    for seed in range(rollouts):
-                        twin = copy.deepcopy(env)
-                        twin.unwrapped.np_random = np.random.default_rng(seed)
-                        q[first].append(continuation(twin, copy.deepcopy(principal), state,
-                                                     first))
-                gaps.append(np.mean(q[0]) - np.mean(q[spec.target + 1]))
+                for player, found in ((principal, gaps), (explorer, sampled_gaps)):
+                    q: dict[int, list[float]] = {}
+                    for first in (0, spec.target + 1):
+                        q[first] = []
+                        for seed in range(rollouts):
+                            twin = copy.deepcopy(env)
+                            twin.unwrapped.np_random = np.random.default_rng(seed)
+                            q[first].append(continuation(twin, copy.deepcopy(player), state,
+                                                         first))
+                    found.append(np.mean(q[0]) - np.mean(q[spec.target + 1]))
             action, state = principal.act(obs, state)
             obs, _, done, _, info = env.step(action)
             principal.after_step(info)
             seen.append(info["observed_action"])
             t += 1
-    gap = np.array(gaps)
+    gap, sampled = np.array(gaps), np.array(sampled_gaps)
     print(f"  {len(gap)} round-robin states: P(no bonus) {np.mean(p_none):.4f} (max "
-          f"{np.max(p_none):.4f}), Q(no bonus) - Q(bonus) {gap.mean():+.2f} +- "
-          f"{1.96 * gap.std(ddof=1) / np.sqrt(len(gap)):.2f}", flush=True)
+          f"{np.max(p_none):.4f}); Q(no bonus) - Q(bonus), greedy play after "
+          f"{gap.mean():+.2f} +- {1.96 * gap.std(ddof=1) / np.sqrt(len(gap)):.2f}, sampled "
+          f"play after {sampled.mean():+.2f} +- "
+          f"{1.96 * sampled.std(ddof=1) / np.sqrt(len(sampled)):.2f}", flush=True)
 
 
 def report(name: str, scores: np.ndarray, base: np.ndarray, kinds: np.ndarray) -> None:
@@ -166,10 +204,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--configs", nargs="*", default=[], choices=sorted(CONFIGS))
     parser.add_argument("--population", default="train")
+    parser.add_argument("--counts", action="store_true",
+                        help="the learned principals also read the observed action counts "
+                             "(ObservedCounts; trained through SyncVectorEnv, slower)")
     parser.add_argument("--diagnose", type=int, default=0, metavar="AGENTS",
                         help="after each learned run, the plateau diagnosis on the UCB agents "
                              "among the first AGENTS held-out agents")
     args = parser.parse_args()
+    if args.counts and args.diagnose:
+        parser.error("--diagnose plays the game without the counts: leave out --counts")
     pop = population(args.population, n_arms=N_ARMS)
     agents = pop.sample_many(args.agents, np.random.default_rng(321))
     kinds = np.array([spec.learner for spec in agents])
@@ -183,10 +226,11 @@ def main() -> None:
         for seed in args.seeds:
             principal = make("reinforce", **CONFIGS[name])
             start = time.perf_counter()
-            principal.meta_train(env_fn, pop, args.steps, seed, progress=False)
+            game_fn = counts_env_fn if args.counts else env_fn
+            principal.meta_train(game_fn, pop, args.steps, seed, progress=False)
             wall = time.perf_counter() - start
-            scores = np.array([play_principal(principal, env, a, s)
-                               for a, s in pairs])
+            scored = game_fn()
+            scores = np.array([play_principal(principal, scored, a, s) for a, s in pairs])
             report(f"reinforce {name} seed {seed} ({wall:.0f} s)", scores, base, kinds)
             if args.diagnose:
                 plateau_diagnosis(principal, agents[:args.diagnose], samples=300, rollouts=40)
