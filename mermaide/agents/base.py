@@ -115,6 +115,17 @@ def sample_categorical(probabilities: np.ndarray, rng: np.random.Generator) -> n
     return np.minimum((u >= cumulative).sum(axis=1), probabilities.shape[1] - 1)
 
 
+def explore_uniformly(greedy: np.ndarray, rate: np.ndarray, n_actions: int,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Epsilon-greedy play: each agent's ``greedy`` action (B,), replaced (in place) by a
+    uniform one with probability ``rate`` (B,). The draws, in this order: one uniform per
+    agent, then one action per agent."""
+    explore = rng.random(rate.shape[0]) < rate
+    random_actions = rng.integers(n_actions, size=rate.shape[0])
+    np.copyto(greedy, random_actions, where=explore)
+    return greedy
+
+
 def batch_param(
     name: str,
     value: float | np.ndarray,

@@ -15,6 +15,7 @@ from mermaide.agents.base import (
     RunningMeans,
     batch_param,
     check_batch_args,
+    explore_uniformly,
     register_learner,
     tie_break_priority,
 )
@@ -58,13 +59,8 @@ class EpsilonGreedy:
         return (self._estimates.means + self._priority).argmax(axis=1)
 
     def act(self, rng: np.random.Generator) -> np.ndarray:
-        batch = self._epsilon.shape[0]
         rate = self._epsilon if self._constant_rate else self.exploration_rate()
-        explore = rng.random(batch) < rate
-        random_actions = rng.integers(self._n_actions, size=batch)
-        actions = self.greedy_actions()
-        np.copyto(actions, random_actions, where=explore)
-        return actions
+        return explore_uniformly(self.greedy_actions(), rate, self._n_actions, rng)
 
     def update(
         self, actions: np.ndarray, rewards: np.ndarray, payoffs: np.ndarray | None = None

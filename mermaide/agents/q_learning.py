@@ -17,7 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from mermaide.agents.base import batch_param, check_batch_args, register_learner, tie_break_priority
+from mermaide.agents.base import (
+    batch_param,
+    check_batch_args,
+    explore_uniformly,
+    register_learner,
+    tie_break_priority,
+)
 
 
 @register_learner("q_learning")
@@ -53,12 +59,7 @@ class QLearning:
         return (self.values + self._priority).argmax(axis=1)
 
     def act(self, rng: np.random.Generator) -> np.ndarray:
-        batch = self._epsilon.shape[0]
-        explore = rng.random(batch) < self._epsilon
-        random_actions = rng.integers(self._n_actions, size=batch)
-        actions = self.greedy_actions()
-        np.copyto(actions, random_actions, where=explore)
-        return actions
+        return explore_uniformly(self.greedy_actions(), self._epsilon, self._n_actions, rng)
 
     def update(
         self, actions: np.ndarray, rewards: np.ndarray, payoffs: np.ndarray | None = None

@@ -46,6 +46,7 @@ from mermaide.principal.toolkit import (
     sgd_steps,
     standardised,
     state_values,
+    train_batches,
 )
 
 
@@ -175,17 +176,10 @@ def train_reinforce(policy: Policy, optimizer: torch.optim.Optimizer, game: Vect
     """REINFORCE for about ``steps`` env steps: every batch one episode on each sub-game of
     ``game``, each with a fresh task from ``population`` (None: the game draws its own);
     returns the steps played. ``monitor`` is told of every batch (its returns and the loss)."""
-    done = 0
-    seed: int | None = int(rng.integers(2**31))
-    while done < steps:
-        tasks = None if population is None else game.draw(population, game.num_envs, rng)
-        episodes = policy.rollout(game, rng, tasks, seed)
-        seed = None  # the first reset seeds the vector env; later ones continue its stream
-        done += episodes.steps
-        loss = reinforce_update(policy, optimizer, episodes, config, rng)
-        if monitor is not None:
-            monitor.update(episodes.steps, episodes, {"train/loss": loss})
-    return done
+    return train_batches(
+        game, population, steps, rng,
+        lambda tasks, seed: policy.rollout(game, rng, tasks, seed),
+        lambda episodes: reinforce_update(policy, optimizer, episodes, config, rng), monitor)
 
 
 # --- the principal ----------------------------------------------------------------------------

@@ -57,6 +57,7 @@ from mermaide.principal.toolkit import (
     ppo_loss,
     probe_layout,
     save_checkpoint,
+    train_batches,
 )
 
 
@@ -269,17 +270,12 @@ def train_stackelberg_pomdp(policy: Policy, critic: nn.Module, optimizer: torch.
     """PPO for about ``steps`` env steps: every rollout one whole episode on each sub-game of
     ``game`` (a fresh task from ``population`` each; None: the game draws its own), then
     ``ppo_update``. Returns the steps played; ``monitor`` is told of every rollout."""
-    done = 0
-    seed: int | None = int(rng.integers(2**31))
-    while done < steps:
-        tasks = None if population is None else game.draw(population, game.num_envs, rng)
-        episodes = commitment_rollout(policy, game, rng, tasks, seed, config.episode_noise)
-        seed = None  # the first reset seeds the vector env; later ones continue its stream
-        done += episodes.steps
-        loss = ppo_update(policy, critic, optimizer, episodes, layout, config, rng)
-        if monitor is not None:
-            monitor.update(episodes.steps, episodes, {"train/loss": loss})
-    return done
+    return train_batches(
+        game, population, steps, rng,
+        lambda tasks, seed: commitment_rollout(policy, game, rng, tasks, seed,
+                                               config.episode_noise),
+        lambda episodes: ppo_update(policy, critic, optimizer, episodes, layout, config, rng),
+        monitor)
 
 
 # --- the principal ----------------------------------------------------------------------------

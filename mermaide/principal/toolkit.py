@@ -721,6 +721,36 @@ def play(game: VectorGame, choose: Chooser, to_env: Callable[[np.ndarray], np.nd
                     np.stack(allowed_steps, 1))
 
 
+class BatchObserver(Protocol):
+    """What ``train_batches`` tells of every batch (``monitor.TrainingMonitor`` is one)."""
+
+    def update(self, steps: int, episodes: Episodes | None = None,
+               scalars: dict[str, float] | None = None) -> None: ...
+
+
+def train_batches(game: VectorGame, population: TaskDistribution | None, steps: int,
+                  rng: np.random.Generator, collect: Callable[[Any, int | None], Episodes],
+                  update: Callable[[Episodes], float],
+                  monitor: BatchObserver | None = None) -> int:
+    """The on-policy loop of ``reinforce`` and ``stackelberg-pomdp``: until about ``steps``
+    env steps are played, one batch of episodes on every sub-game of ``game``
+    (``collect(tasks, seed)``, each sub-game with a fresh task from ``population``; None: the
+    game draws its own), then ``update(episodes)``, which returns the loss the monitor is told
+    of. The first batch seeds the vector env from ``rng``; later ones continue its stream.
+    Returns the steps played."""
+    done = 0
+    seed: int | None = int(rng.integers(2**31))
+    while done < steps:
+        tasks = None if population is None else game.draw(population, game.num_envs, rng)
+        episodes = collect(tasks, seed)
+        seed = None
+        done += episodes.steps
+        loss = update(episodes)
+        if monitor is not None:
+            monitor.update(episodes.steps, episodes, {"train/loss": loss})
+    return done
+
+
 def rollout(game: VectorGame, encoder: Encoder, policy: PolicyFn, space: ActionSpace,
             rng: np.random.Generator, tasks: Any = None, seed: int | None = None,
             log_std: Tensor | None = None) -> Episodes:
