@@ -6,6 +6,7 @@ from mermaide.agents import (  # noqa: F401  (importing registers the learners)
     greedy,
     hedge,
     q_learning,
+    quantal,
     sb3_policy,
     softmax,
     thompson,
@@ -36,6 +37,7 @@ from mermaide.agents.population import (
     register_population,
 )
 from mermaide.agents.q_learning import QLearning
+from mermaide.agents.quantal import QuantalResponse
 from mermaide.agents.sb3_policy import SB3Policy
 from mermaide.agents.softmax import Softmax
 from mermaide.agents.thompson import ThompsonSampling
@@ -56,6 +58,7 @@ __all__ = [
     "Learner",
     "LearnerFamily",
     "QLearning",
+    "QuantalResponse",
     "SB3Policy",
     "Softmax",
     "ThompsonSampling",
