@@ -108,6 +108,13 @@ def tie_break_priority(batch: int, n_actions: int, rng: np.random.Generator) -> 
     return priority
 
 
+def softmax_rows(logits: np.ndarray) -> np.ndarray:
+    """(B, K) logits -> (B, K) probabilities, each row exp(logits) normalised (shifted by the
+    row's maximum first, so that large logits do not overflow)."""
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
 def sample_categorical(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One draw per row of a (B, K) probability matrix; returns (B,) ints."""
     cumulative = np.cumsum(probabilities, axis=1)

@@ -14,6 +14,7 @@ from mermaide.agents.base import (
     check_batch_args,
     register_learner,
     sample_categorical,
+    softmax_rows,
 )
 
 
@@ -34,9 +35,7 @@ class Hedge:
 
     def probabilities(self) -> np.ndarray:
         """(B, K) action probabilities; each row sums to 1."""
-        shifted = self._log_weights - self._log_weights.max(axis=1, keepdims=True)
-        weights = np.exp(shifted)
-        return weights / weights.sum(axis=1, keepdims=True)
+        return softmax_rows(self._log_weights)
 
     def act(self, rng: np.random.Generator) -> np.ndarray:
         return sample_categorical(self.probabilities(), rng)

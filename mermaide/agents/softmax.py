@@ -14,6 +14,7 @@ from mermaide.agents.base import (
     check_batch_args,
     register_learner,
     sample_categorical,
+    softmax_rows,
 )
 
 
@@ -35,10 +36,7 @@ class Softmax:
 
     def probabilities(self) -> np.ndarray:
         """(B, K) action probabilities; each row sums to 1."""
-        logits = self._estimates.means / self._temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        weights = np.exp(logits)
-        return weights / weights.sum(axis=1, keepdims=True)
+        return softmax_rows(self._estimates.means / self._temperature)
 
     def act(self, rng: np.random.Generator) -> np.ndarray:
         return sample_categorical(self.probabilities(), rng)
