@@ -13,6 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from mermaide.checks import check_int
 from mermaide.principal.base import TaskDistribution, check_principal
 
 # --- fixed tasks ------------------------------------------------------------------------------
@@ -174,12 +175,12 @@ def evaluate(principal: Any, env: gym.Env, episodes: int, seed: int, shots: int 
     the same at every ``shots``, so 0-shot and K-shot scores are paired episode by episode.
     """
     check_principal(principal)
-    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
-        raise ValueError(f"episodes must be an integer >= 1, got {episodes!r}")
-    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 0:
-        raise ValueError(f"shots must be an integer >= 0, got {shots!r}")
+    check_int("episodes", episodes, 1)
+    check_int("shots", shots, 0)
+    # No coercion: 1.5, "3" or True would otherwise pass as another seed than the one given.
+    seed = check_int("seed", seed, 0)
     # Seeds the env (every later reset continues its generator) and tells the task key.
-    key = task_key(env.reset(seed=int(seed))[1])
+    key = task_key(env.reset(seed=seed)[1])
     if tasks is None:
         if shots:
             raise ValueError(f"shots={shots} needs tasks (an int or a list of tasks), got None")

@@ -124,8 +124,10 @@ def test_shots_do_not_change_the_scored_episodes_of_a_principal_that_does_not_ad
 
 
 @pytest.mark.parametrize("bad", [dict(episodes=0), dict(shots=-1), dict(shots=1),
-                                 dict(tasks=0), dict(tasks=[])])
+                                 dict(tasks=0), dict(tasks=[]), dict(seed=1.5),
+                                 dict(seed="3"), dict(seed=True), dict(seed=-1),
+                                 dict(episodes=2.0)])
 def test_evaluate_rejects_bad_arguments(bad):
     args = dict(episodes=1, seed=0) | bad
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=next(iter(bad))):  # the message names the argument
         evaluate(make("none"), bandit()(), **args)
