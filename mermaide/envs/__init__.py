@@ -48,6 +48,7 @@ from mermaide.envs.stackelberg import (
     stackelberg_aec,
 )
 from mermaide.envs.stackelberg_pomdp import (
+    CRITIC_PREFIX,
     POMDP_GAMES,
     ActorObservation,
     StackelbergPOMDPCore,
@@ -55,6 +56,7 @@ from mermaide.envs.stackelberg_pomdp import (
     StackelbergPOMDPKnobs,
     StackelbergPOMDPParallelEnv,
     StackelbergPOMDPVectorEnv,
+    is_critic_key,
     preset_values,
     stackelberg_pomdp_aec,
     stackelberg_pomdp_parallel,
@@ -88,6 +90,7 @@ for _spec in _ENVIRONMENTS:
         register(**_spec)
 
 __all__ = [
+    "CRITIC_PREFIX",
     "LOGIT_SCALE",
     "OBSERVES_PAYOFFS",
     "POMDP_GAMES",
@@ -125,6 +128,7 @@ __all__ = [
     "bandit_aec",
     "bandit_parallel",
     "game_population",
+    "is_critic_key",
     "preset_values",
     "repeated_stackelberg_aec",
     "repeated_stackelberg_parallel",

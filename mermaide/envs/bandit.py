@@ -472,7 +472,6 @@ class BanditVectorEnv(LockstepVectorEnv):
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
-        self._require_reset()
         if not valid_action(self.single_action_space, actions, self.num_envs):
             raise ValueError(f"actions must be {self.num_envs} ints in [0, {self.n_arms}], got "
                              f"{actions!r}")

@@ -99,9 +99,25 @@ _ACTION_TYPES: dict[str, tuple[float, float, Callable[[np.ndarray], np.ndarray],
 ACTION_TYPES = tuple(_ACTION_TYPES)
 
 
+def strategy_bounds(action_type: str) -> tuple[float, float]:
+    """The Box bounds of a strategy's parameters: [0, 1] weights or [-1, 1] logits."""
+    low, high = _ACTION_TYPES[action_type][:2]
+    return low, high
+
+
+def strategies_from(params: np.ndarray, action_type: str) -> np.ndarray:
+    """(B, m) strategy parameters -> (B, m) mixed strategies (rows in the simplex)."""
+    return _ACTION_TYPES[action_type][2](params.astype(np.float64))
+
+
+def strategy_parameters(strategy: np.ndarray, action_type: str) -> np.ndarray:
+    """A normalised strategy (m,) -> the parameters that ``strategies_from`` maps to it."""
+    return _ACTION_TYPES[action_type][3](strategy)
+
+
 def action_space(m: int, n: int, action_type: str) -> spaces.Box:
     """``Box`` of shape (m + n + 1,): m strategy parameters, then n + 1 intervention scores."""
-    low, high = _ACTION_TYPES[action_type][:2]
+    low, high = strategy_bounds(action_type)
     return spaces.Box(low, high, shape=(m + n + 1,), dtype=np.float32)
 
 
@@ -112,7 +128,7 @@ def decode_actions(actions: np.ndarray, m: int, action_type: str
     The intervention is the argmax of the n + 1 scores (first on ties): 0 = none, j + 1 = a
     bonus on agent action j.
     """
-    strategies = _ACTION_TYPES[action_type][2](actions[:, :m].astype(np.float64))
+    strategies = strategies_from(actions[:, :m], action_type)
     return strategies, np.argmax(actions[:, m:], axis=1) - 1
 
 
@@ -129,9 +145,9 @@ def encode_action(strategy: Any, n: int, bonus_action: int | None = None,
         raise ValueError(f"bonus_action must be None or in [0, {n - 1}], got {bonus_action!r}")
     scores = np.zeros(n + 1)
     scores[0 if bonus_action is None else bonus_action + 1] = 1.0
-    low, high = _ACTION_TYPES[action_type][:2]
+    low, high = strategy_bounds(action_type)
     scores = np.where(scores > 0, high, low)
-    params = _ACTION_TYPES[action_type][3](x / x.sum())
+    params = strategy_parameters(x / x.sum(), action_type)
     return np.concatenate([params, scores]).astype(np.float32)
 
 
@@ -516,7 +532,6 @@ class MatrixGameVectorEnv(MatrixGameForm, LockstepVectorEnv):
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
-        self._require_reset()
         strategies, bonus_actions = self._decode(actions, (self.num_envs,))
 
         def play() -> tuple[np.ndarray, np.ndarray, bool, dict[str, Any]]:

@@ -30,15 +30,22 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import AECEnv
 
+from mermaide.agents.base import softmax_rows
 from mermaide.checks import check_bool, check_choice, check_int, check_number
 from mermaide.envs.equilibrium import best_response, solve
 from mermaide.envs.games import MatrixGame
 from mermaide.envs.knobs import NUM_ENVS, Knobs, knob_signature, misreport_actions
 from mermaide.envs.parallel import TwoPlayerParallelEnv, aec_env, valid_action
-from mermaide.envs.repeated_stackelberg import ACTION_TYPES, LOGIT_SCALE
+from mermaide.envs.repeated_stackelberg import (
+    ACTION_TYPES,
+    strategies_from,
+    strategy_bounds,
+    strategy_parameters,
+)
 from mermaide.envs.vector import LockstepVectorEnv
 
 __all__ = [
+    "CRITIC_PREFIX",
     "POMDP_GAMES",
     "ActorObservation",
     "PresetValues",
@@ -48,6 +55,7 @@ __all__ = [
     "StackelbergPOMDPParallelEnv",
     "StackelbergPOMDPVectorEnv",
     "env",
+    "is_critic_key",
     "parallel_env",
     "pomdp_game",
     "preset_values",
@@ -195,11 +203,6 @@ class StackelbergPOMDPKnobs(Knobs):
 RESPONSE, REWARD = 0, 1
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
 class StackelbergPOMDPCore:
     """N episodes of one game (m leader actions, n follower actions) in lockstep.
 
@@ -268,7 +271,7 @@ class StackelbergPOMDPCore:
         if self.external_follower:
             seen = self.counts.sum(axis=1, keepdims=True)
             return np.where(seen > 0, self.counts / np.maximum(seen, 1.0), 1.0 / self.n)
-        return _softmax(self.log_weights)
+        return softmax_rows(self.log_weights)
 
     def in_response_phase(self) -> bool:
         return self.t < self.response_games
@@ -410,10 +413,9 @@ class LeaderActions:
         self.space: spaces.Space[Any]
         if self.commitment == "pure":
             self.space = spaces.Discrete(m)
-        elif self.action_type == "weights":
-            self.space = spaces.Box(0.0, 1.0, shape=(m,), dtype=np.float32)
         else:
-            self.space = spaces.Box(-1.0, 1.0, shape=(m,), dtype=np.float32)
+            low, high = strategy_bounds(self.action_type)
+            self.space = spaces.Box(low, high, shape=(m,), dtype=np.float32)
 
     def decode(self, actions: Any, batch: int) -> np.ndarray:
         """``batch`` actions (a single one when ``batch`` is 0) -> (max(batch, 1), m)
@@ -429,12 +431,8 @@ class LeaderActions:
         rows = max(batch, 1)
         if self.commitment == "pure":
             return np.eye(self.m)[np.asarray(actions, dtype=np.int64).reshape(rows)]
-        params = np.asarray(actions, dtype=np.float64).reshape(rows, self.m)
-        if self.action_type == "logits":
-            return _softmax(LOGIT_SCALE * params)
-        total = params.sum(axis=1, keepdims=True)
-        # All-zero weights have no direction: read them as the uniform strategy.
-        return np.where(total > 0, params / np.where(total > 0, total, 1.0), 1.0 / self.m)
+        # The repeated game's reading of weights and logits (all-zero weights: uniform).
+        return strategies_from(np.asarray(actions).reshape(rows, self.m), self.action_type)
 
     def encode(self, strategy: Any) -> Any:
         """The action that commits to ``strategy`` (m,) (a pure one: its action index)."""
@@ -447,10 +445,18 @@ class LeaderActions:
             if np.count_nonzero(x) != 1:
                 raise ValueError(f"a pure commitment needs a pure strategy, got {strategy!r}")
             return int(np.argmax(x))
-        if self.action_type == "logits":
-            return np.clip(np.log(np.maximum(x, 1e-300)) / LOGIT_SCALE, -1.0, 1.0
-                           ).astype(np.float32)
-        return x.astype(np.float32)
+        return strategy_parameters(x, self.action_type).astype(np.float32)
+
+
+# The prefix of the observation keys only a critic may read (GlcBrero/StackelbergPOMDP's
+# "critic:" keys): ActorObservation strips them, the learned principals' ObservationLayout
+# keeps them from the actor.
+CRITIC_PREFIX = "critic:"
+
+
+def is_critic_key(key: str | None) -> bool:
+    """Whether an observation key is one only a critic may read."""
+    return key is not None and key.startswith(CRITIC_PREFIX)
 
 
 class ActorObservation(gym.ObservationWrapper[dict[str, Any], Any, dict[str, Any]]):
@@ -464,11 +470,10 @@ class ActorObservation(gym.ObservationWrapper[dict[str, Any], Any, dict[str, Any
         if not isinstance(space, spaces.Dict):
             raise ValueError(f"ActorObservation needs a Dict observation space, got {space}")
         self.observation_space = spaces.Dict(
-            {key: value for key, value in space.spaces.items() if not key.startswith("critic:")})
+            {key: value for key, value in space.spaces.items() if not is_critic_key(key)})
 
     def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
-        return {key: value for key, value in observation.items()
-                if not key.startswith("critic:")}
+        return {key: value for key, value in observation.items() if not is_critic_key(key)}
 
 
 # --- the Gymnasium forms ----------------------------------------------------------------------
@@ -640,7 +645,6 @@ class StackelbergPOMDPVectorEnv(StackelbergPOMDPForm, LockstepVectorEnv):
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
-        self._require_reset()
         strategies = self.actions.decode(actions, self.num_envs)
 
         def play() -> tuple[Any, np.ndarray, bool, dict[str, Any]]:

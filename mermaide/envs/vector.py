@@ -46,15 +46,13 @@ class LockstepVectorEnv(VectorEnv):
         self._autoreset = False
         self._has_reset = True
 
-    def _require_reset(self) -> None:
-        """Refuse a ``step`` before the first ``reset`` (first in ``step``, before the actions
-        are checked, so that nothing changes and ``reset`` then ``step`` works)."""
-        if not self._has_reset:
-            raise RuntimeError("step() called before reset()")
-
     def _lockstep_step(self, play: Callable[[], tuple[np.ndarray, np.ndarray, bool,
                                                       dict[str, Any]]]) -> StepResult:
-        """One step of the core (``play``), or the next-step autoreset after the end."""
+        """One step of the core (``play``), or the next-step autoreset after the end. Before
+        the first ``reset`` it is refused, before ``play`` changes anything, so that ``reset``
+        then ``step`` works."""
+        if not self._has_reset:
+            raise RuntimeError("step() called before reset()")
         zeros = np.zeros(self.num_envs, dtype=bool)
         if self._autoreset:
             obs, info = self.reset()
