@@ -46,6 +46,7 @@ from mermaide.principal.toolkit import (
     Policy,
     PolicyNet,
     VectorGame,
+    categorical_at,
     config_from,
     gae,
     generator_from,
@@ -147,13 +148,6 @@ def critic_inputs(layout: ObservationLayout, obs: Tensor, config: StackelbergPOM
 # --- experience -------------------------------------------------------------------------------
 
 
-def fixed_draw_actions(logits: Tensor, draws: np.ndarray) -> np.ndarray:
-    """One action per row of (N, A) logits by the inverse CDF at the fixed uniform ``draws``
-    (N, 1): the same logits give the same action all episode long."""
-    cumulative = np.cumsum(torch.softmax(logits.double(), dim=-1).numpy(), axis=1)
-    return np.minimum((cumulative < draws * cumulative[:, -1:]).sum(axis=1), logits.shape[1] - 1)
-
-
 def commitment_rollout(policy: Policy, game: VectorGame, rng: np.random.Generator,
                        tasks: Any = None, seed: int | None = None, episode_noise: bool = True
                        ) -> Episodes:
@@ -171,7 +165,8 @@ def commitment_rollout(policy: Policy, game: VectorGame, rng: np.random.Generato
         x, _ = policy.encoder.step(torch.from_numpy(obs), None)
         out, state = net(x[:, None], state)
         if space.discrete:
-            return fixed_draw_actions(masked_logits(out[:, 0], allowed), draws), state
+            # The episode's fixed draws: the same logits give the same action all along.
+            return categorical_at(masked_logits(out[:, 0], allowed), draws), state
         assert std is not None
         return (out[:, 0].numpy() + std * draws).astype(np.float32), state
 

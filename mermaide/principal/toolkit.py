@@ -42,6 +42,7 @@ from torch.func import functional_call
 
 from mermaide.agents import AgentBatch
 from mermaide.checks import check_int
+from mermaide.envs import is_critic_key
 from mermaide.principal.base import EnvFn, TaskDistribution
 from mermaide.principal.evaluation import task_key
 
@@ -331,10 +332,15 @@ def masked_logits(logits: Tensor, allowed: np.ndarray | Tensor | None) -> Tensor
 
 def sample_actions(logits: Tensor, rng: np.random.Generator) -> np.ndarray:
     """One action per row of (N, A) logits, drawn with numpy (deep-copyable, seeded)."""
-    probs = torch.softmax(logits.double(), dim=-1).numpy()
-    cumulative = np.cumsum(probs, axis=1)
-    draws = rng.random((probs.shape[0], 1)) * cumulative[:, -1:]
-    return np.minimum((cumulative < draws).sum(axis=1), probs.shape[1] - 1)
+    return categorical_at(logits, rng.random((logits.shape[0], 1)))
+
+
+def categorical_at(logits: Tensor, draws: np.ndarray) -> np.ndarray:
+    """One action per row of (N, A) logits by the inverse CDF at the uniform ``draws`` (N, 1):
+    the same draws and logits give the same actions."""
+    cumulative = np.cumsum(torch.softmax(logits.double(), dim=-1).numpy(), axis=1)
+    return np.minimum((cumulative < draws * cumulative[:, -1:]).sum(axis=1),
+                      logits.shape[1] - 1)
 
 
 class ActionSpace:
@@ -411,11 +417,17 @@ def probe_game(env_fn: EnvFn, steps: int, seed: int
     """What every learned principal's ``meta_train`` starts from: the arguments checked, one
     env made and reset with ``seed`` (the caller closes it), the game's task key (from its
     reset info), its observation size and action space."""
-    check_steps_seed(steps, seed)
-    probe = env_fn()
-    key = task_key(probe.reset(seed=seed)[1])
+    probe, key = opened_game(env_fn, steps, seed)
     obs_dim, space = spaces_of(probe)
     return probe, key, obs_dim, space
+
+
+def opened_game(env_fn: EnvFn, steps: int, seed: int) -> tuple[gym.Env, str]:
+    """``meta_train``'s arguments checked, then one env made and reset with ``seed`` (the
+    caller closes it) and the game's task key read from its reset info."""
+    check_steps_seed(steps, seed)
+    probe = env_fn()
+    return probe, task_key(probe.reset(seed=seed)[1])
 
 
 def spaces_of(env: gym.Env) -> tuple[int, ActionSpace]:
@@ -426,9 +438,6 @@ def spaces_of(env: gym.Env) -> tuple[int, ActionSpace]:
     return int(obs_space.shape[0]), ActionSpace(env.action_space)
 
 
-# The prefix of the observation keys that only a critic may read: the Stackelberg POMDP's
-# privileged state (GlcBrero/StackelbergPOMDP's "critic:" keys; ActorObservation strips them).
-CRITIC_PREFIX = "critic:"
 # The spaces a Dict observation's keys may have: those flattened to a vector without nesting.
 FLAT_LEAVES = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiBinary)
 
@@ -452,18 +461,17 @@ class ObservationLayout:
                 if not isinstance(part, FLAT_LEAVES):
                     raise ValueError(f"observation key {key!r} must be a Box, Discrete or "
                                      f"MultiBinary space, got {part}")
-            self.parts = ([(k, p) for k, p in items if not _critic_key(k)]
-                          + [(k, p) for k, p in items if _critic_key(k)])
+            self.parts = ([(k, p) for k, p in items if not is_critic_key(k)]
+                          + [(k, p) for k, p in items if is_critic_key(k)])
         elif isinstance(space, gym.spaces.Box):
             self.parts = [(None, space)]
         else:
             raise ValueError(f"these principals need a Box or a Dict observation space, got "
                              f"{space}")
         sizes = [(key, int(gym.spaces.flatdim(part))) for key, part in self.parts]
-        self.actor_size = sum(n for key, n in sizes if not _critic_key(key))
-        self.critic_size = sum(n for key, n in sizes if _critic_key(key))
+        self.actor_size = sum(n for key, n in sizes if not is_critic_key(key))
+        self.critic_size = sum(n for key, n in sizes if is_critic_key(key))
         self.size = self.actor_size + self.critic_size
-        self.critic_keys = tuple(key for key, _ in self.parts if _critic_key(key))
 
     def batch(self, obs: Any) -> np.ndarray:
         """A vector env's observations -> (N, size) float32."""
@@ -502,10 +510,6 @@ class ObservationLayout:
         return hash(repr(self.describe()))
 
 
-def _critic_key(key: str | None) -> bool:
-    return key is not None and key.startswith(CRITIC_PREFIX)
-
-
 def _flat_batch(space: gym.Space, values: Any) -> np.ndarray:
     """(N, ...) values of one key -> (N, flatdim) float32, as ``gym.spaces.flatten`` row by
     row."""
@@ -538,9 +542,7 @@ def probe_layout(env_fn: EnvFn, steps: int, seed: int
                  ) -> tuple[gym.Env, str, ObservationLayout, ActionSpace]:
     """``probe_game`` for a game whose observation is a Box or a ``Dict``: the probe env (the
     caller closes it), the task key, the ``ObservationLayout`` and the action space."""
-    check_steps_seed(steps, seed)
-    probe = env_fn()
-    key = task_key(probe.reset(seed=seed)[1])
+    probe, key = opened_game(env_fn, steps, seed)
     return probe, key, ObservationLayout(probe.observation_space), ActionSpace(probe.action_space)
 
 
