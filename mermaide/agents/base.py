@@ -11,6 +11,7 @@ population of agents needs.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, Literal, Protocol, TypeVar, cast, runtime_checkable
 
@@ -89,6 +90,16 @@ def make(name: str, **params: object) -> Learner:
     ``mermaide.registry.UnknownNameError`` (a ``KeyError``) listing the known ones."""
     factory, rest = _LEARNERS.lookup(name)
     return factory(**params) if rest is None else factory(name, **params)
+
+
+def learner_parameters(name: str) -> tuple[str, ...] | None:
+    """The parameter names of a registered learner, read from its constructor (no learner
+    is built); None for a prefix family (e.g. "sb3:...", whose parameters depend on what the
+    path holds) and for an unknown name."""
+    if name not in _LEARNERS:
+        return None
+    factory, rest = _LEARNERS.lookup(name)
+    return None if rest is not None else tuple(inspect.signature(factory).parameters)
 
 
 # --- helpers shared by the learners -------------------------------------------------------

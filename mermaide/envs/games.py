@@ -31,7 +31,6 @@ game.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +38,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr
 
-from mermaide.agents.base import is_learner_name, learner_names
+from mermaide.agents.base import is_learner_name, learner_names, learner_parameters
 from mermaide.agents.base import make as make_learner
 from mermaide.agents.population import Choice, LearnerFamily, Uniform
 from mermaide.registry import Registry
@@ -99,16 +98,6 @@ def check_learner_params(learner: str, params: Mapping[str, Any], argument: str 
             make_learner(learner, **trial)
         except (TypeError, ValueError) as error:
             raise ValueError(f"{where}: {error}") from None
-
-
-def learner_parameters(learner: str) -> tuple[str, ...] | None:
-    """The names of the learner's parameters, read from its constructor; None when it cannot
-    be built without parameters (e.g. "sb3:..." needs its path), so they are not known."""
-    try:
-        built = make_learner(learner)
-    except (TypeError, ValueError):
-        return None
-    return tuple(inspect.signature(type(built)).parameters)
 
 
 def _candidates(value: Any) -> tuple[Any, ...]:
