@@ -35,6 +35,14 @@ from mermaide.checks import check_bool, check_choice, check_int, check_number
 from mermaide.envs.equilibrium import best_response, solve
 from mermaide.envs.games import MatrixGame
 from mermaide.envs.knobs import NUM_ENVS, Knobs, knob_signature, misreport_actions
+from mermaide.envs.message_games import (
+    MECHANISM,
+    MESSAGE_GAMES,
+    MessageGame,
+    MessageGameValues,
+    message_game,
+    message_game_values,
+)
 from mermaide.envs.parallel import TwoPlayerParallelEnv, aec_env, valid_action
 from mermaide.envs.repeated_stackelberg import (
     ACTION_TYPES,
@@ -119,8 +127,13 @@ class PresetValues:
     pure_action: int
 
 
-def preset_values(game: str | MatrixGame) -> PresetValues:
-    """The mixed- and pure-commitment values of a preset (by name) or of a MatrixGame."""
+def preset_values(game: str | MatrixGame | MessageGame) -> PresetValues | MessageGameValues:
+    """The mixed- and pure-commitment values of a preset (by name), of a MatrixGame, or of a
+    MessageGame (its exact optimum, ``message_game_values``)."""
+    if isinstance(game, str) and game in MESSAGE_GAMES:
+        game = message_game(game)
+    if isinstance(game, MessageGame):
+        return message_game_values(game)
     played = pomdp_game(game) if isinstance(game, str) else game
     solution = solve(played.A, played.B)
     action, value = pure_commitment(played.A, played.B)
@@ -140,21 +153,40 @@ OBSERVES = (OBSERVES_NOTHING, OBSERVES_FOLLOWER_ACTIONS)
 DEVIATIONS = ("replace", "raise")
 # Shared knobs this game has no use for: it has no interventions.
 NO_INTERVENTIONS = ("intervention_budget", "intervention_cost")
-GameArgument = str | MatrixGame | tuple[Any, Any]
+GameArgument = str | MatrixGame | MessageGame | tuple[Any, Any]
 
 
-def game_from_argument(game: GameArgument) -> MatrixGame:
+PRESETS = (*POMDP_GAMES, *MESSAGE_GAMES)
+
+
+def is_message_game(game: object) -> bool:
+    """Whether ``game`` is a ``MessageGame`` or names one (``MESSAGE_GAMES``)."""
+    return isinstance(game, MessageGame) or (isinstance(game, str) and game in MESSAGE_GAMES)
+
+
+def game_from_argument(game: GameArgument) -> MatrixGame | MessageGame:
+    if isinstance(game, MessageGame):
+        return game
     if isinstance(game, str):
+        if game in MESSAGE_GAMES:
+            return message_game(game)
         if game not in POMDP_GAMES:
-            raise ValueError(f"game must be a preset ({', '.join(POMDP_GAMES)}), a MatrixGame "
-                             f"or a pair (A, B), got {game!r}")
+            raise ValueError(f"game must be a preset ({', '.join(PRESETS)}), a MatrixGame, "
+                             f"a MessageGame or a pair (A, B), got {game!r}")
         return pomdp_game(game)
     if isinstance(game, MatrixGame):
         return game
     if isinstance(game, tuple) and len(game) == 2:
         return MatrixGame(*game)
-    raise ValueError(f"game must be a preset ({', '.join(POMDP_GAMES)}), a MatrixGame or a pair "
-                     f"(A, B), got {game!r}")
+    raise ValueError(f"game must be a preset ({', '.join(PRESETS)}), a MatrixGame, a "
+                     f"MessageGame or a pair (A, B), got {game!r}")
+
+
+def matrix_game_from_argument(game: GameArgument) -> MatrixGame:
+    """The matrix game of a knob that is known not to name a message game."""
+    played = game_from_argument(game)
+    assert isinstance(played, MatrixGame)
+    return played
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,6 +222,8 @@ class StackelbergPOMDPKnobs(Knobs):
         check_choice("on_deviation", self.on_deviation, DEVIATIONS)
         check_bool("hide_response_phase", self.hide_response_phase)
         super().__post_init__()
+        if is_message_game(self.game):
+            self._check_message_game()
         if self.hide_response_phase and self.principal_observes != OBSERVES_NOTHING:
             raise ValueError(f"hide_response_phase=True needs principal_observes="
                              f"{OBSERVES_NOTHING!r} (the env plays the response phase itself "
@@ -197,10 +231,65 @@ class StackelbergPOMDPKnobs(Knobs):
                              f"has not yet seen), got principal_observes="
                              f"{self.principal_observes!r}")
 
+    def _check_message_game(self) -> None:
+        """What a message game cannot take: its leader always sees the message profile (the
+        mechanism reads it), so there is nothing to misreport, and a posted-price mechanism is
+        not a choice among actions."""
+        game = self.game.name if isinstance(self.game, MessageGame) else self.game
+        why = "the leader's signal is the followers' message profile, by the game's rules"
+        if self.principal_observes != OBSERVES_NOTHING:
+            raise ValueError(f"principal_observes must be {OBSERVES_NOTHING!r} with game="
+                             f"{game!r} ({why}), got {self.principal_observes!r}")
+        if self.observation_noise != 0.0:
+            raise ValueError(f"observation_noise must be 0 with game={game!r} ({why}), got "
+                             f"{self.observation_noise!r}")
+        if game == "spm-pi" and self.commitment != "mixed":
+            raise ValueError(f"commitment must be 'mixed' with game='spm-pi' (its action is a "
+                             f"mechanism, Box [0, 1]^4), got {self.commitment!r}")
+
 
 # --- the batched core -------------------------------------------------------------------------
 
 RESPONSE, REWARD = 0, 1
+
+
+def learn_from_sweep(knobs: StackelbergPOMDPKnobs, log_weights: np.ndarray,
+                     totals: np.ndarray, utilities: np.ndarray, sweeps: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The built-in follower's update after its ``sweeps``-th sweep, on arrays of any shape
+    whose last axis holds its actions: ``(log_weights, totals)`` from the sweep's expected
+    ``utilities`` (the strategy is the softmax of the log-weights over the last axis)."""
+    if knobs.follower == "mw":
+        return log_weights + knobs.epsilon * utilities, totals
+    if knobs.follower == "q_learning":
+        # The values move a step alpha towards this sweep's utilities; the strategy is
+        # Boltzmann over them (log-weights Q / temperature).
+        totals = totals + knobs.alpha * (utilities - totals)
+        return totals / knobs.temperature, totals
+    totals = totals + utilities
+    return totals / (sweeps * knobs.temperature), totals
+
+
+def commit(commitments: np.ndarray, committed: np.ndarray, signal: np.ndarray,
+           actions: np.ndarray, on_deviation: str) -> tuple[np.ndarray, np.ndarray]:
+    """Record or enforce the commitment: ``commitments`` (N, signals, d) and ``committed``
+    (N, signals) are updated in place with the leader's ``actions`` (N, d) at each episode's
+    ``signal`` (N,) where none is recorded yet; returns the actions played (the recorded ones)
+    and which sub-envs deviated from theirs (more than 1e-9 apart)."""
+    rows = np.arange(len(signal))
+    known = committed[rows, signal]
+    recorded = commitments[rows, signal]
+    deviated = known & ~np.all(np.abs(recorded - actions) <= 1e-9, axis=1)
+    if on_deviation == "raise" and deviated.any():
+        index = int(np.flatnonzero(deviated)[0])
+        raise ValueError(f"the leader must keep its commitment for the episode: at signal "
+                         f"{int(signal[index])} it committed to {recorded[index].tolist()} "
+                         f"and now plays {actions[index].tolist()} (sub-env {index}; "
+                         f"on_deviation='replace' plays the commitment instead)")
+    new = ~known
+    commitments[rows[new], signal[new]] = actions[new]
+    committed[rows[new], signal[new]] = True
+    return commitments[rows, signal].copy(), deviated
 
 
 class StackelbergPOMDPCore:
@@ -315,34 +404,13 @@ class StackelbergPOMDPCore:
         return np.where(known[:, None], self.commitments[rows, self.signal] > 0.5, True)
 
     def _commit(self, strategies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows, signal = self._rows, self.signal
-        known = self.committed[rows, signal]
-        recorded = self.commitments[rows, signal]
-        deviated = known & ~np.all(np.abs(recorded - strategies) <= 1e-9, axis=1)
-        if self.knobs.on_deviation == "raise" and deviated.any():
-            index = int(np.flatnonzero(deviated)[0])
-            raise ValueError(f"the leader must keep its commitment for the episode: at signal "
-                             f"{int(signal[index])} it committed to {recorded[index].tolist()} "
-                             f"and now plays {strategies[index].tolist()} (sub-env {index}; "
-                             f"on_deviation='replace' plays the commitment instead)")
-        new = ~known
-        self.commitments[rows[new], signal[new]] = strategies[new]
-        self.committed[rows[new], signal[new]] = True
-        return self.commitments[rows, signal].copy(), deviated
+        return commit(self.commitments, self.committed, self.signal, strategies,
+                      self.knobs.on_deviation)
 
     def _update_follower(self, utilities: np.ndarray) -> None:
         self.sweeps += 1
-        if self.knobs.follower == "mw":
-            self.log_weights = self.log_weights + self.knobs.epsilon * utilities
-        elif self.knobs.follower == "q_learning":
-            # The values move a step alpha towards this sweep's utilities; the strategy is
-            # Boltzmann over them (log-weights Q / temperature).
-            self.total_utilities = (self.total_utilities
-                                    + self.knobs.alpha * (utilities - self.total_utilities))
-            self.log_weights = self.total_utilities / self.knobs.temperature
-        else:
-            self.total_utilities = self.total_utilities + utilities
-            self.log_weights = self.total_utilities / (self.sweeps * self.knobs.temperature)
+        self.log_weights, self.total_utilities = learn_from_sweep(
+            self.knobs, self.log_weights, self.total_utilities, utilities, self.sweeps)
 
     def step(self, strategies: np.ndarray, rng: np.random.Generator,
              follower_actions: np.ndarray | None = None
@@ -402,6 +470,133 @@ class StackelbergPOMDPCore:
         return self.observation(), reward, done, info
 
 
+class MessagePOMDPCore:
+    """N episodes of a ``MessageGame`` (followers with private types send messages, the
+    leader acts on the message profile) in lockstep.
+
+    Each follower type starts with a uniform strategy over the messages. Games are played in
+    sweeps over the S signals (message profiles), in order: game t shows signal ``t % S``.
+    The first ``response_steps`` sweeps are the response phase (leader reward 0): after each
+    one, every type of every follower updates its strategy once, from the expected utility of
+    each of its messages against the leader's commitments and the other followers' current
+    strategies (their types drawn from their priors), by the built-in learner of the matrix
+    games (``learn_from_sweep``). The ``reward_steps`` sweeps after it pay the leader, at signal
+    s, its payoff expected over the type profiles and messages that give s, so that a sweep
+    pays exactly the leader's expected payoff against the learnt strategies. The commitment
+    is recorded and enforced per signal as in ``StackelbergPOMDPCore``.
+
+    ``hide_response_phase`` (the basic POMDP): the leader cannot be asked for its commitments
+    before it has seen every signal, so one sweep (leader reward 0) records them, the whole
+    response phase then runs at once at its end, and the reward sweeps follow.
+    """
+
+    def __init__(self, game: MessageGame, batch: int, knobs: StackelbergPOMDPKnobs):
+        self.game, self.batch, self.knobs = game, batch, knobs
+        self.signals, self.d = game.signals, game.action_dim
+        self.hidden = knobs.hide_response_phase
+        sweeps = 1 if self.hidden else knobs.response_steps
+        self.response_games = sweeps * self.signals
+        self.horizon = (sweeps + knobs.reward_steps) * self.signals
+        self._bounds = np.cumsum((0, *game.types))
+        self._rows = np.arange(batch)
+
+    def observation_space(self) -> spaces.Dict:
+        weights = sum(self.game.types) * self.game.messages
+        return spaces.Dict({
+            "signal": spaces.Discrete(self.signals),
+            "critic:phase": spaces.Discrete(2),
+            "critic:phase_progress": spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+            "critic:follower_weights": spaces.Box(0.0, 1.0, shape=(weights,), dtype=np.float32),
+        })
+
+    def reset(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        shape = (self.batch, sum(self.game.types), self.game.messages)
+        self.t, self.sweeps = 0, 0
+        self.log_weights, self.totals = np.zeros(shape), np.zeros(shape)
+        self.commitments = np.zeros((self.batch, self.signals, self.d))
+        self.committed = np.zeros((self.batch, self.signals), dtype=bool)
+        self.reward_sum = np.zeros(self.batch)
+        self.signal = np.zeros(self.batch, dtype=np.int64)
+        return self.observation()
+
+    def strategies(self) -> list[np.ndarray]:
+        """Follower f's strategy (N, types_f, messages), for each follower."""
+        weights = np.exp(self.log_weights - self.log_weights.max(axis=2, keepdims=True))
+        weights /= weights.sum(axis=2, keepdims=True)
+        return [weights[:, low:high] for low, high in
+                zip(self._bounds[:-1], self._bounds[1:], strict=True)]
+
+    def in_response_phase(self) -> bool:
+        return self.t < self.response_games
+
+    def observation(self) -> dict[str, np.ndarray]:
+        if self.in_response_phase():
+            phase, progress = RESPONSE, self.t / self.response_games
+        else:
+            phase = REWARD
+            reward_games = self.knobs.reward_steps * self.signals
+            progress = min(1.0, (self.t - self.response_games) / reward_games)
+        flat = np.concatenate([s.reshape(self.batch, -1) for s in self.strategies()], axis=1)
+        return {
+            "signal": self.signal.copy(),
+            "critic:phase": np.full(self.batch, phase, dtype=np.int64),
+            "critic:phase_progress": np.full((self.batch, 1), progress, dtype=np.float32),
+            "critic:follower_weights": flat.astype(np.float32),
+        }
+
+    def action_mask(self) -> np.ndarray:
+        """(N, d) bool, pure commitments: the actions that can still have an effect."""
+        known = self.committed[self._rows, self.signal]
+        recorded = self.commitments[self._rows, self.signal]
+        return np.where(known[:, None], recorded > 0.5, True)
+
+    def _update_followers(self) -> None:
+        _, followers = self.game.payoffs(self.commitments)
+        utilities = self.game.follower_utilities(followers, self.strategies())
+        self.sweeps += 1
+        self.log_weights, self.totals = learn_from_sweep(
+            self.knobs, self.log_weights, self.totals, np.concatenate(utilities, axis=1),
+            self.sweeps)
+
+    def step(self, actions: np.ndarray, rng: np.random.Generator
+             ) -> tuple[dict[str, np.ndarray], np.ndarray, bool, dict[str, np.ndarray]]:
+        """Play game t of all N episodes with the leaders' (N, d) actions at its signal."""
+        if self.t >= self.horizon:
+            raise RuntimeError("step() called after the episode ended")
+        played, deviated = commit(self.commitments, self.committed, self.signal, actions,
+                                  self.knobs.on_deviation)
+        strategies = self.strategies()
+        # The signal's share of the leader's expected payoff (the commitments at the other
+        # signals play no part in it, so the table may still be filling up).
+        leader, _ = self.game.payoffs(self.commitments)
+        chances = self.game.profile_probabilities(strategies)[self._rows, self.signal]
+        leader_value = np.einsum("nt,nt->n", leader[self._rows, self.signal], chances)
+        response = self.in_response_phase()
+        if response:
+            reward = np.zeros(self.batch)
+            if self.t % self.signals == self.signals - 1:
+                for _ in range(self.knobs.response_steps if self.hidden else 1):
+                    self._update_followers()
+        else:
+            reward = leader_value
+            self.reward_sum += reward
+        info = {
+            "reward_phase": np.full(self.batch, not response),
+            "signal": self.signal.copy(),
+            "commitment": played,
+            "deviated": deviated,
+            "leader_value": leader_value,
+            "follower_strategy": np.concatenate(
+                [s.reshape(self.batch, -1) for s in strategies], axis=1),
+        }
+        self.t += 1
+        done = self.t >= self.horizon
+        if done:
+            info["reward_phase_mean"] = self.reward_sum / self.knobs.reward_steps
+        self.signal = np.full(self.batch, self.t % self.signals, dtype=np.int64)
+        return self.observation(), reward, done, info
+
+
 # --- actions: how the leader's action becomes a strategy ------------------------------------
 
 
@@ -448,6 +643,31 @@ class LeaderActions:
         return strategy_parameters(x, self.action_type).astype(np.float32)
 
 
+class MechanismActions:
+    """A message game's mechanism action: ``Box`` [0, 1]^d, read by the mechanism as it is
+    (``MessageGame.payoffs``)."""
+
+    def __init__(self, d: int):
+        self.d = d
+        self.space = spaces.Box(0.0, 1.0, shape=(d,), dtype=np.float32)
+
+    def decode(self, actions: Any, batch: int) -> np.ndarray:
+        """As ``LeaderActions.decode``: (max(batch, 1), d) mechanism vectors."""
+        if not valid_action(self.space, actions, batch or None):
+            shape = (batch, self.d) if batch else (self.d,)
+            raise ValueError(f"actions must be an array of shape {shape} in {self.space}, got "
+                             f"{actions!r}")
+        return np.asarray(actions, dtype=np.float64).reshape(max(batch, 1), self.d)
+
+    def encode(self, mechanism: Any) -> Any:
+        """The action playing ``mechanism`` (d,) in [0, 1]^d."""
+        x = np.asarray(mechanism, dtype=np.float64)
+        if x.shape != (self.d,) or not np.all((x >= 0) & (x <= 1)):
+            raise ValueError(f"mechanism must be a vector of {self.d} numbers in [0, 1], got "
+                             f"{mechanism!r}")
+        return x.astype(np.float32)
+
+
 # The prefix of the observation keys only a critic may read (GlcBrero/StackelbergPOMDP's
 # "critic:" keys): ActorObservation strips them, the learned principals' ObservationLayout
 # keeps them from the actor.
@@ -487,14 +707,26 @@ class StackelbergPOMDPForm:
     ``encode_action``.
     """
 
+    game: MatrixGame | MessageGame
+    core: StackelbergPOMDPCore | MessagePOMDPCore
+    actions: LeaderActions | MechanismActions
+
     def _setup(self, batch: int, knobs: StackelbergPOMDPKnobs) -> None:
         self.knobs = knobs
         self.game = game_from_argument(knobs.game)
-        self.m, self.n = self.game.shape
         self.values = preset_values(self.game)
-        self.core = StackelbergPOMDPCore(self.game, batch, knobs)
+        if isinstance(self.game, MessageGame):
+            self.m, self.n = self.game.action_dim, self.game.messages
+            self.core = MessagePOMDPCore(self.game, batch, knobs)
+            if self.game.action == MECHANISM:
+                self.actions = MechanismActions(self.m)
+            else:
+                self.actions = LeaderActions(self.m, knobs)
+        else:
+            self.m, self.n = self.game.shape
+            self.core = StackelbergPOMDPCore(self.game, batch, knobs)
+            self.actions = LeaderActions(self.m, knobs)
         self.horizon = self.core.horizon
-        self.actions = LeaderActions(self.m, knobs)
 
     def encode_action(self, strategy: Any) -> Any:
         """The leader action committing to ``strategy`` (m,)."""
@@ -531,11 +763,26 @@ class StackelbergPOMDPEnv(StackelbergPOMDPForm, gym.Env[dict[str, Any], Any]):
     first sample. The actor sees no clock: a clock would let it play one strategy to the
     learner and another in the reward phase, which is what the POMDP rules out.
 
+    *Message games* (``game="simple-allocation"``, ``"spm-pi"`` or a ``MessageGame`` from
+    ``mermaide.envs.message_games.message_game(name, messages)``: the paper's economic-design
+    games): followers with private types (drawn from their priors) send messages, and the
+    leader's action at each message profile (its ``signal``) is an allocation or a mechanism.
+    Games run in sweeps over the S message profiles: ``response_steps`` sweeps in which every
+    type of every follower updates its strategy over the messages once per sweep, by the same
+    learner, from the exact expected utility of each message (over the other followers' types
+    and messages), then ``reward_steps`` sweeps that pay the leader, at each profile, its
+    expected payoff over the type profiles and messages that give it (a sweep pays exactly
+    its expected payoff against the learnt strategies). Their basic POMDP
+    (``hide_response_phase``): one sweep (reward 0) records the leader's commitments, the
+    whole response phase runs at its end, then the reward sweeps.
+
     ## Action Space
     ``commitment="mixed"``: ``Box`` of shape (m,), weights in [0, 1] with x = w / sum(w) (all
     zero = uniform; ``action_type="weights"``) or logits l in [-1, 1] with x = softmax(10 l)
     (``"logits"``), as ``Mermaide/RepeatedStackelberg-v0`` encodes commitments.
     ``commitment="pure"``: ``Discrete(m)``. ``env.unwrapped.encode_action(x)`` builds one.
+    Message games: ``"simple-allocation"`` as above with m = 3 items; ``"spm-pi"`` a ``Box``
+    [0, 1]^4, the mechanism ``(score_0, score_1, price_first, price_second)``.
 
     ## Observation Space
     ``Dict``. The actor's key: ``"signal"``, ``Discrete(1)`` (always 0) when
@@ -545,7 +792,9 @@ class StackelbergPOMDPEnv(StackelbergPOMDPForm, gym.Env[dict[str, Any], Any]):
     privileged keys: ``"critic:phase"`` (0 response, 1 reward, for the coming game),
     ``"critic:phase_progress"`` (fraction of that phase played) and
     ``"critic:follower_weights"`` (the follower's strategy p). ``ActorObservation(env)``
-    removes the ``critic:`` keys.
+    removes the ``critic:`` keys. Message games: ``"signal"`` is ``Discrete(S)``, the message
+    profile of the coming game, and ``"critic:follower_weights"`` every type's strategy over
+    the messages, follower after follower.
 
     ## Rewards
     0 in the response phase. In the reward phase the leader's payoff expected over both mixed
@@ -554,17 +803,22 @@ class StackelbergPOMDPEnv(StackelbergPOMDPForm, gym.Env[dict[str, Any], Any]):
     repository scores matrix games against the argmax of the weights; the expectation under p
     has no sampling noise and is continuous in x.) At a Stackelberg strategy itself the
     follower is indifferent between actions and multiplicative weights stay uniform over them,
-    so the value is approached by commitments just inside the region, not reached.
+    so the value is approached by commitments just inside the region, not reached. Message
+    games: 0, then the share of the leader's expected payoff of the coming profile (welfare,
+    or allocated value minus the best possible value for ``"spm-pi"``).
 
     ## Starting State
     A uniform follower strategy, no commitment recorded.
 
     ## Episode End
     Terminates after ``response_steps * n + reward_steps`` games (``reward_steps`` with
-    ``hide_response_phase``); no truncation.
+    ``hide_response_phase``; ``(response_steps + reward_steps) * S`` in message games,
+    ``(1 + reward_steps) * S`` with ``hide_response_phase``); no truncation.
 
     ## Arguments
-    game (a preset of ``POMDP_GAMES``, default "conitzer", a MatrixGame or a pair (A, B)),
+    game (a preset of ``POMDP_GAMES`` or ``MESSAGE_GAMES``, default "conitzer", a
+    MatrixGame, a MessageGame or a pair (A, B); message games refuse principal_observes
+    "actions" and observation_noise, and "spm-pi" a pure commitment),
     follower ("mw", "quantal" or "q_learning"), epsilon (> 0, default 0.1, MW step),
     temperature (> 0, default 0.05, quantal and q_learning), alpha (in (0, 1], default 0.1,
     q_learning's step), response_steps (>= 0, default 100 sweeps), reward_steps (>= 1,
@@ -574,13 +828,15 @@ class StackelbergPOMDPEnv(StackelbergPOMDPForm, gym.Env[dict[str, Any], Any]):
     nothing of the follower), principal_observes ("nothing" or "actions").
 
     ## Info
-    ``reset``: ``stackelberg_value`` (``solve``'s mixed-commitment value of the game) and
-    ``pure_commitment_value``. ``step``: ``reward_phase``, ``signal``, ``follower_action``
-    (the game's follower action; -1 in reward games scored in expectation), ``commitment``
+    ``reset``: ``stackelberg_value`` (``solve``'s mixed-commitment value of the game; a
+    message game's optimum, ``message_game_values``) and ``pure_commitment_value``.
+    ``step``: ``reward_phase``, ``signal``, ``follower_action`` (the game's follower action;
+    -1 in reward games scored in expectation), ``commitment``
     (the strategy played), ``deviated``, ``follower_reward``, ``leader_value`` (the leader's
     payoff of this game, also in the response phase), ``follower_strategy`` (p before this
     game), ``action_mask`` (pure commitments: the actions that can still have an effect); on
-    the last game ``reward_phase_mean``.
+    the last game ``reward_phase_mean``. Message games have no ``follower_action`` and
+    ``follower_reward``.
 
     ## Version History
     * v0: initial version.
@@ -717,7 +973,12 @@ class StackelbergPOMDPParallelEnv(TwoPlayerParallelEnv):
                              f"two-player form (the players move at once, so the leader cannot "
                              f"see the follower's coming action), got "
                              f"{self.knobs.principal_observes!r}")
-        self.game = game_from_argument(self.knobs.game)
+        if is_message_game(self.knobs.game):
+            raise ValueError(f"game={self.knobs.game!r} is a message game (followers with "
+                             f"private types send messages); the two-player form plays matrix "
+                             f"games (one follower, no types): play the Gymnasium form "
+                             f"Mermaide/StackelbergPOMDP-v0 for it")
+        self.game = matrix_game_from_argument(self.knobs.game)
         self.m, self.n = self.game.shape
         self.values = preset_values(self.game)
         self.actions = LeaderActions(self.m, self.knobs)
