@@ -1,0 +1,348 @@
+"""What the two bilevel games (``Mermaide/StackelbergMarkov-v0``, ``Mermaide/IncentiveMDP-v0``)
+share: one batched core over a game's ``BilevelFamily``, and its Gymnasium, native vector and
+PettingZoo parallel forms. Each game's module subclasses these forms with its own docstring
+and knob signature; the mathematics is ``mermaide.bilevel``.
+
+An episode is one commitment: the principal plays x (a flat Box action), the follower answers
+with pi*_x, the exact solution of its entropy-regularised MDP M_tau(x) (soft value iteration
+to 1e-10), and the principal is paid its normalised value (1 - gamma) E[sum_t gamma^t
+upper(s_t, a_t)] under that answer. The expectation is exact (no sampled trajectory), so
+the one-step reward is a deterministic function of x, which every model-free principal of
+the package can optimise as it is, and a white-box principal can read the game's model
+through the forms' public ``bilevel_model()``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from pettingzoo import ParallelEnv
+from torch import Tensor
+
+from mermaide.bilevel import (
+    DTYPE,
+    BilevelProblem,
+    TabularMDP,
+    expected_return,
+    regularised_value,
+    soft_value_iteration,
+)
+from mermaide.envs.parallel import AGENT, PLAYERS, PRINCIPAL, check_player, valid_action
+from mermaide.envs.vector import LockstepVectorEnv, StepResult
+
+# How close the games' follower is to pi*_x: soft value iteration's sup-norm stopping rule.
+SOLVER_TOLERANCE = 1e-10
+
+
+class BilevelFamily(abc.ABC):
+    """One bilevel game's rules for a batch of games: how an action becomes x, the follower's
+    M_tau(x) and the leader's rewards as tensors, the observation, and its tasks."""
+
+    gamma: float
+    tau: float
+    n_states: int
+    n_actions: int  # the follower's
+
+    @abc.abstractmethod
+    def default_game(self) -> Any:
+        """The game the knobs name (played when a reset names none)."""
+
+    @abc.abstractmethod
+    def check_game(self, game: Any) -> Any:
+        """``game`` if it is a game of this family's shape; a ValueError otherwise."""
+
+    @abc.abstractmethod
+    def observation_space(self) -> spaces.Box:
+        """The principal's observation space."""
+
+    @abc.abstractmethod
+    def action_space(self) -> spaces.Box:
+        """The principal's action space (x)."""
+
+    @abc.abstractmethod
+    def follower_reward_bounds(self) -> tuple[float, float]:
+        """(low, high) of the follower's rewards r_x(s, a) of every game this env plays."""
+
+    @abc.abstractmethod
+    def observe(self, games: Sequence[Any]) -> np.ndarray:
+        """(B, D) float32: what the principal sees of each game."""
+
+    @abc.abstractmethod
+    def decode(self, actions: np.ndarray) -> tuple[Tensor, np.ndarray]:
+        """(B, action dim) actions -> (x as the model's tensor (B, ...), refused (B,) bool:
+        an action the game could not play as asked, e.g. beyond a budget)."""
+
+    @abc.abstractmethod
+    def lower(self, games: Sequence[Any], x: Tensor) -> TabularMDP:
+        """The follower's M_tau(x) of each game (a batch of B)."""
+
+    @abc.abstractmethod
+    def upper_rewards(self, games: Sequence[Any], x: Tensor) -> Tensor:
+        """(B, S, A): the leader's reward per follower (s, a) under x."""
+
+    @abc.abstractmethod
+    def problem(self, game: Any) -> BilevelProblem:
+        """The white-box model of one game (``bilevel_model()``)."""
+
+    def reset_info(self, game: Any) -> dict[str, Any]:
+        """Extra reset info of one game (the games' own reference values)."""
+        return {}
+
+    def step_info(self, x: Tensor) -> dict[str, np.ndarray]:
+        """Extra step info per game of the batch, from the played x (B, ...)."""
+        return {}
+
+
+class BilevelCore:
+    """B games of one family: ``reset(games)`` then one ``step(actions)`` per episode."""
+
+    def __init__(self, family: BilevelFamily, batch: int):
+        self.family, self.batch = family, batch
+        self.games: list[Any] = [family.default_game()] * batch
+
+    def reset(self, games: Sequence[Any] | None = None) -> np.ndarray:
+        if games is not None:
+            if len(games) != self.batch:
+                raise ValueError(f"games must hold {self.batch} games (one per sub-game), got "
+                                 f"{len(games)}")
+            self.games = [self.family.check_game(game) for game in games]
+        return self.family.observe(self.games)
+
+    def evaluate(self, x: Tensor, policy: Tensor | None = None
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The leader's normalised value (B,) when the follower plays ``policy`` (B, S, A)
+        (None: its exact soft-optimal answer pi*_x), and the step info."""
+        with torch.no_grad():
+            mdp = self.family.lower(self.games, x)
+            solution = soft_value_iteration(mdp, SOLVER_TOLERANCE)
+            answer = solution.policy if policy is None else policy
+            scale = 1.0 - mdp.gamma
+            leader = scale * expected_return(mdp, answer, self.family.upper_rewards(self.games,
+                                                                                    x))
+            follower = scale * regularised_value(mdp, answer)
+            best = scale * regularised_value(mdp, solution.policy)
+        info = {"leader_value": leader.numpy().copy(),
+                "follower_value": follower.numpy().copy(),
+                "follower_gap": (best - follower).numpy().copy(),
+                "policy": answer.numpy().copy(),
+                **self.family.step_info(x)}
+        return info["leader_value"], info
+
+    def step(self, actions: np.ndarray, policy: Tensor | None = None
+             ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """(obs (B, D), reward (B,), info) of one commitment per game."""
+        x, refused = self.family.decode(np.asarray(actions, dtype=np.float64))
+        reward, info = self.evaluate(x, policy)
+        info["refused"] = refused
+        return self.family.observe(self.games), reward, info
+
+
+def _single(info: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """A B = 1 info: per-game scalars as Python numbers, tables as arrays."""
+    return {key: value[0].item() if value.ndim == 1 else value[0].copy()
+            for key, value in info.items()}
+
+
+class BilevelEnv(gymnasium.Env[np.ndarray, np.ndarray]):
+    """The Gymnasium form of a bilevel game (B = 1 of ``BilevelCore``); see each game."""
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(self, family: BilevelFamily):
+        self.family = family
+        self.core = BilevelCore(family, 1)
+        self.observation_space = family.observation_space()
+        self.action_space = family.action_space()
+        self._playing = False
+
+    @property
+    def game(self) -> Any:
+        """The game of the current episode (the knobs' game before the first reset)."""
+        return self.core.games[0]
+
+    def bilevel_model(self) -> BilevelProblem:
+        """The white-box model of the current episode's game (``mermaide.bilevel``'s
+        ``BilevelProblem``): x, the follower's M_tau(x), the leader's rewards, and the
+        action that plays x. Reach it through wrappers with
+        ``env.get_wrapper_attr("bilevel_model")()``."""
+        return self.family.problem(self.game)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        game = (options or {}).get("game")
+        obs = self.core.reset(None if game is None else [game])
+        self._playing = True
+        return obs[0], {"game": self.game, **self.family.reset_info(self.game)}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if not self._playing:
+            raise RuntimeError("step() called before reset() or after the episode ended")
+        if not valid_action(self.action_space, action):
+            raise ValueError(f"action must be in {self.action_space}, got {action!r} "
+                             f"({type(action).__name__})")
+        obs, reward, info = self.core.step(np.asarray(action)[None])
+        self._playing = False
+        return (obs[0], float(reward[0]), True, False,
+                {**_single(info), **self.family.reset_info(self.game)})
+
+    def render(self) -> None:
+        gymnasium.logger.warn("the mermaide games have no rendering; nothing was drawn")
+        return None
+
+
+class BilevelVectorEnv(LockstepVectorEnv):
+    """``num_envs`` commitments at once (``gym.make_vec`` form); reset option
+    ``{"games": [...]}`` gives each sub-environment its own game."""
+
+    def __init__(self, num_envs: int, family: BilevelFamily):
+        self.family = family
+        self.core = BilevelCore(family, num_envs)
+        self._set_spaces(num_envs, family.action_space(), family.observation_space())
+
+    def reset(self, *, seed: int | list[int] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        self._reset_generator(seed)
+        games = (options or {}).get("games")
+        obs = self.core.reset(games)
+        return obs, {"game": list(self.core.games)}
+
+    def step(self, actions: Any) -> StepResult:
+        if self._has_reset and not self._autoreset and not valid_action(
+                self.single_action_space, actions, self.num_envs):
+            raise ValueError(f"actions must be {self.num_envs} actions of "
+                             f"{self.single_action_space}, got {actions!r}")
+
+        def play() -> tuple[np.ndarray, np.ndarray, bool, dict[str, Any]]:
+            obs, reward, info = self.core.step(np.asarray(actions))
+            return obs, reward, True, dict(info)
+
+        return self._lockstep_step(play)
+
+
+# --- the PettingZoo form ----------------------------------------------------------------------
+
+COMMIT, ANSWER = 0, 1
+
+
+class BilevelParallelEnv(ParallelEnv[str, np.ndarray, Any]):
+    """A bilevel game with the follower played from outside, in PettingZoo's parallel form:
+    two rounds, the principal commits in the first, the agent answers in the second (both
+    players act every round, as the parallel API wants; the action of the player whose turn
+    it is not is checked and not played)."""
+
+    render_mode = None
+
+    def __init__(self, family: BilevelFamily, name: str):
+        self.metadata = {"name": name, "render_modes": [], "is_parallelizable": True}
+        self.family = family
+        self.core = BilevelCore(family, 1)
+        self.possible_agents = list(PLAYERS)
+        s, a = family.n_states, family.n_actions
+        # The agent's view: the round, then its MDP M_tau(x) (rewards, transitions, start).
+        self._agent_dim = 1 + s * a + s * a * s + s
+        reward_low, reward_high = family.follower_reward_bounds()
+        low = np.concatenate([np.zeros(1), np.full(s * a, min(reward_low, 0.0)),
+                              np.zeros(s * a * s + s)])
+        high = np.concatenate([np.ones(1), np.full(s * a, max(reward_high, 0.0)),
+                               np.ones(s * a * s + s)])
+        self._observation_spaces: dict[str, spaces.Space[Any]] = {
+            PRINCIPAL: family.observation_space(),
+            AGENT: spaces.Box(low.astype(np.float32), high.astype(np.float32),
+                              dtype=np.float32)}
+        self._action_spaces: dict[str, spaces.Space[Any]] = {
+            PRINCIPAL: family.action_space(),
+            AGENT: spaces.Box(0.0, 1.0, shape=(s * a,), dtype=np.float32)}
+        self.np_random: np.random.Generator | None = None
+        self.agents: list[str] = []
+        self.game_info: dict[str, Any] = {}
+
+    def observation_space(self, agent: str) -> spaces.Space[Any]:
+        return self._observation_spaces[check_player(agent)]
+
+    def action_space(self, agent: str) -> spaces.Space[Any]:
+        return self._action_spaces[check_player(agent)]
+
+    def bilevel_model(self) -> BilevelProblem:
+        """The white-box model of the current episode's game (as the Gymnasium form's)."""
+        return self.family.problem(self.core.games[0])
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+        if seed is not None or self.np_random is None:
+            self.np_random, _ = seeding.np_random(seed)
+        game = (options or {}).get("game")
+        principal_obs = self.core.reset(None if game is None else [game])[0]
+        self.round = COMMIT
+        self._x: Tensor | None = None
+        self.agents = list(PLAYERS)
+        game_now = self.core.games[0]
+        self.game_info = {"game": game_now, **self.family.reset_info(game_now)}
+        return ({PRINCIPAL: principal_obs,
+                 AGENT: np.zeros(self._agent_dim, dtype=np.float32)},
+                {PRINCIPAL: {}, AGENT: {}})
+
+    def _agent_view(self, mdp: TabularMDP) -> np.ndarray:
+        parts = [np.ones(1), mdp.rewards[0].numpy().ravel(),
+                 mdp.transitions[0].numpy().ravel(), mdp.initial[0].numpy().ravel()]
+        return np.concatenate(parts).astype(np.float32)
+
+    def step(self, actions: Mapping[str, Any]) -> tuple[
+            dict[str, np.ndarray], dict[str, float], dict[str, bool], dict[str, bool],
+            dict[str, dict[str, Any]]]:
+        if not self.agents:
+            raise RuntimeError("step() called before reset() or after the episode ended")
+        if not isinstance(actions, Mapping) or set(actions) != set(PLAYERS):
+            raise ValueError(f"actions must map each of {PLAYERS} to its action, got "
+                             f"{actions!r}")
+        for player in PLAYERS:
+            if not valid_action(self._action_spaces[player], actions[player]):
+                raise ValueError(f"action of {player!r} must be in "
+                                 f"{self._action_spaces[player]}, got {actions[player]!r} "
+                                 f"({type(actions[player]).__name__})")
+        principal_obs = self.family.observe(self.core.games)[0]
+        if self.round == COMMIT:
+            x, refused = self.family.decode(
+                np.asarray(actions[PRINCIPAL], dtype=np.float64)[None])
+            self._x, self._refused = x, refused
+            with torch.no_grad():
+                view = self._agent_view(self.family.lower(self.core.games, x))
+            self.round = ANSWER
+            zero = dict.fromkeys(PLAYERS, 0.0)
+            alive = dict.fromkeys(PLAYERS, False)
+            return ({PRINCIPAL: principal_obs, AGENT: view}, zero, alive, dict(alive),
+                    {PRINCIPAL: {"refused": bool(refused[0])}, AGENT: {}})
+        assert self._x is not None
+        policy = policy_from_weights(np.asarray(actions[AGENT], dtype=np.float64),
+                                     self.family.n_states, self.family.n_actions)
+        reward, info = self.core.evaluate(self._x, policy[None])
+        info["refused"] = self._refused
+        self.game_info = {**_single(info), **self.family.reset_info(self.core.games[0])}
+        self.agents = []
+        done = dict.fromkeys(PLAYERS, True)
+        rewards = {PRINCIPAL: float(reward[0]), AGENT: float(info["follower_value"][0])}
+        principal_info = {key: self.game_info[key] for key in ("leader_value", "refused")}
+        return ({PRINCIPAL: principal_obs, AGENT: np.zeros(self._agent_dim, dtype=np.float32)},
+                rewards, done, dict.fromkeys(PLAYERS, False),
+                {PRINCIPAL: principal_info, AGENT: {}})
+
+    def render(self) -> None:
+        gymnasium.logger.warn("the mermaide games have no rendering; nothing was drawn")
+        return None
+
+
+def policy_from_weights(weights: np.ndarray, n_states: int, n_actions: int) -> Tensor:
+    """(S * A,) weights in [0, 1] -> a policy (S, A): each state's weights normalised, a state
+    whose weights are all 0 uniform."""
+    table = np.asarray(weights, dtype=np.float64).reshape(n_states, n_actions)
+    total = table.sum(axis=-1, keepdims=True)
+    uniform = np.full_like(table, 1.0 / n_actions)
+    policy = np.where(total > 0, table / np.where(total > 0, total, 1.0), uniform)
+    return torch.as_tensor(policy, dtype=DTYPE)

@@ -1,0 +1,433 @@
+"""The Stackelberg Markov game ``Mermaide/StackelbergMarkov-v0`` (Shen, Yang, Chen, ICML 2024,
+arXiv 2402.06886): the leader commits to a state-dependent mixed policy, the follower answers
+with the entropy-regularised optimal policy of the MDP that the commitment induces.
+
+``MarkovGame`` is one game (payoffs, transitions, start), ``StackelbergMarkovKnobs`` its knob
+signature, ``StackelbergMarkovFamily`` its rules for ``mermaide.envs.bilevel_forms``'s
+batched core, ``StackelbergMarkovModel`` the white-box model that the forms' public
+``bilevel_model()`` returns; ``StackelbergMarkovEnv`` (Gymnasium), ``StackelbergMarkovVectorEnv``
+(``gym.make_vec``) and ``StackelbergMarkovParallelEnv`` (PettingZoo, ``parallel_env()``) are
+its forms. With one state the game is the bimatrix game (A, B) whose strong Stackelberg value
+``mermaide.envs.solve`` computes, which the follower's answer approaches as tau -> 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import Tensor
+
+from mermaide.bilevel import DTYPE, TabularMDP
+from mermaide.checks import check_int, check_number
+from mermaide.envs.bilevel_forms import (
+    BilevelEnv,
+    BilevelFamily,
+    BilevelParallelEnv,
+    BilevelVectorEnv,
+)
+from mermaide.envs.equilibrium import solve
+from mermaide.envs.knobs import NUM_ENVS, Knobs, knob_signature
+
+__all__ = [
+    "MarkovGame",
+    "StackelbergMarkovEnv",
+    "StackelbergMarkovFamily",
+    "StackelbergMarkovKnobs",
+    "StackelbergMarkovModel",
+    "StackelbergMarkovParallelEnv",
+    "StackelbergMarkovVectorEnv",
+    "parallel_env",
+    "stackelberg_markov_parallel",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class MarkovGame:
+    """One Stackelberg Markov game with S states, m leader and n follower actions.
+
+    leader_payoffs A and follower_payoffs B: (S, m, n), the stage payoffs when the leader
+    plays i and the follower j in state s; transitions P: (S, m, n, S), rows summing to 1;
+    initial: (S,) the start distribution. ``MarkovGame.bimatrix(A, B)`` is the one-state game
+    of a bimatrix game, ``MarkovGame.random(...)`` a game drawn from a generator.
+    """
+
+    leader_payoffs: np.ndarray
+    follower_payoffs: np.ndarray
+    transitions: np.ndarray
+    initial: np.ndarray
+
+    def __post_init__(self) -> None:
+        tables = {}
+        for name in ("leader_payoffs", "follower_payoffs", "transitions", "initial"):
+            raw = np.asarray(getattr(self, name))
+            if raw.dtype.kind not in "iuf" or not np.all(np.isfinite(raw)):
+                raise ValueError(f"{name} must be an array of finite real numbers, got "
+                                 f"{getattr(self, name)!r}")
+            tables[name] = raw.astype(np.float64)
+            object.__setattr__(self, name, tables[name])
+        A = tables["leader_payoffs"]
+        if A.ndim != 3 or min(A.shape) < 1:
+            raise ValueError(f"leader_payoffs must have shape (S, m, n), got shape {A.shape}")
+        s, m, n = A.shape
+        for name, shape in (("follower_payoffs", (s, m, n)), ("transitions", (s, m, n, s)),
+                            ("initial", (s,))):
+            if tables[name].shape != shape:
+                raise ValueError(f"{name} must have shape {shape}, got shape "
+                                 f"{tables[name].shape}")
+        for name, axis in (("transitions", -1), ("initial", -1)):
+            table = tables[name]
+            if np.any(table < 0) or not np.allclose(table.sum(axis=axis), 1.0, atol=1e-9):
+                raise ValueError(f"{name} must hold probabilities summing to 1, got {table!r}")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(S, m, n)."""
+        s, m, n = self.leader_payoffs.shape
+        return int(s), int(m), int(n)
+
+    @staticmethod
+    def bimatrix(A: Any, B: Any) -> MarkovGame:
+        """The one-state game of the bimatrix game (A, B) (m x n each)."""
+        A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
+        if A.ndim != 2 or A.shape != B.shape:
+            raise ValueError(f"a bimatrix game is two m x n arrays, got shapes {A.shape} and "
+                             f"{B.shape}")
+        m, n = A.shape
+        return MarkovGame(A[None], B[None], np.ones((1, m, n, 1)), np.ones(1))
+
+    @staticmethod
+    def random(n_states: int, leader_actions: int, follower_actions: int,
+               rng: np.random.Generator) -> MarkovGame:
+        """Payoffs uniform in [0, 1], each transition row a flat Dirichlet draw, a uniform
+        start: every draw from ``rng``."""
+        shape = (n_states, leader_actions, follower_actions)
+        A, B = rng.random(shape), rng.random(shape)
+        P = rng.dirichlet(np.ones(n_states), size=shape)
+        return MarkovGame(A, B, P, np.full(n_states, 1.0 / n_states))
+
+    @cached_property
+    def equilibrium_value(self) -> float | None:
+        """The strong Stackelberg value of a one-state game (``solve``); None with more
+        states (the solver is for bimatrix games)."""
+        if self.shape[0] != 1:
+            return None
+        return float(solve(self.leader_payoffs[0], self.follower_payoffs[0]).value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackelbergMarkovKnobs(Knobs):
+    """Every knob of ``Mermaide/StackelbergMarkov-v0``. The commitment is the only lever: the
+    shared knobs are fixed (no interventions, no observation noise; the principal sees the
+    game)."""
+
+    game: Any = "random"
+    n_states: int = 3
+    leader_actions: int = 2
+    follower_actions: int = 2
+    gamma: float = 0.9
+    tau: float = 0.1
+    instance: int = 0
+    intervention_budget: int | None = field(default=0, init=False)
+    intervention_cost: float = field(default=0.0, init=False)
+    observation_noise: float = field(default=0.0, init=False)
+    principal_observes: str = field(default="actions", init=False)
+
+    def __post_init__(self) -> None:
+        check_int("n_states", self.n_states, 1)
+        check_int("leader_actions", self.leader_actions, 1)
+        check_int("follower_actions", self.follower_actions, 1)
+        check_number("gamma", self.gamma, low=0.0, high=1.0)
+        if self.gamma >= 1.0:
+            raise ValueError(f"gamma must be in [0, 1), got {self.gamma!r}")
+        check_number("tau", self.tau, low=0.0, low_open=True)
+        check_int("instance", self.instance, 0)
+        game = self.game
+        if isinstance(game, str):
+            if game != "random":
+                raise ValueError(f"game must be 'random', a pair (A, B) or a MarkovGame, got "
+                                 f"{game!r}")
+        elif not isinstance(game, MarkovGame):
+            if not (isinstance(game, tuple | list) and len(game) == 2):
+                raise ValueError(f"game must be 'random', a pair (A, B) or a MarkovGame, got "
+                                 f"{game!r}")
+            try:
+                MarkovGame.bimatrix(*game)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"game must be 'random', a pair (A, B) of m x n payoff "
+                                 f"arrays or a MarkovGame, got {game!r} ({error})") from None
+        super().__post_init__()
+
+    def make_game(self) -> MarkovGame:
+        """The game the knobs name: drawn from ``instance`` for "random"."""
+        if isinstance(self.game, MarkovGame):
+            return self.game
+        if isinstance(self.game, str):
+            return MarkovGame.random(self.n_states, self.leader_actions,
+                                     self.follower_actions, np.random.default_rng(self.instance))
+        return MarkovGame.bimatrix(*self.game)
+
+
+def _tables(games: Sequence[MarkovGame]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(A, B, P, rho) of a batch of games, stacked as float64 tensors."""
+    return tuple(torch.as_tensor(np.stack([getattr(g, name) for g in games]), dtype=DTYPE)
+                 for name in ("leader_payoffs", "follower_payoffs", "transitions",
+                              "initial"))  # type: ignore[return-value]
+
+
+def follower_mdp(A: Tensor, B: Tensor, P: Tensor, rho: Tensor, x: Tensor, gamma: float,
+                 tau: float) -> tuple[TabularMDP, Tensor]:
+    """The follower's M_tau(x) under the commitment x (..., S, m) and the leader's reward per
+    follower (s, j): r_x(s, j) = sum_i x(i | s) B(s, i, j), P_x(s' | s, j) = sum_i x(i | s)
+    P(s' | s, i, j), leader sum_i x(i | s) A(s, i, j)."""
+    rewards = torch.einsum("...si,...sij->...sj", x, B)
+    transitions = torch.einsum("...si,...sijt->...sjt", x, P)
+    leader = torch.einsum("...si,...sij->...sj", x, A)
+    return TabularMDP(rewards, transitions, rho, gamma, tau), leader
+
+
+class StackelbergMarkovModel:
+    """The white-box model of one game (``mermaide.bilevel.BilevelProblem``): x is the
+    leader's logits (S, m), the commitment softmax(x), played as the weights action."""
+
+    def __init__(self, game: MarkovGame, gamma: float, tau: float):
+        self.game, self.gamma, self.tau = game, gamma, tau
+        self._A, self._B, self._P, self._rho = (t[0] for t in _tables([game]))
+
+    def initial_parameters(self) -> Tensor:
+        """Zero logits: the uniform commitment."""
+        s, m, _ = self.game.shape
+        return torch.zeros(s, m, dtype=DTYPE)
+
+    def project(self, parameters: Tensor) -> Tensor:
+        """Logits are unconstrained."""
+        return parameters
+
+    def strategy(self, parameters: Tensor) -> Tensor:
+        return torch.softmax(parameters, dim=-1)
+
+    def lower(self, parameters: Tensor) -> TabularMDP:
+        return follower_mdp(self._A, self._B, self._P, self._rho, self.strategy(parameters),
+                            self.gamma, self.tau)[0]
+
+    def upper_rewards(self, parameters: Tensor) -> Tensor:
+        return follower_mdp(self._A, self._B, self._P, self._rho, self.strategy(parameters),
+                            self.gamma, self.tau)[1]
+
+    def action(self, parameters: Tensor) -> np.ndarray:
+        return self.strategy(parameters.detach()).numpy().ravel().astype(np.float32)
+
+
+class StackelbergMarkovFamily(BilevelFamily):
+    """The rules of ``Mermaide/StackelbergMarkov-v0`` for the shared bilevel forms."""
+
+    def __init__(self, knobs: StackelbergMarkovKnobs):
+        self.knobs = knobs
+        self.game = knobs.make_game()
+        self.gamma, self.tau = float(knobs.gamma), float(knobs.tau)
+        self.n_states, self.m, self.n_actions = self.game.shape
+        # The observation's payoff bounds: [0, 1] (the random games' range) widened to the
+        # knobs' game; a game reset in must fit them (check_game).
+        tables = np.concatenate([self.game.leader_payoffs.ravel(),
+                                 self.game.follower_payoffs.ravel()])
+        self.low, self.high = min(0.0, float(tables.min())), max(1.0, float(tables.max()))
+
+    def default_game(self) -> MarkovGame:
+        return self.game
+
+    def check_game(self, game: Any) -> MarkovGame:
+        if not isinstance(game, MarkovGame) or game.shape != self.game.shape:
+            raise ValueError(f"game must be a MarkovGame of shape {self.game.shape}, got "
+                             f"{game!r}")
+        for name in ("leader_payoffs", "follower_payoffs"):
+            table = getattr(game, name)
+            if table.min() < self.low or table.max() > self.high:
+                raise ValueError(f"game's {name} must lie in [{self.low:g}, {self.high:g}] "
+                                 f"(the observation space's bounds: the knobs' game and "
+                                 f"[0, 1]), got values in [{table.min():g}, {table.max():g}]")
+        return game
+
+    def follower_reward_bounds(self) -> tuple[float, float]:
+        return self.low, self.high
+
+    def observation_space(self) -> spaces.Box:
+        s, m, n = self.game.shape
+        payoffs = 2 * s * m * n
+        probabilities = s * m * n * s + s
+        low = np.concatenate([np.full(payoffs, self.low), np.zeros(probabilities)])
+        high = np.concatenate([np.full(payoffs, self.high), np.ones(probabilities)])
+        return spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
+
+    def action_space(self) -> spaces.Box:
+        return spaces.Box(0.0, 1.0, shape=(self.n_states * self.m,), dtype=np.float32)
+
+    def observe(self, games: Sequence[MarkovGame]) -> np.ndarray:
+        return np.stack([np.concatenate([g.leader_payoffs.ravel(), g.follower_payoffs.ravel(),
+                                         g.transitions.ravel(), g.initial])
+                         for g in games]).astype(np.float32)
+
+    def decode(self, actions: np.ndarray) -> tuple[Tensor, np.ndarray]:
+        weights = actions.reshape(-1, self.n_states, self.m)
+        total = weights.sum(axis=-1, keepdims=True)
+        x = np.where(total > 0, weights / np.where(total > 0, total, 1.0), 1.0 / self.m)
+        return torch.as_tensor(x, dtype=DTYPE), np.zeros(len(actions), dtype=bool)
+
+    def lower(self, games: Sequence[MarkovGame], x: Tensor) -> TabularMDP:
+        A, B, P, rho = _tables(games)
+        return follower_mdp(A, B, P, rho, x, self.gamma, self.tau)[0]
+
+    def upper_rewards(self, games: Sequence[MarkovGame], x: Tensor) -> Tensor:
+        A, B, P, rho = _tables(games)
+        return follower_mdp(A, B, P, rho, x, self.gamma, self.tau)[1]
+
+    def problem(self, game: MarkovGame) -> StackelbergMarkovModel:
+        return StackelbergMarkovModel(game, self.gamma, self.tau)
+
+    def reset_info(self, game: MarkovGame) -> dict[str, Any]:
+        value = game.equilibrium_value
+        return {} if value is None else {"equilibrium_value": value}
+
+    def step_info(self, x: Tensor) -> dict[str, np.ndarray]:
+        return {"strategy": x.numpy().copy()}
+
+
+# --- the forms --------------------------------------------------------------------------------
+
+
+class StackelbergMarkovEnv(BilevelEnv):
+    """A Stackelberg Markov game: the leader commits to a policy, the follower answers with
+    its entropy-regularised optimal policy, the leader is paid its value.
+
+    ## Description
+    A game has S states, m leader and n follower actions, stage payoffs A (leader) and B
+    (follower) of shape (S, m, n), transitions P(s' | s, i, j) and a start distribution rho.
+    The principal (leader) commits to a mixed policy x(. | s) over its m actions in every
+    state. The follower knows x and plays the unique optimal policy pi*_x of its
+    entropy-regularised MDP M_tau(x): rewards r_x(s, j) = sum_i x(i | s) B(s, i, j),
+    transitions P_x(s' | s, j) = sum_i x(i | s) P(s' | s, i, j), discount gamma, entropy
+    temperature tau (pi*_x = softmax(Q*/tau), by soft value iteration to 1e-10). With one
+    state it is the bimatrix game (A, B): pi*_x = softmax(x @ B / tau) approaches the best
+    response as tau -> 0, and the leader's best value the strong Stackelberg value of
+    ``mermaide.envs.solve``. White-box principals read the game through ``bilevel_model()``
+    (a ``mermaide.bilevel.BilevelProblem``; through wrappers
+    ``env.get_wrapper_attr("bilevel_model")()``).
+
+    ## Action Space
+    ``Box(0, 1, (S * m,), float32)``: weights w, row-major by state; x(. | s) = w[s] /
+    sum(w[s]) (a state whose weights are all 0 plays uniformly).
+
+    ## Observation Space
+    ``Box`` of shape (2 S m n + S^2 m n + S,), float32: A, B, P and rho, flattened
+    row-major; the same at reset and after the step (the game is the task). Payoff bounds:
+    [0, 1] widened to the knobs' game; a game reset in must fit them.
+
+    ## Rewards
+    The leader's normalised value (1 - gamma) E_rho[sum_t gamma^t sum_i x(i | s_t)
+    A(s_t, i, j_t)] with the follower on pi*_x, computed exactly (a linear solve, no sampling).
+
+    ## Starting State
+    The knobs' game; ``reset(options={"game": MarkovGame(...)})`` plays another of the same
+    shape (``MarkovGame.bimatrix(A, B)``: a bimatrix game).
+
+    ## Episode End
+    Terminates after the one commitment.
+
+    ## Arguments
+    game (``"random"``: drawn from ``instance``; a pair (A, B): the one-state bimatrix game,
+    whose shape replaces n_states, leader_actions and follower_actions; or a MarkovGame),
+    n_states (>= 1, default 3), leader_actions (>= 1, default 2), follower_actions (>= 1,
+    default 2), gamma ([0, 1), default 0.9), tau (> 0, default 0.1), instance (>= 0, default
+    0: the seed of the random game; payoffs uniform in [0, 1], Dirichlet(1) transitions,
+    uniform start).
+
+    ## Info
+    ``reset``: ``game`` (the MarkovGame) and, with one state, ``equilibrium_value`` (the strong
+    Stackelberg value). ``step``: ``leader_value`` (= the reward), ``follower_value`` (its
+    normalised regularised value (1 - gamma) J_x(pi)), ``follower_gap`` (0 here: the
+    follower is exact; the PettingZoo form's external agent can fall short), ``policy`` (the
+    follower's pi*_x, (S, n)), ``strategy`` (the decoded x, (S, m)), ``refused`` (always
+    False) and, with one state, ``equilibrium_value``.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    @knob_signature(StackelbergMarkovKnobs)
+    def __init__(self, **knobs: Any):
+        self.knobs = StackelbergMarkovKnobs(**knobs)
+        super().__init__(StackelbergMarkovFamily(self.knobs))
+
+
+class StackelbergMarkovVectorEnv(BilevelVectorEnv):
+    """``num_envs`` Stackelberg Markov games at once (``gym.make_vec`` form of
+    ``StackelbergMarkovEnv``, same arguments); reset option ``{"games": [MarkovGame, ...]}``
+    gives each sub-environment its game. Every step ends the episode, so steps alternate
+    between playing and Gymnasium's next-step autoreset."""
+
+    @knob_signature(StackelbergMarkovKnobs, NUM_ENVS)
+    def __init__(self, num_envs: int = 1, **knobs: Any):
+        check_int("num_envs", num_envs, 1)
+        self.knobs = StackelbergMarkovKnobs(**knobs)
+        super().__init__(num_envs, StackelbergMarkovFamily(self.knobs))
+
+
+class StackelbergMarkovParallelEnv(BilevelParallelEnv):
+    """The Stackelberg Markov game with the follower played from outside, in PettingZoo's
+    parallel form (``parallel_env()``).
+
+    ## Description
+    The game of ``StackelbergMarkovEnv`` in two rounds. Round 1: the principal commits to x;
+    the agent's action is checked and not played (it has not seen x yet). Round 2: the agent,
+    having seen its MDP M_tau(x), answers with a policy; the principal's action is checked and
+    not played. An agent that answers pi*_x is the Gymnasium form's follower.
+
+    ## Action Space
+    ``"principal"``: ``StackelbergMarkovEnv``'s ``Box(0, 1, (S * m,))``. ``"agent"``:
+    ``Box(0, 1, (S * n,), float32)``: weights per state, normalised (all 0: uniform).
+
+    ## Observation Space
+    ``"principal"``: ``StackelbergMarkovEnv``'s. ``"agent"``: ``Box`` of shape
+    (1 + S n + S^2 n + S,): the round flag (1 once x is committed), then r_x, P_x and rho;
+    all zeros in round 1 and after the end.
+
+    ## Rewards
+    0 in round 1. Round 2: ``"principal"`` its normalised value against the agent's policy,
+    ``"agent"`` its normalised regularised value (1 - gamma) J_x(pi).
+
+    ## Starting State
+    As ``StackelbergMarkovEnv`` (reset option ``{"game": MarkovGame(...)}``).
+
+    ## Episode End
+    Both players terminate after round 2; there is no truncation.
+
+    ## Arguments
+    The knobs of ``StackelbergMarkovEnv``, with the same defaults and checks.
+
+    ## Info
+    Round 1: the principal gets ``refused``. Round 2: ``leader_value`` and ``refused``; the
+    agent nothing. ``env.game_info`` holds the Gymnasium form's step info for harnesses
+    (``follower_gap`` is the agent's shortfall from pi*_x).
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    @knob_signature(StackelbergMarkovKnobs)
+    def __init__(self, **knobs: Any):
+        self.knobs = StackelbergMarkovKnobs(**knobs)
+        super().__init__(StackelbergMarkovFamily(self.knobs), "mermaide_stackelberg_markov_v0")
+
+
+def parallel_env(**knobs: Any) -> StackelbergMarkovParallelEnv:
+    """The Stackelberg Markov game as a PettingZoo parallel env; knobs as
+    ``StackelbergMarkovEnv``."""
+    return StackelbergMarkovParallelEnv(**knobs)
+
+
+# The name mermaide.envs exports.
+stackelberg_markov_parallel = parallel_env

@@ -1,0 +1,315 @@
+"""``"pbrl"``: penalty-based bilevel RL (Shen, Yang, Chen, ICML 2024, arXiv 2402.06886), a
+white-box principal for the bilevel games (``Mermaide/StackelbergMarkov-v0``,
+``Mermaide/IncentiveMDP-v0``).
+
+The bilevel problem max_x U(x, pi*_x), pi*_x the follower's optimum of its
+entropy-regularised MDP M_tau(x), becomes one problem over x and a follower policy pi
+(softmax of logits y) by a penalty on the follower's sub-optimality:
+
+    minimise over (x, y):   -U(x, pi_y) + lambda_k * p(x, pi_y)
+
+with the value penalty p = (1 - gamma) (J_x(pi*_x) - J_x(pi)) (normalised like the games'
+values, so that lambda trades a unit of the follower's value per step for a unit of the
+leader's) or the Bellman penalty tau sum_s w(s) KL(pi || softmax(Q^pi_x / tau)), already a
+per-step quantity (``mermaide.bilevel``; both >= 0 and 0 exactly at pi*_x). Each outer
+iteration k takes ``inner_steps`` Adam steps on y (x held), then one Adam step on x (y held)
+followed by the game's projection of x; lambda_k = min(lam_max, lam * lam_growth^k)
+(``lam_growth`` 1: constant). The value penalty's x-gradient is the
+envelope gradient at pi*_x (``mermaide.bilevel.value_penalty``). Two ways to get the
+gradients (``gradients``):
+
+* ``"exact"``: the game's model, read through the env's public ``bilevel_model()``
+  (``env.get_wrapper_attr``), values in closed form (linear solves), gradients by autograd;
+  pi*_x by soft value iteration.
+* ``"sampled"``: the model is used only to simulate M_tau(x): every value and gradient is a
+  Monte-Carlo (likelihood-ratio, policy-gradient) estimate from ``episodes`` sampled
+  episodes of ``horizon`` steps (``mermaide.bilevel.surrogate``), and pi*_x is replaced by a
+  second policy (logits z) that ``inner_steps`` sampled policy-gradient steps of step size
+  ``policy_lr`` move towards the follower's optimum each outer iteration. Only the value
+  penalty has a sampled form here.
+
+``meta_train`` solves the game of one ``env_fn()`` reset (a white-box principal needs no
+training episodes: ``population`` and ``steps`` are not used); ``adapt(env, K)`` with K >= 1
+solves the game of the env's next episode afresh (K = 0 leaves the principal unchanged);
+``act`` plays the optimised x whatever it observes. ``save`` / ``load``: the config, x and
+the action, as tensors and plain data (``toolkit.save_checkpoint``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor
+
+from mermaide.bilevel import (
+    DTYPE,
+    BilevelProblem,
+    TabularMDP,
+    bellman_penalty,
+    effective_horizon,
+    sample_episodes,
+    soft_value_iteration,
+    surrogate,
+    upper_value,
+    value_penalty,
+)
+from mermaide.checks import check_choice, check_int, check_number
+from mermaide.principal.base import EnvFn, TaskDistribution
+from mermaide.principal.toolkit import config_from, load_checkpoint, save_checkpoint
+
+PENALTIES = ("value", "bellman")
+GRADIENTS = ("exact", "sampled")
+# pi*_x's accuracy in the exact variant: the value penalty's floor.
+SOLVER_TOLERANCE = 1e-10
+
+
+@dataclass
+class PBRLConfig:
+    """Hyper-parameters of PBRL."""
+
+    penalty: str = "value"        # "value" (J_x(pi*_x) - J_x(pi)) or "bellman" (exact only)
+    lam: float = 10.0             # the penalty weight lambda at the first outer iteration
+    lam_growth: float = 1.0       # lambda is multiplied by this each outer iteration (1: fixed)
+    lam_max: float = 1e4          # the schedule's cap
+    iterations: int = 400         # outer iterations (x steps) per solve
+    lr: float = 0.05              # Adam step size of x (0: learning off, an ablation)
+    policy_lr: float = 0.1        # Adam step size of the follower's logits y (and z, sampled)
+    inner_steps: int = 5          # y steps (and z steps, sampled) per x step
+    tau: float | None = None      # the follower's temperature the penalty assumes (None: game's)
+    gradients: str = "exact"      # "exact" (the model's closed form) or "sampled" (rollouts)
+    episodes: int = 64            # sampled: episodes per estimate
+    horizon: int = 0              # sampled: steps per episode (0: until gamma^t < 1e-3)
+    seed: int = 0                 # seeds the sampled variant's episodes before meta_train
+
+    def __post_init__(self) -> None:
+        check_choice("penalty", self.penalty, PENALTIES)
+        check_number("lam", self.lam, low=0.0)
+        check_number("lam_growth", self.lam_growth, low=1.0)
+        check_number("lam_max", self.lam_max, low=0.0)
+        check_int("iterations", self.iterations, 1)
+        check_number("lr", self.lr, low=0.0)
+        check_number("policy_lr", self.policy_lr, low=0.0)
+        check_int("inner_steps", self.inner_steps, 1)
+        if self.tau is not None:
+            check_number("tau", self.tau, low=0.0, low_open=True)
+        check_choice("gradients", self.gradients, GRADIENTS)
+        if self.gradients == "sampled" and self.penalty != "value":
+            raise ValueError(f"penalty must be 'value' with gradients='sampled' (the Bellman "
+                             f"penalty has no sampled form here), got {self.penalty!r}")
+        check_int("episodes", self.episodes, 1)
+        check_int("horizon", self.horizon, 0)
+        check_int("seed", self.seed, 0)
+
+    def lam_at(self, iteration: int) -> float:
+        """lambda_k of outer iteration k (0-based)."""
+        return float(min(self.lam_max, self.lam * self.lam_growth ** iteration))
+
+
+@dataclass(frozen=True)
+class PBRLResult:
+    """What a solve returns: x, the follower's logits y, and per outer iteration the lambda,
+    the leader's value U(x, pi_y) and the penalty p(x, pi_y) (exact values, or the sampled
+    estimates)."""
+
+    parameters: Tensor
+    policy_logits: Tensor
+    lams: list[float]
+    upper: list[float]
+    penalty: list[float]
+
+
+Upper = Callable[[Tensor, Tensor], Tensor]
+
+
+def _lower(problem: BilevelProblem, x: Tensor, tau: float | None) -> TabularMDP:
+    mdp = problem.lower(x)
+    if tau is None:
+        return mdp
+    return TabularMDP(mdp.rewards, mdp.transitions, mdp.initial, mdp.gamma, tau)
+
+
+def optimise(problem: BilevelProblem, config: PBRLConfig, rng: np.random.Generator,
+             upper: Upper | None = None) -> PBRLResult:
+    """Run PBRL on ``problem`` (module docstring). ``upper(x, pi)``: the leader's objective to
+    maximise (default ``mermaide.bilevel.upper_value``, the games' payoff); only the exact
+    variant takes another one."""
+    if config.gradients == "sampled":
+        if upper is not None:
+            raise ValueError("upper must be None with gradients='sampled': the sampled "
+                             "variant estimates the game's own upper value from episodes")
+        return _optimise_sampled(problem, config, rng)
+    return _optimise_exact(problem, config, upper)
+
+
+def _optimise_exact(problem: BilevelProblem, config: PBRLConfig,
+                    upper: Upper | None) -> PBRLResult:
+    def objective(x: Tensor, policy: Tensor) -> Tensor:
+        return upper_value(problem, x, policy) if upper is None else upper(x, policy)
+
+    x = problem.project(problem.initial_parameters().detach().clone()).requires_grad_(True)
+    mdp0 = _lower(problem, x.detach(), config.tau)
+    y = torch.zeros(mdp0.n_states, mdp0.n_actions, dtype=DTYPE, requires_grad=True)
+    x_opt = torch.optim.Adam([x], lr=config.lr)
+    y_opt = torch.optim.Adam([y], lr=config.policy_lr)
+    lams, uppers, penalties = [], [], []
+    values: Tensor | None = None  # V* of the last x: warm-starts the next solve
+    for k in range(config.iterations):
+        lam = config.lam_at(k)
+        mdp = _lower(problem, x.detach(), config.tau)
+        optimal = None
+        if config.penalty == "value":
+            solution = soft_value_iteration(mdp, SOLVER_TOLERANCE, start=values)
+            optimal, values = solution.policy, solution.values
+
+        def penalty(m: TabularMDP, pi: Tensor, optimal: Tensor | None = optimal) -> Tensor:
+            if optimal is not None:
+                return (1.0 - m.gamma) * value_penalty(m, pi, optimal)
+            return bellman_penalty(m, pi)
+
+        for _ in range(config.inner_steps):
+            policy = torch.softmax(y, dim=-1)
+            loss = -objective(x.detach(), policy) + lam * penalty(mdp, policy)
+            y_opt.zero_grad()
+            loss.backward()
+            y_opt.step()
+        policy = torch.softmax(y.detach(), dim=-1)
+        m = _lower(problem, x, config.tau)
+        u, p = objective(x, policy), penalty(m, policy)
+        x_opt.zero_grad()
+        (-u + lam * p).backward()
+        x_opt.step()
+        with torch.no_grad():
+            x.copy_(problem.project(x))
+        lams.append(lam)
+        uppers.append(float(u.detach()))
+        penalties.append(float(p.detach()))
+    return PBRLResult(x.detach().clone(), y.detach().clone(), lams, uppers, penalties)
+
+
+def _optimise_sampled(problem: BilevelProblem, config: PBRLConfig,
+                      rng: np.random.Generator) -> PBRLResult:
+    x = problem.project(problem.initial_parameters().detach().clone()).requires_grad_(True)
+    mdp0 = problem.lower(x.detach())
+    horizon = config.horizon or effective_horizon(mdp0.gamma)
+    shape = (mdp0.n_states, mdp0.n_actions)
+    y = torch.zeros(shape, dtype=DTYPE, requires_grad=True)
+    z = torch.zeros(shape, dtype=DTYPE, requires_grad=True)  # tracks pi*_x
+    x_opt = torch.optim.Adam([x], lr=config.lr)
+    y_opt = torch.optim.Adam([y], lr=config.policy_lr)
+    z_opt = torch.optim.Adam([z], lr=config.policy_lr)
+
+    def estimates(x_now: Tensor, logits: Tensor, regularised_only: bool
+                  ) -> tuple[Tensor, Tensor]:
+        """(follower's regularised value, leader's value), both normalised, as surrogates
+        from fresh episodes under softmax(logits) in M_tau(x_now)."""
+        mdp = _lower(problem, x_now, config.tau)
+        policy = torch.softmax(logits, dim=-1)
+        episodes = sample_episodes(mdp, policy, config.episodes, horizon, rng)
+        scale = 1.0 - mdp.gamma
+        follower = scale * surrogate(mdp, policy, mdp.rewards, episodes, regularised=True)
+        if regularised_only:
+            return follower, follower.new_zeros(())
+        leader = scale * surrogate(mdp, policy, problem.upper_rewards(x_now), episodes,
+                                   regularised=False)
+        return follower, leader
+
+    lams, uppers, penalties = [], [], []
+    for k in range(config.iterations):
+        lam = config.lam_at(k)
+        for _ in range(config.inner_steps):
+            best, _ = estimates(x.detach(), z, regularised_only=True)
+            z_opt.zero_grad()
+            (-best).backward()
+            z_opt.step()
+        z_now = z.detach()
+        for _ in range(config.inner_steps):
+            follower, leader = estimates(x.detach(), y, regularised_only=False)
+            y_opt.zero_grad()
+            (-leader - lam * follower).backward()
+            y_opt.step()
+        best, _ = estimates(x, z_now, regularised_only=True)
+        follower, leader = estimates(x, y.detach(), regularised_only=False)
+        p = best - follower
+        x_opt.zero_grad()
+        (-leader + lam * p).backward()
+        x_opt.step()
+        with torch.no_grad():
+            x.copy_(problem.project(x))
+        lams.append(lam)
+        uppers.append(float(leader.detach()))
+        penalties.append(float(p.detach()))
+    return PBRLResult(x.detach().clone(), y.detach().clone(), lams, uppers, penalties)
+
+
+class PBRL:
+    """PBRL principal: ``make("pbrl", lam=10.0, lam_growth=1.02, ...)`` (any ``PBRLConfig``
+    field as keyword, or ``config=PBRLConfig(...)``)."""
+
+    name = "pbrl"
+
+    def __init__(self, config: Any = None, **overrides: Any):
+        self.config: PBRLConfig = config_from(PBRLConfig, config, overrides)
+        self.rng = np.random.default_rng(self.config.seed)
+        self.parameters: Tensor | None = None
+        self.action: np.ndarray | None = None
+        self.result: PBRLResult | None = None
+
+    def _solve(self, env: gym.Env) -> None:
+        try:
+            model = env.get_wrapper_attr("bilevel_model")
+        except AttributeError:
+            raise ValueError(f"{self.name!r} is a white-box principal: it needs a game with a "
+                             f"public bilevel_model() (Mermaide/StackelbergMarkov-v0, "
+                             f"Mermaide/IncentiveMDP-v0), got {env!r}") from None
+        problem = model()
+        self.result = optimise(problem, self.config, self.rng)
+        self.parameters = self.result.parameters
+        self.action = problem.action(self.parameters)
+
+    def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
+                   seed: int) -> None:
+        """Solve the game of one ``env_fn()`` reset with ``seed`` from its model; ``population``
+        and ``steps`` are not used (no training episodes are played)."""
+        check_int("steps", steps, 0)
+        check_int("seed", seed, 0)
+        self.rng = np.random.default_rng(seed)
+        env = env_fn()
+        try:
+            env.reset(seed=seed)
+            self._solve(env)
+        finally:
+            env.close()
+
+    def adapt(self, env: gym.Env, episodes: int) -> None:
+        """K >= 1: solve afresh the game of ``env``'s next episode (read at one reset, no step
+        played); K = 0: unchanged."""
+        check_int("episodes", episodes, 0)
+        if episodes == 0:
+            return
+        env.reset()
+        self._solve(env)
+
+    def act(self, obs: np.ndarray, state: Any) -> tuple[Any, Any]:
+        """The optimised x, as the game's action."""
+        if self.action is None:
+            raise RuntimeError(f"{self.name!r} has no x yet: call meta_train or load first")
+        return self.action.copy(), state
+
+    def save(self, path: str) -> None:
+        save_checkpoint(path, self.name, {
+            "config": dataclasses.asdict(self.config),
+            "parameters": self.parameters,
+            "action": None if self.action is None else torch.from_numpy(self.action.copy())})
+
+    def load(self, path: str) -> None:
+        saved = load_checkpoint(path, self.name)
+        self.config = PBRLConfig(**saved["config"])
+        self.parameters = saved["parameters"]
+        action = saved["action"]
+        self.action = None if action is None else action.numpy()
