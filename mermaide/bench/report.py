@@ -20,6 +20,15 @@ shot count and training seed (the two met the same tasks from the same seeds), m
 those seeds ± 95% t-interval. The baseline plays the exact equilibrium of what it observes,
 so this column is what learning costs at that noise level; the baseline's own row reads 0.
 
+Suites that sweep the horizon (``[sweep] horizon = [...]``) of a game with a reference value
+get a "Final regret" table and ``regret.png``: the gap to the reference, which for
+``Mermaide/IncentiveBandit-v0`` (reference ``benchmark_value`` per round times the horizon) is
+the principal's regret against max_a (theta_a - tau_a) over the episode, realised (the draws'
+noise included); the table gives it per principal and variant, mean over seeds ± 95%
+t-interval, and the plot draws it against T on log-log axes (a symmetric-log y axis, linear
+within ±1, so that a regret of 0 or below, the oracle's, stays on the plot), one line per
+principal and K, one panel per value of the other swept knobs.
+
 Every file is written atomically (``mermaide.bench.store``).
 """
 
@@ -46,6 +55,7 @@ METRICS = (
 )
 PER_INTERVENTION = "return_per_intervention"  # the cost-effectiveness column
 GAP_BASELINE = "stackelberg-lp"  # the principal whose gap the "gap to ..." column subtracts
+REGRET_KNOB = "horizon"  # the swept knob that the regret table and plot put on their T axis
 
 
 def mean_ci(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
@@ -306,6 +316,7 @@ def markdown(suite: Suite, table: dict[str, Any], plots: Sequence[str],
                                   if "gap_to_baseline" in cell else "n/a")
                 lines.append(f"| {principal} | {shots} | " + " | ".join(values) + " |")
         lines.append("")
+    lines += regret_markdown(suite, table)
     lines += comparisons_markdown(*comparisons)
     lines += curve_tail_markdown(suite, results)
     lines += tuned_markdown(suite, results)
@@ -321,6 +332,88 @@ def markdown(suite: Suite, table: dict[str, Any], plots: Sequence[str],
     for plot in plots:
         lines += [f"![{plot}]({plot})", ""]
     return "\n".join(lines)
+
+
+def _regret_panels(suite: Suite) -> list[tuple[str, dict[str, Any]]]:
+    """(panel title, the other swept knobs' values) for each combination of the swept knobs
+    other than ``REGRET_KNOB``: one panel of the regret plot each."""
+    others = [(knob, values) for knob, values in suite.sweep.items() if knob != REGRET_KNOB]
+    panels: list[dict[str, Any]] = [{}]
+    for knob, values in others:
+        panels = [{**panel, knob: value} for panel in panels for value in values]
+    return [(_label(panel), panel) for panel in panels]
+
+
+def _regret_cell(suite: Suite, table: dict[str, Any], panel: dict[str, Any], horizon: Any,
+                 principal: str, shots: int) -> dict[str, Any]:
+    # Variant labels follow the sweep's order of knobs (``plan.jobs_of``).
+    variant = {knob: panel.get(knob, horizon) for knob in suite.sweep}
+    return table.get(_label(variant), {}).get(principal, {}).get(str(shots), {})
+
+
+def regret_markdown(suite: Suite, table: dict[str, Any]) -> list[str]:
+    """The "Final regret" table (see the module docstring): one row per principal and K, one
+    column per variant, the gap to the reference mean ± 95% t-interval over seeds."""
+    if REGRET_KNOB not in suite.sweep:
+        return []
+    columns = [(title, panel, horizon) for title, panel in _regret_panels(suite)
+               for horizon in suite.sweep[REGRET_KNOB]]
+    rows = []
+    for principal in suite.principals:
+        for shots in suite.shots:
+            cells = [_regret_cell(suite, table, panel, horizon, principal, shots)
+                     for _, panel, horizon in columns]
+            if any("gap" in cell for cell in cells):
+                rows.append(f"| {principal} | {shots} | " + " | ".join(
+                    _fmt(*cell["gap"][:2]) if "gap" in cell else "n/a" for cell in cells)
+                    + " |")
+    if not rows:
+        return []
+    header = ["principal", "K-shot", *(
+        f"T={horizon}" + (f" [{title}]" if title != "default" else "")
+        for title, _, horizon in columns)]
+    return ["## Final regret", "",
+            "The reference minus the return over an episode of T rounds (for the incentive "
+            "bandit: the regret against max_a (theta_a - tau_a), realised); mean over seeds "
+            "± half-width of the 95% t-interval.", "",
+            "| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows, ""]
+
+
+def plot_regret(suite: Suite, table: dict[str, Any], out: Path) -> list[str]:
+    """Final regret against the horizon T on log-log axes (see the module docstring)."""
+    if REGRET_KNOB not in suite.sweep:
+        return []
+    horizons = list(suite.sweep[REGRET_KNOB])
+    panels = _regret_panels(suite)
+    plt = _pyplot()
+
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2),
+                                squeeze=False)
+    drawn = False
+    for ax, (title, panel) in zip(axes[0], panels, strict=True):
+        for principal in suite.principals:
+            for shots in suite.shots:
+                points = [(horizon, cell["gap"][0], cell["gap"][1]) for horizon in horizons
+                          if "gap" in (cell := _regret_cell(suite, table, panel, horizon,
+                                                            principal, shots))]
+                if not points:
+                    continue
+                drawn = True
+                xs, ys, cis = zip(*points, strict=True)
+                label = principal if len(suite.shots) == 1 else f"{principal} (K={shots})"
+                ax.errorbar(xs, ys, yerr=[0 if math.isnan(c) else c for c in cis],
+                            marker="o", capsize=3, label=label)
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set(xlabel="horizon T", ylabel="regret (reference - return)",
+               title=f"Regret vs T [{title}]" if title != "default" else "Regret vs T")
+    if not drawn:
+        plt.close(figure)
+        return []
+    axes[0, -1].legend(fontsize=7, loc="best")
+    _save_figure(figure, out / "regret.png")
+    plt.close(figure)
+    return ["regret.png"]
 
 
 def _pyplot() -> Any:
@@ -470,6 +563,7 @@ def write_report(suite: Suite, results: Sequence[dict[str, Any]], out: Path,
         plots += plot_curves(suite, results, out)
         plots += plot_heatmap(suite, results, out)
         plots += plot_gap(suite, table, out)
+        plots += plot_regret(suite, table, out)
         plots += plot_comparisons(comparisons[0], out)
     write_json(out / "results.json", {"suite": suite.to_dict(), "runs": list(results),
                                       "failed": list(failed), "comparisons": comparisons[0],
