@@ -1,10 +1,14 @@
 """The one validation vocabulary of the package: every constructor, knob and hyper-parameter
 is checked with these, so every refusal reads the same way (a ``ValueError`` naming the
-argument, the value and what is allowed)."""
+argument, the value and what is allowed), and every principal's ``load`` refuses a bad file
+with one error type, ``CheckpointError``."""
 
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -77,3 +81,46 @@ def check_choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
     return value
+
+
+class CheckpointError(ValueError):
+    """A file that a principal's ``load`` refuses: not a checkpoint (empty, random bytes,
+    truncated, a pickle that would run code), another principal's, or a checkpoint with an
+    entry missing or of the wrong type or shape. The message names the file and what is
+    wrong; the principal that refused it is unchanged."""
+
+
+def other_principal(path: object, found: object, name: str) -> CheckpointError:
+    """The refusal of a checkpoint that is not the principal ``name``'s (``found`` is what the
+    file says it holds)."""
+    return CheckpointError(f"{path!r} does not hold a {name!r} principal: it holds "
+                           f"{found!r}, not a {name!r} one")
+
+
+@contextmanager
+def reading_checkpoint(path: object) -> Iterator[None]:
+    """Run the body of a ``load``: any failure to read or interpret the file at ``path``
+    becomes a ``CheckpointError`` naming it (the original error is chained).
+
+    The net is wide on purpose: a checkpoint comes from outside, so whatever a malformed one
+    makes the parsing code raise (a ``KeyError`` for a missing entry, a ``RuntimeError`` for
+    a weight of the wrong shape, a ``TypeError`` for an entry of the wrong type, even an
+    ``OSError`` from torch seeking in a truncated zip) is the file's fault, and one error
+    type lets a caller catch them all. No such file, a folder, or no permission to read is
+    the file system's answer, not the file's, and passes through."""
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+    try:
+        yield
+    except (CheckpointError, FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except EOFError as error:
+        raise CheckpointError(f"{name!r} is not a usable checkpoint: it ends early (empty or "
+                              f"truncated)") from error
+    except KeyError as error:
+        raise CheckpointError(f"{name!r} is not a usable checkpoint: it has no entry "
+                              f"{error.args[0]!r}") from error
+    except Exception as error:
+        # On one line: torch's messages span several (the missing weights on the second).
+        said = " ".join(str(error).split())
+        raise CheckpointError(f"{name!r} is not a usable checkpoint: "
+                              f"{type(error).__name__}: {said}") from error

@@ -22,8 +22,17 @@ import pytest
 from mermaide import agents
 from mermaide.agents import learner_names, population, population_names
 from mermaide.bench.suite import available_suites, suite_from_dict
-from mermaide.envs import BanditEnv, RepeatedStackelbergEnv, StackelbergEnv, StackelbergPOMDPEnv
+from mermaide.envs import (
+    BanditEnv,
+    IncentiveBanditEnv,
+    IncentiveMDPEnv,
+    RepeatedStackelbergEnv,
+    StackelbergEnv,
+    StackelbergMarkovEnv,
+    StackelbergPOMDPEnv,
+)
 from mermaide.envs.games import classic_game, game_population, game_population_names
+from mermaide.envs.message_games import message_game
 from mermaide.principal import check_principal, evaluate, principal_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,6 +131,9 @@ KNOB_TABLES = {
     "Mermaide/Stackelberg-v0": StackelbergEnv,
     "Mermaide/RepeatedStackelberg-v0": RepeatedStackelbergEnv,
     "Mermaide/StackelbergPOMDP-v0": StackelbergPOMDPEnv,
+    "Mermaide/IncentiveBandit-v0": IncentiveBanditEnv,
+    "Mermaide/StackelbergMarkov-v0": StackelbergMarkovEnv,
+    "Mermaide/IncentiveMDP-v0": IncentiveMDPEnv,
 }
 
 
@@ -140,6 +152,7 @@ NAMED_VALUES = {
     "`AgentSpec`": lambda: population("train").sample(np.random.default_rng(0)),
     "`AgentPopulation`": lambda: population("test-ood"),
     "`MatrixGame`": lambda: classic_game("commitment"),
+    "`MessageGame`": lambda: message_game("spm-pi", 3),
     "`GamePopulation`": lambda: game_population("train"),
     "`BayesianGamePopulation`": lambda: game_population("security"),
     "a pair `(A, B)`": lambda: (np.eye(2), 1.0 - np.eye(2)),

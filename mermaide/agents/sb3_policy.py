@@ -18,6 +18,10 @@ its next observation shows. Actions of policies with an action distribution (PPO
 MaskablePPO) are sampled from it with the game's generator, so games stay reproducible from
 their seed; value-based models (DQN, QR-DQN) and ARS act greedily. Recurrent policies are
 refused. Loaded models are cached by (algorithm, file, modification time).
+
+The file is SB3's own zip, and SB3's ``load`` unpickles parts of it (cloudpickle), so a
+crafted file runs code when it is loaded: load only models from a source you trust. (A
+mermaide principal's checkpoint is another format, read with no unpickling.)
 """
 
 from __future__ import annotations
@@ -57,7 +61,8 @@ def algorithm_class(name: str) -> Any:
 
 
 def load_model(algorithm: str, path: str | os.PathLike[str]) -> Any:
-    """Load (once per file version) a saved SB3 model of the given algorithm, on the CPU."""
+    """Load (once per file version) a saved SB3 model of the given algorithm, on the CPU.
+    SB3's zip is unpickled: a trusted-source format (module docstring)."""
     file = os.fspath(path)
     if not os.path.isfile(file) and os.path.isfile(file + ".zip"):
         file += ".zip"

@@ -32,11 +32,69 @@ from tqdm.auto import tqdm
 
 import mermaide  # noqa: F401  (registers the environments in worker processes)
 from mermaide.agents import AgentSpec
-from mermaide.bench.plan import Job
-from mermaide.bench.suite import NO_TASKS, POPULATION_FACTORIES, Heatmap, Reference, Suite
+from mermaide.bench.plan import Job, variants_of
+from mermaide.bench.suite import (
+    NO_TASKS,
+    POPULATION_FACTORIES,
+    Heatmap,
+    Reference,
+    Suite,
+    SuiteError,
+)
 from mermaide.bench.tasks import draw_tasks, fingerprint, fixed_training_set, task_generators
 from mermaide.principal import after_step, begin_episode, evaluate, make
 from mermaide.principal.base import monitor_keywords
+from mermaide.registry import UnknownNameError
+
+
+def make_game(suite: Suite, env_kwargs: dict[str, Any], population: Any) -> gym.Env:
+    """The suite's env with ``env_kwargs``, its tasks from ``population`` (a game without
+    tasks: from ``env_kwargs`` alone)."""
+    if suite.population_kind == NO_TASKS:
+        return gym.make(suite.env, **env_kwargs)
+    return gym.make(suite.env, **{**env_kwargs, suite.task_argument: population})
+
+
+def check_suite(suite: Suite) -> None:
+    """Build, once, everything the suite's jobs build (its populations, its env under every
+    sweep variant, each principal with its arguments), so that a bad suite is refused before
+    any run starts: a ``SuiteError`` naming the suite file, the key and the value."""
+
+    def refused(key: str, value: Any, error: Exception) -> SuiteError:
+        said = " ".join(str(error).split())  # one line, whatever the error's own shape
+        return SuiteError(f"suite {suite.source}: {key} = {value!r}: {said}")
+
+    if suite.env not in gym.registry:
+        games = sorted(i for i in gym.registry if i.startswith("Mermaide/"))
+        raise SuiteError(f"suite {suite.source}: env = {suite.env!r}: not a registered "
+                         f"Gymnasium id (mermaide's games: {games})")
+    try:
+        sets = task_sets(suite)
+    except Exception as error:
+        raise refused("populations", {"kind": suite.population_kind,
+                                      "train": suite.train_population,
+                                      "test": suite.test_population,
+                                      **suite.population_kwargs}, error) from error
+    for variant in variants_of(suite):
+        env_kwargs = {**suite.env_kwargs, **dict(variant)}
+        for population in (sets["train"], sets["test_population"]):
+            try:
+                env = make_game(suite, env_kwargs, population)
+                env.reset(seed=0)
+                env.close()
+            except Exception as error:
+                key, value = (("sweep", dict(variant)) if variant
+                              else ("env_kwargs", dict(suite.env_kwargs)))
+                raise refused(key, value, error) from error
+    for name in suite.principals:
+        kwargs = dict(suite.principal_kwargs.get(name, {}))
+        try:
+            make(suite.entry_point(name), **kwargs)
+        except UnknownNameError as error:
+            key = f"aliases.{name}" if name in suite.aliases else "principals"
+            raise refused(key, suite.entry_point(name), error) from error
+        except Exception as error:
+            raise refused(f"principal_kwargs.{name}", kwargs, error) from error
 
 
 def make_population(kind: str, name: str, **kwargs: Any) -> Any:
@@ -107,9 +165,7 @@ def run_job(job: Job, log_dir: Path | None = None, progress: bool = False) -> di
     seeds = _stream_seeds(job.seed)
 
     def make_env(population: Any) -> gym.Env:
-        if suite.population_kind == NO_TASKS:
-            return gym.make(suite.env, **env_kwargs)
-        return gym.make(suite.env, **{**env_kwargs, suite.task_argument: population})
+        return make_game(suite, env_kwargs, population)
 
     def env_fn() -> gym.Env:
         # A plain learner that ignores the population still trains on training agents.

@@ -35,8 +35,10 @@ class Job:
     def config(self) -> dict[str, Any]:
         """Everything that determines this job's numbers."""
         suite = self.suite.to_dict()
-        # What only names the runs or shapes the report (comparisons) is left out.
-        for key in ("principals", "seeds", "sweep", "description", "comparisons", "aliases"):
+        # What only names the runs or shapes the report (comparisons), or where the suite
+        # was read from, is left out.
+        for key in ("principals", "seeds", "sweep", "description", "comparisons", "aliases",
+                    "source"):
             suite.pop(key)
         # Left out at its default, so that runs stored before the key existed keep their hash.
         if suite["reference"] is None:
@@ -57,10 +59,15 @@ class Job:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def jobs_of(suite: Suite) -> list[Job]:
-    """The suite's jobs: every sweep variant x principal x seed, in that order."""
+def variants_of(suite: Suite) -> list[tuple[tuple[str, Any], ...]]:
+    """Every combination of the sweep's knob values, as ((knob, value), ...)."""
     variants: list[tuple[tuple[str, Any], ...]] = [()]
     for knob, values in suite.sweep.items():
         variants = [(*v, (knob, value)) for v in variants for value in values]
-    return [Job(suite, principal, seed, variant)
-            for variant in variants for principal in suite.principals for seed in suite.seeds]
+    return variants
+
+
+def jobs_of(suite: Suite) -> list[Job]:
+    """The suite's jobs: every sweep variant x principal x seed, in that order."""
+    return [Job(suite, principal, seed, variant) for variant in variants_of(suite)
+            for principal in suite.principals for seed in suite.seeds]

@@ -19,6 +19,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from mermaide.bench.backends import BACKENDS
+from mermaide.bench.job import check_suite
 from mermaide.bench.plan import jobs_of
 from mermaide.bench.report import write_report
 from mermaide.bench.store import finished
@@ -28,11 +29,13 @@ from mermaide.bench.suite import Suite
 def run_suite(suite: Suite, out: str | Path, workers: int = 2, backend: str = "local",
               resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Run every job of the suite (skipping finished ones with ``resume``), then write the
-    report. Returns a summary: jobs done, skipped and failed (with tracebacks)."""
+    report. Returns a summary: jobs done, skipped and failed (with tracebacks). A suite whose
+    env, populations or principals cannot be built raises ``SuiteError`` before any run."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {tuple(BACKENDS)}, got {backend!r}")
     if int(workers) != workers or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    check_suite(suite)  # a bad suite is refused before any run starts (SuiteError)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = jobs_of(suite)

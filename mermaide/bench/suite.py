@@ -66,7 +66,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,12 @@ NO_TASKS = "none"
 POPULATION_FACTORIES: Registry[Callable[..., Any]] = Registry("population kind")
 POPULATION_FACTORIES.register("agents", "mermaide.agents:population")
 POPULATION_FACTORIES.register("games", "mermaide.envs.stackelberg:game_population")
+
+
+class SuiteError(ValueError):
+    """A suite that cannot run: its message is one line naming the suite file, the key and
+    the value, and what is allowed. Raised before any run starts (the command line exits
+    with status 2)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,7 @@ class Suite:
     train_size: int | None = None  # a fixed training set of this many tasks (None: endless)
     aliases: Mapping[str, str] = field(default_factory=dict)  # name -> principal it runs
     reference: Reference | None = None  # None: Reference()'s defaults
+    source: str = "<dict>"  # the suite file, named by every error; no part of a run's config
 
     def entry_point(self, principal: str) -> str:
         """What ``principal`` (a name of ``principals``) builds: its alias target, or itself."""
@@ -158,7 +166,8 @@ class Suite:
         suite = dataclasses.replace(self, **changes)
         # Comparisons were checked against the file's principals; those that name a principal
         # the command line left out are skipped by the report, with a note.
-        _check(suite, comparisons=False)
+        with _naming(self.source):
+            _check(suite, comparisons=False)
         return suite
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,12 +200,35 @@ def load_suite(name_or_path: str, profile: str = "quick") -> Suite:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
     path = suite_path(name_or_path)
     with path.open("rb") as handle:
-        raw = tomllib.load(handle)
+        try:
+            raw = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as error:  # its message gives the line and column
+            raise SuiteError(f"suite {path}: not valid TOML: {error}") from None
     return suite_from_dict(raw, profile, source=str(path))
+
+
+@contextmanager
+def _naming(source: str) -> Iterator[None]:
+    """Refusals inside name the suite file, once, and are ``SuiteError``s."""
+    try:
+        yield
+    except ValueError as error:
+        message = str(error)
+        if not message.startswith(f"suite {source}"):
+            message = f"suite {source}: {message}"
+        raise SuiteError(message) from None
 
 
 def suite_from_dict(raw: Mapping[str, Any], profile: str = "quick",
                     source: str = "<dict>") -> Suite:
+    """The suite of a parsed suite file (``source`` names it in every error), with the
+    ``profile``'s overrides; everything the file can get wrong without building a game or a
+    principal is refused here (``mermaide.bench.job.check_suite`` builds them)."""
+    with _naming(source):
+        return _suite_from_dict(raw, profile, source)
+
+
+def _suite_from_dict(raw: Mapping[str, Any], profile: str, source: str) -> Suite:
     data = copy.deepcopy(dict(raw))
     profiles = data.pop("profiles", {})
     if profile != "quick" or "quick" in profiles:
@@ -221,10 +253,10 @@ def suite_from_dict(raw: Mapping[str, Any], profile: str = "quick",
         reference = data.pop("reference", None)
         suite = Suite(
             name=data.pop("name"),
-            env=data.pop("env"),
-            principals=tuple(data.pop("principals")),
-            seeds=tuple(int(s) for s in data.pop("seeds")),
-            shots=tuple(int(k) for k in data.pop("shots")),
+            env=_text("env", data.pop("env")),
+            principals=_names("principals", data.pop("principals")),
+            seeds=_integers("seeds", data.pop("seeds"), 0),
+            shots=_integers("shots", data.pop("shots"), 0),
             population_kind=populations.pop("kind", "agents"),
             train_population=populations.pop("train"),
             test_population=populations.pop("test"),
@@ -232,16 +264,20 @@ def suite_from_dict(raw: Mapping[str, Any], profile: str = "quick",
             population_kwargs=populations,
             task_argument=data.pop("task_argument", "agent"),
             description=data.pop("description", ""),
-            env_kwargs=data.pop("env_kwargs", {}),
-            evaluation=Evaluation(**data.pop("evaluation", {})),
-            principal_kwargs=data.pop("principal_kwargs", {}),
+            env_kwargs=_table("env_kwargs", data.pop("env_kwargs", {})),
+            evaluation=Evaluation(**_table("evaluation", data.pop("evaluation", {}))),
+            principal_kwargs={name: _table(f"principal_kwargs.{name}", kwargs) for name, kwargs
+                              in _table("principal_kwargs",
+                                        data.pop("principal_kwargs", {})).items()},
             heatmap=None if heatmap is None else Heatmap(
                 **{**heatmap, "betas": tuple(heatmap.get("betas", Heatmap.betas))}),
-            sweep={k: tuple(v) for k, v in data.pop("sweep", {}).items()},
+            sweep={k: _values(f"sweep.{k}", v)
+                   for k, v in _table("sweep", data.pop("sweep", {})).items()},
             comparisons=_comparisons(data.pop("comparisons", [])),
-            aliases=dict(data.pop("aliases", {})),
+            aliases=_table("aliases", data.pop("aliases", {})),
             reference=None if reference is None else Reference(**reference),
             profile=profile,
+            source=source,
         )
     except KeyError as missing:
         raise ValueError(f"suite {source} lacks the required key {missing}") from None
@@ -251,6 +287,39 @@ def suite_from_dict(raw: Mapping[str, Any], profile: str = "quick",
         raise ValueError(f"suite {source} has unknown keys {sorted(data)}")
     _check(suite)
     return suite
+
+
+def _text(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _names(key: str, value: Any) -> tuple[str, ...]:
+    # A string is refused, not split: principals = "none" would run 'n', 'o', 'n', 'e'.
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ValueError(f"{key} must be a list of names, got {value!r}")
+    return tuple(_text(f"{key}[{i}]", name) for i, name in enumerate(value))
+
+
+def _integers(key: str, value: Any, low: int) -> tuple[int, ...]:
+    # Integers only: 0.5 or "3" are refused, not rounded or parsed.
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ValueError(f"{key} must be a list of integers >= {low}, got {value!r}")
+    return tuple(check_int(f"{key}[{i}]", item, low) for i, item in enumerate(value))
+
+
+def _values(key: str, value: Any) -> tuple[Any, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ValueError(f"{key} must be a list of values, got {value!r}")
+    return tuple(value)
+
+
+def _table(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{key} must be a table (a [{key}] section or {{...}}), got "
+                         f"{value!r}")
+    return dict(value)
 
 
 def _train_size(value: Any) -> int | None:
@@ -274,6 +343,9 @@ def _comparisons(value: Any) -> tuple[tuple[str, str], ...]:
 def _check(suite: Suite, comparisons: bool = True) -> None:
     if not suite.principals:
         raise ValueError("principals must name at least one principal, got none")
+    _names("principals", suite.principals)
+    _integers("seeds", suite.seeds, 0)
+    _integers("shots", suite.shots, 0)
     if not suite.seeds:
         raise ValueError("seeds must hold at least one seed, got none")
     if len(set(suite.seeds)) != len(suite.seeds):
@@ -295,10 +367,8 @@ def _check(suite: Suite, comparisons: bool = True) -> None:
             check_int("reference.rounds", rounds, 1)
     evaluation = suite.evaluation
     for name in ("tasks", "episodes", "curve_points", "curve_tasks"):
-        if getattr(evaluation, name) < 1:
-            raise ValueError(f"evaluation.{name} must be >= 1, got {getattr(evaluation, name)}")
-    if evaluation.train_steps < 0:
-        raise ValueError(f"evaluation.train_steps must be >= 0, got {evaluation.train_steps}")
+        check_int(f"evaluation.{name}", getattr(evaluation, name), 1)
+    check_int("evaluation.train_steps", evaluation.train_steps, 0)
     check_int("evaluation.task_seed", evaluation.task_seed, 0)
     for key, values in suite.sweep.items():
         if len(values) == 0:

@@ -22,7 +22,32 @@ from mermaide.envs.games import (
     game_population,
     security_game,
 )
+from mermaide.envs.incentive_bandit import (
+    IncentiveBanditCore,
+    IncentiveBanditEnv,
+    IncentiveBanditKnobs,
+    IncentiveBanditParallelEnv,
+    IncentiveBanditVectorEnv,
+    IncentiveTask,
+    encode_transfers,
+    incentive_bandit_aec,
+    incentive_bandit_parallel,
+)
+from mermaide.envs.incentive_mdp import (
+    IncentiveGame,
+    IncentiveMDPEnv,
+    IncentiveMDPParallelEnv,
+    IncentiveMDPVectorEnv,
+    incentive_mdp_parallel,
+)
 from mermaide.envs.knobs import OBSERVES_PAYOFFS, Knobs
+from mermaide.envs.message_games import (
+    MESSAGE_GAMES,
+    MessageGame,
+    MessageGameValues,
+    message_game,
+    message_game_values,
+)
 from mermaide.envs.parallel import TwoPlayerParallelEnv
 from mermaide.envs.repeated_stackelberg import (
     LOGIT_SCALE,
@@ -46,6 +71,13 @@ from mermaide.envs.stackelberg import (
     StackelbergKnobs,
     StackelbergVectorEnv,
     stackelberg_aec,
+)
+from mermaide.envs.stackelberg_markov import (
+    MarkovGame,
+    StackelbergMarkovEnv,
+    StackelbergMarkovParallelEnv,
+    StackelbergMarkovVectorEnv,
+    stackelberg_markov_parallel,
 )
 from mermaide.envs.stackelberg_pomdp import (
     CRITIC_PREFIX,
@@ -83,6 +115,21 @@ _ENVIRONMENTS: list[dict[str, Any]] = [
         entry_point="mermaide.envs.stackelberg_pomdp:StackelbergPOMDPEnv",
         vector_entry_point="mermaide.envs.stackelberg_pomdp:StackelbergPOMDPVectorEnv",
     ),
+    dict(
+        id="Mermaide/StackelbergMarkov-v0",
+        entry_point="mermaide.envs.stackelberg_markov:StackelbergMarkovEnv",
+        vector_entry_point="mermaide.envs.stackelberg_markov:StackelbergMarkovVectorEnv",
+    ),
+    dict(
+        id="Mermaide/IncentiveMDP-v0",
+        entry_point="mermaide.envs.incentive_mdp:IncentiveMDPEnv",
+        vector_entry_point="mermaide.envs.incentive_mdp:IncentiveMDPVectorEnv",
+    ),
+    dict(
+        id="Mermaide/IncentiveBandit-v0",
+        entry_point="mermaide.envs.incentive_bandit:IncentiveBanditEnv",
+        vector_entry_point="mermaide.envs.incentive_bandit:IncentiveBanditVectorEnv",
+    ),
 ]
 
 for _spec in _ENVIRONMENTS:
@@ -92,6 +139,7 @@ for _spec in _ENVIRONMENTS:
 __all__ = [
     "CRITIC_PREFIX",
     "LOGIT_SCALE",
+    "MESSAGE_GAMES",
     "OBSERVES_PAYOFFS",
     "POMDP_GAMES",
     "ActorObservation",
@@ -103,8 +151,21 @@ __all__ = [
     "BayesianGamePopulation",
     "CommitmentGrid",
     "GamePopulation",
+    "IncentiveBanditCore",
+    "IncentiveBanditEnv",
+    "IncentiveBanditKnobs",
+    "IncentiveBanditParallelEnv",
+    "IncentiveBanditVectorEnv",
+    "IncentiveGame",
+    "IncentiveMDPEnv",
+    "IncentiveMDPParallelEnv",
+    "IncentiveMDPVectorEnv",
+    "IncentiveTask",
     "Knobs",
+    "MarkovGame",
     "MatrixGame",
+    "MessageGame",
+    "MessageGameValues",
     "RepeatedStackelbergCore",
     "RepeatedStackelbergEnv",
     "RepeatedStackelbergKnobs",
@@ -114,6 +175,9 @@ __all__ = [
     "StackelbergAECEnv",
     "StackelbergEnv",
     "StackelbergKnobs",
+    "StackelbergMarkovEnv",
+    "StackelbergMarkovParallelEnv",
+    "StackelbergMarkovVectorEnv",
     "StackelbergPOMDPCore",
     "StackelbergPOMDPEnv",
     "StackelbergPOMDPKnobs",
@@ -127,8 +191,14 @@ __all__ = [
     "as_principal_env",
     "bandit_aec",
     "bandit_parallel",
+    "encode_transfers",
     "game_population",
+    "incentive_bandit_aec",
+    "incentive_bandit_parallel",
+    "incentive_mdp_parallel",
     "is_critic_key",
+    "message_game",
+    "message_game_values",
     "preset_values",
     "repeated_stackelberg_aec",
     "repeated_stackelberg_parallel",
@@ -136,6 +206,7 @@ __all__ = [
     "simplex_grid",
     "solve",
     "stackelberg_aec",
+    "stackelberg_markov_parallel",
     "stackelberg_pomdp_aec",
     "stackelberg_pomdp_parallel",
 ]

@@ -39,6 +39,11 @@ _PRINCIPALS = {
     "mermaide": "mermaide.principal.mermaide:Mermaide",
     "stackelberg-lp": "mermaide.principal.stackelberg_lp:StackelbergLP",
     "stackelberg-pomdp": "mermaide.principal.stackelberg_pomdp:StackelbergPOMDP",
+    "pbrl": "mermaide.principal.pbrl:PBRL",
+    "ipa": "mermaide.principal.ipa:IPA",
+    "dogan-eps": "mermaide.principal.dogan:DoganEpsilon",
+    "steer-margin": "mermaide.principal.steer_margin:SteerMargin",
+    "oracle": "mermaide.principal.oracle:Oracle",
 }
 for _name, _entry_point in _PRINCIPALS.items():
     register_principal(_name, _entry_point)

@@ -55,7 +55,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from mermaide.checks import check_int, check_number
+from mermaide.checks import (
+    CheckpointError,
+    check_int,
+    check_number,
+    other_principal,
+    reading_checkpoint,
+)
 from mermaide.principal.base import EnvFn, TaskDistribution
 from mermaide.principal.evaluation import evaluate
 
@@ -115,11 +121,24 @@ class Heuristic:
             json.dump({"principal": self.name, **self.params()}, file)
 
     def load(self, path: str) -> None:
-        with open(path) as file:
-            saved = json.load(file)
-        if saved.pop("principal", None) != self.name:
-            raise ValueError(f"{path!r} does not hold a {self.name!r} principal")
-        self.__init__(**saved)  # type: ignore[misc]
+        """Replace this principal's parameters by the ones saved at ``path`` (a JSON object:
+        ``"principal"`` and every entry of ``params()``); a bad file raises
+        ``CheckpointError`` and changes nothing (a new heuristic is built and checked, then
+        adopted)."""
+        with reading_checkpoint(path):
+            with open(path, encoding="utf-8") as file:
+                saved = json.load(file)
+            if not isinstance(saved, dict) or saved.get("principal") != self.name:
+                found = (saved.get("principal") if isinstance(saved, dict)
+                         else type(saved).__name__)
+                raise other_principal(path, found, self.name)
+            params = {key: value for key, value in saved.items() if key != "principal"}
+            loaded = type(self)(**params)
+            missing = sorted(set(loaded.params()) - set(params))
+            if missing:
+                raise CheckpointError(f"{path!r} has no entry {missing[0]!r} (a {self.name!r} "
+                                      f"checkpoint holds {sorted(loaded.params())})")
+        self.__dict__.update(loaded.__dict__)
 
 
 class NoIntervention(Heuristic):

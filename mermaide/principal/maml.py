@@ -56,7 +56,7 @@ from stable_baselines3.common.logger import Logger
 from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
-from mermaide.checks import check_bool, check_int
+from mermaide.checks import check_bool, check_int, reading_checkpoint
 from mermaide.principal.base import EnvFn, TaskDistribution
 from mermaide.principal.monitor import Progress, TrainingMonitor
 from mermaide.principal.reinforce import ReinforceConfig
@@ -420,8 +420,8 @@ class MAML:
             raise RuntimeError(f"{self.name!r} has no policy yet: call meta_train or load first")
         return self.learner
 
-    def _build(self, encoder: Encoder, space: ActionSpace) -> MetaLearner:
-        c = self.config
+    @staticmethod
+    def _build(encoder: Encoder, space: ActionSpace, c: MAMLConfig) -> MetaLearner:
         return MetaLearner(Policy.build(encoder, space, c.policy, c.hidden_size, c.history), c)
 
     def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
@@ -437,7 +437,7 @@ class MAML:
                                                         self.learner.policy.space):
             torch.manual_seed(seed)
             self.obs_dim = obs_dim
-            self.learner = self._build(IdentityEncoder(obs_dim), space)
+            self.learner = self._build(IdentityEncoder(obs_dim), space, self.config)
         support, query = meta_batch_games(env_fn, key, probe.spec, self.config)
         draw = task_source(support, population, probe, key, self.config.meta_batch, self.rng)
         try:
@@ -475,11 +475,15 @@ class MAML:
             "rng": generator_state(self.rng)})
 
     def load(self, path: str) -> None:
+        """Replace this principal by the one saved at ``path``; a bad file raises
+        ``CheckpointError`` and changes nothing (everything is built before any is kept)."""
         saved = load_checkpoint(path, self.name)
-        self.config = MAMLConfig(**saved["config"])
-        learner = self._build(IdentityEncoder(saved["obs_dim"]),
-                              ActionSpace.from_description(saved["action_space"]))
-        learner.policy.net.load_state_dict(saved["policy"])
-        learner.inner.load_state_dict(saved["inner"])
-        self.learner, self.obs_dim = learner, int(saved["obs_dim"])
-        self.rng = generator_from(saved["rng"])
+        with reading_checkpoint(path):
+            config = MAMLConfig(**saved["config"])
+            obs_dim = check_int("obs_dim", saved["obs_dim"], 1)
+            learner = self._build(IdentityEncoder(obs_dim),
+                                  ActionSpace.from_description(saved["action_space"]), config)
+            learner.policy.net.load_state_dict(saved["policy"])
+            learner.inner.load_state_dict(saved["inner"])
+            rng = generator_from(saved["rng"])
+        self.config, self.learner, self.obs_dim, self.rng = config, learner, obs_dim, rng

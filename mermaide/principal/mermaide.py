@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.logger import Logger
 
-from mermaide.checks import check_int
+from mermaide.checks import check_int, reading_checkpoint
 from mermaide.principal.base import EnvFn, TaskDistribution
 from mermaide.principal.maml import (
     MAMLConfig,
@@ -99,8 +99,8 @@ class Mermaide:
             raise RuntimeError(f"{self.name!r} has no policy yet: call meta_train or load first")
         return self.world_model, self.learner
 
-    def _build(self, model: AgentWorldModel, space: ActionSpace) -> MetaLearner:
-        c = self.config
+    @staticmethod
+    def _build(model: AgentWorldModel, space: ActionSpace, c: MermaideConfig) -> MetaLearner:
         policy = Policy.build(WorldModelEncoder(model, fine_tune=c.fine_tune_model), space,
                               c.policy, c.hidden_size, c.history)
         return MetaLearner(policy, c)
@@ -124,7 +124,7 @@ class Mermaide:
             model, used = pretrain_world_model(env_fn, population, self.config, seed,
                                                n_actions, space.space, steps, monitor)
             self.world_model, self.obs_dim = model, obs_dim
-            self.learner = self._build(model, space)
+            self.learner = self._build(model, space, self.config)
         support, query = meta_batch_games(env_fn, key, probe.spec, self.config)
         draw = task_source(support, population, probe, key, self.config.meta_batch, self.rng)
         try:
@@ -165,13 +165,18 @@ class Mermaide:
             "rng": generator_state(self.rng)})
 
     def load(self, path: str) -> None:
+        """Replace this principal by the one saved at ``path``; a bad file raises
+        ``CheckpointError`` and changes nothing (everything is built before any is kept)."""
         saved = load_checkpoint(path, self.name)
-        self.config = config = MermaideConfig(**saved["config"])
-        model = AgentWorldModel(saved["obs_dim"], saved["n_agent_actions"], config.world_model,
-                                ActionSpace.from_description(saved["action_space"]))
-        model.load_state_dict(saved["world_model"])
-        learner = self._build(model, ActionSpace.from_description(saved["action_space"]))
-        learner.policy.net.load_state_dict(saved["policy"])
-        learner.inner.load_state_dict(saved["inner"])
-        self.world_model, self.learner, self.obs_dim = model, learner, int(saved["obs_dim"])
-        self.rng = generator_from(saved["rng"])
+        with reading_checkpoint(path):
+            config = MermaideConfig(**saved["config"])
+            obs_dim = check_int("obs_dim", saved["obs_dim"], 1)
+            space = ActionSpace.from_description(saved["action_space"])
+            model = AgentWorldModel(obs_dim, saved["n_agent_actions"], config.world_model, space)
+            model.load_state_dict(saved["world_model"])
+            learner = self._build(model, space, config)
+            learner.policy.net.load_state_dict(saved["policy"])
+            learner.inner.load_state_dict(saved["inner"])
+            rng = generator_from(saved["rng"])
+        self.config, self.world_model, self.learner = config, model, learner
+        self.obs_dim, self.rng = obs_dim, rng

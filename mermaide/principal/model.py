@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.logger import Logger
 
-from mermaide.checks import check_int
+from mermaide.checks import check_int, reading_checkpoint
 from mermaide.principal.base import EnvFn, TaskDistribution
 from mermaide.principal.monitor import Progress, TrainingMonitor
 from mermaide.principal.reinforce import ReinforceConfig, reinforce_adapt, train_reinforce
@@ -77,8 +77,8 @@ class AgentModel:
             raise RuntimeError(f"{self.name!r} has no policy yet: call meta_train or load first")
         return self.world_model, self.policy
 
-    def _build(self, model: AgentWorldModel, space: ActionSpace) -> Policy:
-        c = self.config
+    @staticmethod
+    def _build(model: AgentWorldModel, space: ActionSpace, c: ModelConfig) -> Policy:
         return Policy.build(WorldModelEncoder(model), space, c.policy, c.hidden_size, c.history,
                             c.critic)
 
@@ -100,7 +100,7 @@ class AgentModel:
             model, used = pretrain_world_model(env_fn, population, c, seed, n_actions,
                                                space.space, steps, monitor)
             self.world_model, self.obs_dim = model, obs_dim
-            self.policy = self._build(model, space)
+            self.policy = self._build(model, space, c)
             self.optimizer = None
         if self.optimizer is None:
             assert self.policy is not None
@@ -145,14 +145,18 @@ class AgentModel:
             "rng": generator_state(self.rng)})
 
     def load(self, path: str) -> None:
+        """Replace this principal by the one saved at ``path``; a bad file raises
+        ``CheckpointError`` and changes nothing (everything is built before any is kept)."""
         saved = load_checkpoint(path, self.name)
-        config = ModelConfig(**saved["config"])
-        model = AgentWorldModel(saved["obs_dim"], saved["n_agent_actions"], config.world_model,
-                                ActionSpace.from_description(saved["action_space"]))
-        model.load_state_dict(saved["world_model"])
-        self.config = config
-        policy = self._build(model, ActionSpace.from_description(saved["action_space"]))
-        policy.net.load_state_dict(saved["policy"])
-        self.world_model, self.policy, self.obs_dim = model, policy, int(saved["obs_dim"])
+        with reading_checkpoint(path):
+            config = ModelConfig(**saved["config"])
+            obs_dim = check_int("obs_dim", saved["obs_dim"], 1)
+            space = ActionSpace.from_description(saved["action_space"])
+            model = AgentWorldModel(obs_dim, saved["n_agent_actions"], config.world_model, space)
+            model.load_state_dict(saved["world_model"])
+            policy = self._build(model, space, config)
+            policy.net.load_state_dict(saved["policy"])
+            rng = generator_from(saved["rng"])
+        self.config, self.world_model, self.policy, self.obs_dim = config, model, policy, obs_dim
         self.optimizer = None
-        self.rng = generator_from(saved["rng"])
+        self.rng = rng

@@ -20,7 +20,13 @@ import torch
 from stable_baselines3.common.logger import Logger
 from torch import nn
 
-from mermaide.checks import check_bool, check_choice, check_int, check_number
+from mermaide.checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    reading_checkpoint,
+)
 from mermaide.principal.base import EnvFn, TaskDistribution
 from mermaide.principal.monitor import Progress, TrainingMonitor
 from mermaide.principal.toolkit import (
@@ -258,12 +264,17 @@ class Reinforce:
             "rng": generator_state(self.rng)})
 
     def load(self, path: str) -> None:
+        """Replace this principal by the one saved at ``path``; a bad file raises
+        ``CheckpointError`` and changes nothing (everything is built before any is kept)."""
         saved = load_checkpoint(path, self.name)
-        config = ReinforceConfig(**saved["config"])
-        space = ActionSpace.from_description(saved["action_space"])
-        policy = Policy.build(IdentityEncoder(saved["obs_dim"]), space, config.policy,
-                              config.hidden_size, config.history, config.critic)
-        policy.net.load_state_dict(saved["policy"])
-        self.config, self.policy, self.obs_dim = config, policy, int(saved["obs_dim"])
+        with reading_checkpoint(path):
+            config = ReinforceConfig(**saved["config"])
+            obs_dim = check_int("obs_dim", saved["obs_dim"], 1)
+            space = ActionSpace.from_description(saved["action_space"])
+            policy = Policy.build(IdentityEncoder(obs_dim), space, config.policy,
+                                  config.hidden_size, config.history, config.critic)
+            policy.net.load_state_dict(saved["policy"])
+            rng = generator_from(saved["rng"])
+        self.config, self.policy, self.obs_dim = config, policy, obs_dim
         self.optimizer = None
-        self.rng = generator_from(saved["rng"])
+        self.rng = rng

@@ -7,6 +7,9 @@ for exactly K episodes: an on-policy algorithm is rebuilt with a rollout of K ep
 takes one update on them, not a rollout of ``n_steps`` that would run past K episodes) and
 the trained parameters are copied in; an off-policy one just learns for K episodes' steps.
 ``act`` is ``predict(..., deterministic=True)``; a recurrent policy's LSTM state is the state.
+``save`` writes the policy's and optimiser's parameters, the spaces and a JSON of the
+constructor arguments (``toolkit.save_checkpoint``), not SB3's zip: loading it unpickles
+nothing, where SB3's ``load`` unpickles parts of its zip (a trusted-source format).
 """
 
 from __future__ import annotations
@@ -14,19 +17,20 @@ from __future__ import annotations
 import inspect
 import io
 import json
-import zipfile
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
+from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from mermaide.agents.sb3_policy import algorithm_class
-from mermaide.checks import check_int
+from mermaide.checks import check_int, reading_checkpoint
 from mermaide.principal.base import EnvFn, TaskDistribution
 from mermaide.principal.evaluation import PopulationTasks, task_key
-from mermaide.principal.toolkit import check_steps_seed
+from mermaide.principal.toolkit import check_steps_seed, load_checkpoint, save_checkpoint
 
 
 class _EpisodeLength(gym.Wrapper):
@@ -142,25 +146,117 @@ class SB3Principal:
         return twin
 
     def save(self, path: str) -> None:
-        """One zip: SB3's own archive plus our metadata."""
-        buffer = io.BytesIO()
-        self._model().save(buffer)
-        meta = {"principal": "sb3", "algorithm": self.algorithm, "policy": self.policy,
-                "episode_length": self.episode_length, "seed": self.seed}
-        with zipfile.ZipFile(path, "w") as archive:
-            archive.writestr("sb3.zip", buffer.getvalue())
-            archive.writestr("mermaide.json", json.dumps(meta))
+        """One file of tensors and plain data (``toolkit.save_checkpoint``): the policy's
+        and its optimiser's parameters, the spaces, and a JSON of the constructor arguments.
+        Not SB3's zip, whose ``load`` unpickles (cloudpickle) and so can run code."""
+        model = self._model()
+        constructor = {"algorithm": self.algorithm, "policy": self.policy,
+                       "algorithm_kwargs": self.algorithm_kwargs}
+        try:
+            constructor_json = json.dumps(constructor, default=_class_to_json)
+        except TypeError as error:
+            raise ValueError(f"sb3:{self.algorithm} can save only JSON constructor arguments "
+                             f"(and torch.nn / torch.optim classes): {error}") from error
+        save_checkpoint(path, "sb3", {
+            "constructor": constructor_json,
+            "observation_space": space_to_data(model.observation_space),
+            "action_space": space_to_data(model.action_space),
+            "parameters": model.get_parameters(), "num_timesteps": int(model.num_timesteps),
+            "episode_length": self.episode_length, "seed": self.seed})
 
     def load(self, path: str) -> None:
-        with zipfile.ZipFile(path) as archive:
-            meta = json.loads(archive.read("mermaide.json"))
-            model_bytes = archive.read("sb3.zip")
-        if meta.get("principal") != "sb3":
-            raise ValueError(f"{path!r} does not hold an SB3 principal")
-        self.algorithm, self.policy = meta["algorithm"], meta["policy"]
-        self.cls = algorithm_class(self.algorithm)
-        self.episode_length, self.seed = meta["episode_length"], meta["seed"]
-        self.model = self.cls.load(io.BytesIO(model_bytes))
+        """Replace this principal by the one ``save`` wrote to ``path``, with no unpickling
+        (``torch.load(weights_only=True)`` and ``json.loads``); a bad file raises
+        ``CheckpointError`` and changes nothing."""
+        saved = load_checkpoint(path, "sb3")
+        with reading_checkpoint(path):
+            constructor = json.loads(saved["constructor"], object_hook=_class_from_json)
+            loaded = SB3Principal(constructor["algorithm"], constructor["policy"],
+                                  **constructor["algorithm_kwargs"])
+            loaded.seed = check_int("seed", saved["seed"], 0)
+            loaded.episode_length = check_int("episode_length", saved["episode_length"], 0)
+            # SB3's own load builds a model this way: the algorithm without an env, told its
+            # spaces, then set up; the parameters replace the fresh ones.
+            model = loaded.cls(loaded.policy, env=None, seed=loaded.seed, verbose=0,
+                               _init_setup_model=False, **loaded.algorithm_kwargs)
+            model.observation_space = space_from_data(saved["observation_space"])
+            model.action_space = space_from_data(saved["action_space"])
+            model.n_envs = 1
+            model._setup_model()
+            parameters = saved["parameters"]
+            # set_parameters reads a string as the path of an SB3 zip: only a dict will do.
+            if not isinstance(parameters, dict):
+                raise ValueError(f"parameters must be a dict of state dicts, got "
+                                 f"{type(parameters).__name__}")
+            model.set_parameters(parameters, exact_match=True)
+            model.num_timesteps = check_int("num_timesteps", saved["num_timesteps"], 0)
+            loaded.model = model
+        self.__dict__.update(loaded.__dict__)
+
+
+# --- plain data for what a checkpoint stores ---------------------------------------------------
+
+
+def _class_to_json(value: Any) -> dict[str, str]:
+    """A torch.nn or torch.optim class (``policy_kwargs=dict(activation_fn=nn.Tanh)``) as
+    its name: loading looks the name up in that module, and imports nothing else."""
+    if isinstance(value, type):
+        name = value.__name__
+        for key, module, base in _CLASS_MODULES:
+            if issubclass(value, base) and getattr(module, name, None) is value:
+                return {key: name}
+    raise TypeError(f"{value!r} is not JSON serialisable")
+
+
+def _class_from_json(data: dict[str, Any]) -> Any:
+    if len(data) == 1:
+        for key, module, base in _CLASS_MODULES:
+            if key in data:
+                found = getattr(module, str(data[key]), None)
+                if not (isinstance(found, type) and issubclass(found, base)):
+                    raise ValueError(f"{data[key]!r} is not a class of {key}")
+                return found
+    return data
+
+
+_CLASS_MODULES = (("torch.nn", torch.nn, torch.nn.Module),
+                  ("torch.optim", torch.optim, torch.optim.Optimizer))
+
+
+def space_to_data(space: gym.Space) -> dict[str, Any]:
+    """A Gymnasium space as tensors and plain data (what ``space_from_data`` reads back)."""
+    if isinstance(space, spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    if isinstance(space, spaces.Box):
+        return {"type": "Box", "low": torch.from_numpy(np.array(space.low)),
+                "high": torch.from_numpy(np.array(space.high)), "dtype": str(space.dtype)}
+    if isinstance(space, spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": space.nvec.tolist()}
+    if isinstance(space, spaces.MultiBinary):
+        return {"type": "MultiBinary", "n": np.asarray(space.n).tolist()}
+    if isinstance(space, spaces.Dict):
+        return {"type": "Dict", "spaces": {key: space_to_data(sub)
+                                           for key, sub in space.spaces.items()}}
+    raise ValueError(f"sb3 principals save Discrete, Box, MultiDiscrete, MultiBinary and Dict "
+                     f"spaces, got {space}")
+
+
+def space_from_data(data: dict[str, Any]) -> gym.Space:
+    kind = data["type"]
+    if kind == "Discrete":
+        return spaces.Discrete(check_int("n", data["n"], 1), start=int(data["start"]))
+    if kind == "Box":
+        low, high = data["low"], data["high"]
+        if not (isinstance(low, torch.Tensor) and isinstance(high, torch.Tensor)):
+            raise ValueError(f"a Box's low and high must be tensors, got {type(low).__name__}")
+        return spaces.Box(low.numpy(), high.numpy(), dtype=np.dtype(data["dtype"]))
+    if kind == "MultiDiscrete":
+        return spaces.MultiDiscrete(data["nvec"])
+    if kind == "MultiBinary":
+        return spaces.MultiBinary(data["n"])
+    if kind == "Dict":
+        return spaces.Dict({key: space_from_data(sub) for key, sub in data["spaces"].items()})
+    raise ValueError(f"unknown space type {kind!r}")
 
 
 def ppo(**kwargs: Any) -> SB3Principal:

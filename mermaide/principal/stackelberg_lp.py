@@ -49,7 +49,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from mermaide.checks import check_choice, check_int, check_number
+from mermaide.checks import (
+    check_choice,
+    check_int,
+    check_number,
+    other_principal,
+    reading_checkpoint,
+)
 from mermaide.envs import LOGIT_SCALE, OBSERVES_PAYOFFS, MatrixGame, solve
 from mermaide.principal.base import EnvFn, TaskDistribution
 
@@ -81,7 +87,19 @@ class GameLayout:
     menu: tuple[tuple[int, tuple[float, ...]], ...] = ()
 
     def __post_init__(self) -> None:
+        # A layout read back from a file is checked as a whole here: sizes that disagree
+        # would only fail at the first act, far from the file that caused them.
         check_choice("action", self.action, ACTION_KINDS)
+        check_int("m", self.m, 1)
+        check_int("n", self.n, 1)
+        expected = 2 * self.n + self.m + 4 + 2 * self.m * self.n
+        if self.obs_dim != expected:
+            raise ValueError(f"obs_dim must be {expected} for a {self.m}x{self.n} game that "
+                             f"shows the agent's payoffs, got {self.obs_dim!r}")
+        for k, x in self.menu:
+            if len(x) != self.m:
+                raise ValueError(f"menu entry {k} must be a strategy of length {self.m}, got "
+                                 f"{len(x)} entries")
 
     @property
     def a_slice(self) -> slice:
@@ -226,10 +244,17 @@ class StackelbergLP:
                       file)
 
     def load(self, path: str) -> None:
-        with open(path) as file:
-            saved = json.load(file)
-        if not isinstance(saved, dict) or saved.get("principal") != self.name:
-            raise ValueError(f"{path!r} does not hold a {self.name!r} principal")
-        self.config = StackelbergLPConfig(**saved["config"])
-        layout = saved["layout"]
-        self._set_layout(None if layout is None else GameLayout.from_dict(layout))
+        """Replace this principal by the one saved at ``path`` (JSON); a bad file raises
+        ``CheckpointError`` and changes nothing."""
+        with reading_checkpoint(path):
+            with open(path, encoding="utf-8") as file:
+                saved = json.load(file)
+            if not isinstance(saved, dict) or saved.get("principal") != self.name:
+                found = (saved.get("principal") if isinstance(saved, dict)
+                         else type(saved).__name__)
+                raise other_principal(path, found, self.name)
+            config = StackelbergLPConfig(**saved["config"])
+            layout = None if saved["layout"] is None else GameLayout.from_dict(saved["layout"])
+            loaded = StackelbergLP(config.tie_tolerance)
+            loaded._set_layout(layout)
+        self.config, self.layout, self._menu = loaded.config, loaded.layout, loaded._menu

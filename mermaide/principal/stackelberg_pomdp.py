@@ -34,7 +34,7 @@ import torch
 from stable_baselines3.common.logger import Logger
 from torch import Tensor, nn
 
-from mermaide.checks import check_bool, check_int, check_number
+from mermaide.checks import check_bool, check_int, check_number, reading_checkpoint
 from mermaide.principal.base import EnvFn, TaskDistribution
 from mermaide.principal.monitor import Progress, TrainingMonitor
 from mermaide.principal.toolkit import (
@@ -368,13 +368,18 @@ class StackelbergPOMDP:
             "critic": critic.state_dict(), "rng": generator_state(self.rng)})
 
     def load(self, path: str) -> None:
+        """Replace this principal by the one saved at ``path``; a bad file raises
+        ``CheckpointError`` and changes nothing (everything is built before any is kept)."""
         saved = load_checkpoint(path, self.name)
-        config = StackelbergPOMDPConfig(**saved["config"])
-        layout = ObservationLayout.from_description(saved["layout"])
-        policy = build_actor(layout, ActionSpace.from_description(saved["action_space"]), config)
-        policy.net.load_state_dict(saved["policy"])
-        critic = build_critic(layout, config)
-        critic.load_state_dict(saved["critic"])
+        with reading_checkpoint(path):
+            config = StackelbergPOMDPConfig(**saved["config"])
+            layout = ObservationLayout.from_description(saved["layout"])
+            policy = build_actor(layout, ActionSpace.from_description(saved["action_space"]),
+                                 config)
+            policy.net.load_state_dict(saved["policy"])
+            critic = build_critic(layout, config)
+            critic.load_state_dict(saved["critic"])
+            rng = generator_from(saved["rng"])
         self.config, self.layout, self.policy, self.critic = config, layout, policy, critic
         self.optimizer = None
-        self.rng = generator_from(saved["rng"])
+        self.rng = rng

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import pickle
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,7 +43,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from mermaide.agents import AgentBatch
-from mermaide.checks import check_int
+from mermaide.checks import CheckpointError, check_int, other_principal, reading_checkpoint
 from mermaide.envs import is_critic_key
 from mermaide.principal.base import EnvFn, TaskDistribution
 from mermaide.principal.evaluation import task_key
@@ -958,11 +960,31 @@ def save_checkpoint(path: str, name: str, payload: dict[str, Any]) -> None:
     torch.save({"principal": name, **payload}, path)
 
 
+def read_tensors(path: str | os.PathLike[str]) -> Any:
+    """What ``torch.save`` wrote to ``path``, if it is tensors and plain data only: loading
+    never unpickles an arbitrary object (``weights_only=True``). Raises ``CheckpointError``
+    for any other file."""
+    with reading_checkpoint(path):
+        try:
+            saved = torch.load(path, weights_only=True)
+        except pickle.UnpicklingError as error:
+            if "weights only" not in str(error).lower():
+                raise  # not a pickle at all (random bytes): reading_checkpoint says so
+            raise CheckpointError(
+                f"{os.fspath(path)!r} is not a mermaide checkpoint of tensors and plain data: "
+                f"torch.load(weights_only=True) refused it (a file that would unpickle other "
+                f"objects could run code, so it is not opened)"
+            ) from error
+    return saved
+
+
 def load_checkpoint(path: str, name: str) -> dict[str, Any]:
-    """Read what ``save_checkpoint`` wrote, refusing another principal's file. Loading never
-    unpickles an arbitrary object (``weights_only=True``)."""
-    saved = torch.load(path, weights_only=True)
+    """Read what ``save_checkpoint`` wrote for the principal ``name`` (``read_tensors``);
+    build the principal from what it returns inside ``reading_checkpoint(path)``. Raises
+    ``CheckpointError`` for a file that is not such a checkpoint, or is another
+    principal's."""
+    saved = read_tensors(path)
     if not isinstance(saved, dict) or saved.get("principal") != name:
         found = saved.get("principal") if isinstance(saved, dict) else type(saved).__name__
-        raise ValueError(f"{path!r} holds a {found!r} principal, not a {name!r} one")
+        raise other_principal(path, found, name)
     return saved

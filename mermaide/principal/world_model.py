@@ -41,6 +41,7 @@ agent action (``modelled_agent_actions`` refuses it).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,11 +55,11 @@ from torch.func import functional_call, grad, vmap
 from torch.nn import functional as F
 
 from mermaide.agents import AgentSpec
-from mermaide.checks import check_int, check_number
+from mermaide.checks import CheckpointError, check_int, check_number, reading_checkpoint
 from mermaide.envs import MatrixGame
 from mermaide.principal.evaluation import task_key
 from mermaide.principal.monitor import TrainingMonitor
-from mermaide.principal.toolkit import ActionSpace, Episodes, VectorGame, play
+from mermaide.principal.toolkit import ActionSpace, Episodes, VectorGame, play, read_tensors
 
 Params = dict[str, Tensor]
 
@@ -264,10 +265,18 @@ class AgentWorldModel(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path) -> AgentWorldModel:
-        saved = torch.load(path, weights_only=True)
-        model = cls(saved["obs_dim"], saved["n_actions"], WorldModelConfig(**saved["config"]),
-                    ActionSpace.from_description(saved["action_space"]))
-        model.load_state_dict(saved["state_dict"])
+        """The model ``save`` wrote to ``path``, read with no unpickling of an arbitrary
+        object (``weights_only=True``); a bad file raises ``CheckpointError``."""
+        saved = read_tensors(path)
+        with reading_checkpoint(path):
+            if not isinstance(saved, dict) or "principal" in saved:
+                found = saved.get("principal") if isinstance(saved, dict) else type(saved).__name__
+                raise CheckpointError(f"{os.fspath(path)!r} holds a {found!r}, not a world "
+                                      f"model")
+            model = cls(saved["obs_dim"], saved["n_actions"],
+                        WorldModelConfig(**saved["config"]),
+                        ActionSpace.from_description(saved["action_space"]))
+            model.load_state_dict(saved["state_dict"])
         return model
 
 

@@ -70,7 +70,7 @@ def test_bad_suites_are_refused():
         suite_from_dict({**TINY, "colour": "blue"})
     with pytest.raises(ValueError, match="seeds must be distinct"):
         suite_from_dict({**TINY, "seeds": [1, 1]})
-    with pytest.raises(ValueError, match=r"evaluation\.tasks must be >= 1"):
+    with pytest.raises(ValueError, match=r"evaluation\.tasks must be an integer >= 1"):
         suite_from_dict({**TINY, "evaluation": {"tasks": 0}})
     with pytest.raises(ValueError, match=r"comparisons\[1\] must name two of the suite's "
                        r"principals \['none', 'tests.bench.third_party:FrontLoader'\], got "
