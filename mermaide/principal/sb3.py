@@ -175,14 +175,13 @@ class SB3Principal:
                                   **constructor["algorithm_kwargs"])
             loaded.seed = check_int("seed", saved["seed"], 0)
             loaded.episode_length = check_int("episode_length", saved["episode_length"], 0)
-            # SB3's own load builds a model this way: the algorithm without an env, told its
-            # spaces, then set up; the parameters replace the fresh ones.
-            model = loaded.cls(loaded.policy, env=None, seed=loaded.seed, verbose=0,
-                               _init_setup_model=False, **loaded.algorithm_kwargs)
-            model.observation_space = space_from_data(saved["observation_space"])
-            model.action_space = space_from_data(saved["action_space"])
-            model.n_envs = 1
-            model._setup_model()
+            # The algorithm is built through its public constructor on an env that only
+            # carries the stored spaces (it is never stepped: learning sets a real env first);
+            # the parameters then replace the fresh ones.
+            spaces_only = SpacesOnly(space_from_data(saved["observation_space"]),
+                                     space_from_data(saved["action_space"]))
+            model = loaded.cls(loaded.policy, env=spaces_only, seed=loaded.seed, verbose=0,
+                               **loaded.algorithm_kwargs)
             parameters = saved["parameters"]
             # set_parameters reads a string as the path of an SB3 zip: only a dict will do.
             if not isinstance(parameters, dict):
@@ -192,6 +191,20 @@ class SB3Principal:
             model.num_timesteps = check_int("num_timesteps", saved["num_timesteps"], 0)
             loaded.model = model
         self.__dict__.update(loaded.__dict__)
+
+
+class SpacesOnly(gym.Env[Any, Any]):
+    """An env that has spaces and nothing else: what an SB3 algorithm needs to be built."""
+
+    def __init__(self, observation_space: gym.Space[Any], action_space: gym.Space[Any]):
+        self.observation_space, self.action_space = observation_space, action_space
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[Any, dict[str, Any]]:
+        raise RuntimeError("a loaded SB3 principal's model has no env until one is set")
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        raise RuntimeError("a loaded SB3 principal's model has no env until one is set")
 
 
 # --- plain data for what a checkpoint stores ---------------------------------------------------

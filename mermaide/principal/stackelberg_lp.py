@@ -255,6 +255,6 @@ class StackelbergLP:
                 raise other_principal(path, found, self.name)
             config = StackelbergLPConfig(**saved["config"])
             layout = None if saved["layout"] is None else GameLayout.from_dict(saved["layout"])
-            loaded = StackelbergLP(config.tie_tolerance)
-            loaded._set_layout(layout)
-        self.config, self.layout, self._menu = loaded.config, loaded.layout, loaded._menu
+        # GameLayout.from_dict has checked the layout, so setting it cannot fail half-way.
+        self.config = config
+        self._set_layout(layout)

@@ -34,11 +34,14 @@ from mermaide.envs import (
 GAME_IDS = sorted(game_id for game_id in gym.registry if game_id.startswith("Mermaide/"))
 # The games whose agent is a learner given by name, with one of its real-valued parameters.
 LEARNER_GAMES = {"Mermaide/Bandit-v0": ("ucb", "beta"),
-                 "Mermaide/RepeatedStackelberg-v0": ("hedge", "eta")}
+                 "Mermaide/RepeatedStackelberg-v0": ("hedge", "eta"),
+                 "Mermaide/IncentiveBandit-v0": ("ucb", "beta")}
 # Short episodes, so that a test reaches the end quickly.
 SHORT = {"Mermaide/Bandit-v0": {"horizon": 3}, "Mermaide/Stackelberg-v0": {},
          "Mermaide/RepeatedStackelberg-v0": {"horizon": 3},
-         "Mermaide/StackelbergPOMDP-v0": {"response_steps": 1, "reward_steps": 1}}
+         "Mermaide/StackelbergPOMDP-v0": {"response_steps": 1, "reward_steps": 1},
+         "Mermaide/IncentiveBandit-v0": {"horizon": 3}, "Mermaide/IncentiveMDP-v0": {},
+         "Mermaide/StackelbergMarkov-v0": {}}
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is different from the unwrapped version")
 
