@@ -21,7 +21,10 @@ transitions (..., S, A, S), initial (..., S)):
   and ``bellman_penalty`` tau * sum_s w(s) KL(pi(. | s) || softmax(Q^pi_x(s, .) / tau)),
   which is 0 exactly where pi is its own soft-greedy policy, i.e. at pi*_x.
 * ``BilevelProblem``: what a game exposes to a white-box principal (its lower level M_tau(x),
-  its upper level's rewards, how x becomes the game's action), and ``upper_value``.
+  its upper level's rewards, how x becomes the game's action), and ``upper_value``;
+  ``CommitmentModel`` and ``IncentiveModel`` are the two games' problems, which their public
+  ``bilevel_model()`` builds from the game's numpy tables (the games themselves compute in
+  numpy, so that playing them never imports torch).
 * Sample-based estimates, for a principal that may only simulate the lower level:
   ``sample_episodes`` draws trajectories of M_tau(x) under pi from a numpy generator, and
   ``surrogate`` turns them into a scalar whose value estimates a discounted return and whose
@@ -43,6 +46,8 @@ from mermaide.checks import check_int, check_number
 
 __all__ = [
     "BilevelProblem",
+    "CommitmentModel",
+    "IncentiveModel",
     "SoftSolution",
     "TabularMDP",
     "Trajectories",
@@ -51,6 +56,7 @@ __all__ = [
     "entropy",
     "expected_return",
     "occupancy",
+    "paid_incentives",
     "policy_values",
     "q_values",
     "regularised_value",
@@ -249,6 +255,93 @@ def upper_value(problem: BilevelProblem, parameters: Tensor, policy: Tensor) -> 
     the follower plays ``policy`` in M_tau(x): what the games pay per episode."""
     mdp = problem.lower(parameters)
     return (1.0 - mdp.gamma) * expected_return(mdp, policy, problem.upper_rewards(parameters))
+
+
+def _table(array: np.ndarray) -> Tensor:
+    return torch.as_tensor(np.asarray(array, dtype=np.float64), dtype=DTYPE)
+
+
+class CommitmentModel:
+    """The ``BilevelProblem`` of a Stackelberg Markov game (``Mermaide/StackelbergMarkov-v0``):
+    the leader commits to a mixed policy softmax(x) (S, m) over its m actions in every state,
+    x its logits (unconstrained), played as the game's weights action. From the stage payoffs
+    of leader A and follower B (S, m, n), the transitions P (S, m, n, S) and the start rho
+    (S,): the follower's MDP has r_x(s, j) = sum_i x(i | s) B(s, i, j) and P_x(s' | s, j) =
+    sum_i x(i | s) P(s' | s, i, j), the leader's reward is sum_i x(i | s) A(s, i, j)."""
+
+    def __init__(self, leader_payoffs: np.ndarray, follower_payoffs: np.ndarray,
+                 transitions: np.ndarray, initial: np.ndarray, gamma: float, tau: float):
+        self.gamma, self.tau = float(gamma), float(tau)
+        self._A, self._B = _table(leader_payoffs), _table(follower_payoffs)
+        self._P, self._rho = _table(transitions), _table(initial)
+
+    def initial_parameters(self) -> Tensor:
+        """Zero logits: the uniform commitment."""
+        return torch.zeros(self._A.shape[:2], dtype=DTYPE)
+
+    def project(self, parameters: Tensor) -> Tensor:
+        """Logits are unconstrained."""
+        return parameters
+
+    def strategy(self, parameters: Tensor) -> Tensor:
+        """The commitment x(. | s) (S, m)."""
+        return torch.softmax(parameters, dim=-1)
+
+    def lower(self, parameters: Tensor) -> TabularMDP:
+        x = self.strategy(parameters)
+        return TabularMDP(torch.einsum("si,sij->sj", x, self._B),
+                          torch.einsum("si,sijt->sjt", x, self._P), self._rho, self.gamma,
+                          self.tau)
+
+    def upper_rewards(self, parameters: Tensor) -> Tensor:
+        return torch.einsum("si,sij->sj", self.strategy(parameters), self._A)
+
+    def action(self, parameters: Tensor) -> np.ndarray:
+        return self.strategy(parameters.detach()).numpy().ravel().astype(np.float32)
+
+
+def paid_incentives(offer: Tensor, budget: float | None) -> Tensor:
+    """The incentives (..., S, A) an incentive game pays for an offer: the offer itself, or
+    scaled down to total ``budget`` when it asks for more (a scaling keeps it
+    differentiable)."""
+    if budget is None:
+        return offer
+    total = offer.sum(dim=(-2, -1), keepdim=True)
+    return offer * torch.clamp(budget / torch.clamp(total, min=1e-300), max=1.0)
+
+
+class IncentiveModel:
+    """The ``BilevelProblem`` of incentive design (``Mermaide/IncentiveMDP-v0``): x is the
+    offered incentive table (S, A) in [0, max_incentive], played as the action itself. The
+    follower's MDP has the reward r + paid(x) on the dynamics P (S, A, S) from rho (S,); the
+    principal earns u - cost * paid(x), paid(x) the offer scaled down to ``budget``
+    (``paid_incentives``; None: no budget)."""
+
+    def __init__(self, follower_rewards: np.ndarray, principal_rewards: np.ndarray,
+                 transitions: np.ndarray, initial: np.ndarray, gamma: float, tau: float,
+                 max_incentive: float, budget: float | None, cost: float):
+        self.gamma, self.tau = float(gamma), float(tau)
+        self.max_incentive, self.cost = float(max_incentive), float(cost)
+        self.budget = None if budget is None else float(budget)
+        self._r, self._u = _table(follower_rewards), _table(principal_rewards)
+        self._P, self._rho = _table(transitions), _table(initial)
+
+    def initial_parameters(self) -> Tensor:
+        """No incentive."""
+        return torch.zeros(self._r.shape, dtype=DTYPE)
+
+    def project(self, parameters: Tensor) -> Tensor:
+        return parameters.clamp(0.0, self.max_incentive)
+
+    def lower(self, parameters: Tensor) -> TabularMDP:
+        return TabularMDP(self._r + paid_incentives(parameters, self.budget), self._P,
+                          self._rho, self.gamma, self.tau)
+
+    def upper_rewards(self, parameters: Tensor) -> Tensor:
+        return self._u - self.cost * paid_incentives(parameters, self.budget)
+
+    def action(self, parameters: Tensor) -> np.ndarray:
+        return self.project(parameters.detach()).numpy().ravel().astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """What the two bilevel games (``Mermaide/StackelbergMarkov-v0``, ``Mermaide/IncentiveMDP-v0``)
 share: one batched core over a game's ``BilevelFamily``, and its Gymnasium, native vector and
 PettingZoo parallel forms. Each game's module subclasses these forms with its own docstring
-and knob signature; the mathematics is ``mermaide.bilevel``.
+and knob signature. The games compute in numpy (``soft_optimal_policy`` and the linear
+solves below) so that playing them never imports torch; ``mermaide.bilevel`` holds the same
+mathematics in torch for white-box principals, and a game's ``bilevel_model()`` (its
+``BilevelFamily.problem``) is the one place that imports it.
 
 An episode is one commitment: the principal plays x (a flat Box action), the follower answers
 with pi*_x, the exact solution of its entropy-regularised MDP M_tau(x) (soft value iteration
@@ -16,29 +19,84 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import gymnasium
 import numpy as np
-import torch
 from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
-from torch import Tensor
 
-from mermaide.bilevel import (
-    DTYPE,
-    BilevelProblem,
-    TabularMDP,
-    expected_return,
-    regularised_value,
-    soft_value_iteration,
-)
 from mermaide.envs.parallel import AGENT, PLAYERS, PRINCIPAL, check_player, valid_action
 from mermaide.envs.vector import LockstepVectorEnv, StepResult
 
+if TYPE_CHECKING:
+    from mermaide.bilevel import BilevelProblem
+
 # How close the games' follower is to pi*_x: soft value iteration's sup-norm stopping rule.
 SOLVER_TOLERANCE = 1e-10
+
+
+@dataclass(frozen=True)
+class FollowerMDPs:
+    """B follower MDPs M_tau(x) as float64 arrays: rewards (B, S, A), transitions
+    (B, S, A, S), initial (B, S); gamma and tau are the family's."""
+
+    rewards: np.ndarray
+    transitions: np.ndarray
+    initial: np.ndarray
+
+
+# The games' exact follower in numpy: the same mathematics as mermaide.bilevel's
+# soft_value_iteration, policy_values and occupancy, which are torch for autograd; playing a
+# game must not import torch.
+
+def _logsumexp(q: np.ndarray) -> np.ndarray:
+    top = q.max(axis=-1)
+    return top + np.log(np.exp(q - top[..., None]).sum(axis=-1))
+
+
+def soft_optimal_policy(mdp: FollowerMDPs, gamma: float, tau: float,
+                        tolerance: float = SOLVER_TOLERANCE) -> np.ndarray:
+    """pi*_x = softmax(Q* / tau) (B, S, A), by soft value iteration from V = 0 until the
+    sup-norm change is below ``tolerance``."""
+    values = np.zeros_like(mdp.initial)
+    while True:
+        q = mdp.rewards + gamma * (mdp.transitions @ values[:, None, :, None])[..., 0]
+        new = tau * _logsumexp(q / tau)
+        change = float(np.abs(new - values).max()) if new.size else 0.0
+        values = new
+        if change < tolerance or gamma == 0.0:
+            break
+    q = mdp.rewards + gamma * (mdp.transitions @ values[:, None, :, None])[..., 0]
+    logits = q / tau
+    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
+def _system(mdp: FollowerMDPs, policy: np.ndarray, gamma: float) -> np.ndarray:
+    """I - gamma P_pi (B, S, S)."""
+    state_transitions = np.einsum("bsa,bsat->bst", policy, mdp.transitions)
+    return np.eye(mdp.initial.shape[-1]) - gamma * state_transitions
+
+
+def regularised_values(mdp: FollowerMDPs, policy: np.ndarray, gamma: float,
+                       tau: float) -> np.ndarray:
+    """J_x(pi) (B,): rho . V^pi, V^pi from (I - gamma P_pi) V = r_pi + tau H(pi)."""
+    entropy = -(policy * np.log(np.where(policy > 0, policy, 1.0))).sum(axis=-1)
+    rhs = (policy * mdp.rewards).sum(axis=-1) + tau * entropy
+    values = np.linalg.solve(_system(mdp, policy, gamma), rhs[..., None])[..., 0]
+    return (mdp.initial * values).sum(axis=-1)
+
+
+def expected_returns(mdp: FollowerMDPs, policy: np.ndarray, rewards: np.ndarray,
+                     gamma: float) -> np.ndarray:
+    """E_rho [sum_t gamma^t rewards(s_t, a_t)] (B,) under pi: the discounted visitation
+    d = rho^T (I - gamma P_pi)^-1 pi against the table (B, S, A)."""
+    system = np.swapaxes(_system(mdp, policy, gamma), -1, -2)
+    states = np.linalg.solve(system, mdp.initial[..., None])
+    return (states * policy * rewards).sum(axis=(-2, -1))
 
 
 class BilevelFamily(abc.ABC):
@@ -75,27 +133,28 @@ class BilevelFamily(abc.ABC):
         """(B, D) float32: what the principal sees of each game."""
 
     @abc.abstractmethod
-    def decode(self, actions: np.ndarray) -> tuple[Tensor, np.ndarray]:
-        """(B, action dim) actions -> (x as the model's tensor (B, ...), refused (B,) bool:
+    def decode(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, action dim) actions -> (x as the game's float64 table (B, ...), refused (B,) bool:
         an action the game could not play as asked, e.g. beyond a budget)."""
 
     @abc.abstractmethod
-    def lower(self, games: Sequence[Any], x: Tensor) -> TabularMDP:
+    def lower(self, games: Sequence[Any], x: np.ndarray) -> FollowerMDPs:
         """The follower's M_tau(x) of each game (a batch of B)."""
 
     @abc.abstractmethod
-    def upper_rewards(self, games: Sequence[Any], x: Tensor) -> Tensor:
+    def upper_rewards(self, games: Sequence[Any], x: np.ndarray) -> np.ndarray:
         """(B, S, A): the leader's reward per follower (s, a) under x."""
 
     @abc.abstractmethod
     def problem(self, game: Any) -> BilevelProblem:
-        """The white-box model of one game (``bilevel_model()``)."""
+        """The white-box model of one game (``bilevel_model()``): a ``mermaide.bilevel``
+        model, imported there so that torch is loaded only for a white-box principal."""
 
     def reset_info(self, game: Any) -> dict[str, Any]:
         """Extra reset info of one game (the games' own reference values)."""
         return {}
 
-    def step_info(self, x: Tensor) -> dict[str, np.ndarray]:
+    def step_info(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Extra step info per game of the batch, from the played x (B, ...)."""
         return {}
 
@@ -115,27 +174,26 @@ class BilevelCore:
             self.games = [self.family.check_game(game) for game in games]
         return self.family.observe(self.games)
 
-    def evaluate(self, x: Tensor, policy: Tensor | None = None
+    def evaluate(self, x: np.ndarray, policy: np.ndarray | None = None
                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The leader's normalised value (B,) when the follower plays ``policy`` (B, S, A)
         (None: its exact soft-optimal answer pi*_x), and the step info."""
-        with torch.no_grad():
-            mdp = self.family.lower(self.games, x)
-            solution = soft_value_iteration(mdp, SOLVER_TOLERANCE)
-            answer = solution.policy if policy is None else policy
-            scale = 1.0 - mdp.gamma
-            leader = scale * expected_return(mdp, answer, self.family.upper_rewards(self.games,
-                                                                                    x))
-            follower = scale * regularised_value(mdp, answer)
-            best = scale * regularised_value(mdp, solution.policy)
-        info = {"leader_value": leader.numpy().copy(),
-                "follower_value": follower.numpy().copy(),
-                "follower_gap": (best - follower).numpy().copy(),
-                "policy": answer.numpy().copy(),
-                **self.family.step_info(x)}
+        family = self.family
+        gamma, tau = family.gamma, family.tau
+        mdp = family.lower(self.games, x)
+        optimal = soft_optimal_policy(mdp, gamma, tau)
+        answer = optimal if policy is None else policy
+        scale = 1.0 - gamma
+        leader = scale * expected_returns(mdp, answer, family.upper_rewards(self.games, x),
+                                          gamma)
+        follower = scale * regularised_values(mdp, answer, gamma, tau)
+        best = scale * regularised_values(mdp, optimal, gamma, tau)
+        info = {"leader_value": leader, "follower_value": follower,
+                "follower_gap": best - follower, "policy": answer.copy(),
+                **family.step_info(x)}
         return info["leader_value"], info
 
-    def step(self, actions: np.ndarray, policy: Tensor | None = None
+    def step(self, actions: np.ndarray, policy: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """(obs (B, D), reward (B,), info) of one commitment per game."""
         x, refused = self.family.decode(np.asarray(actions, dtype=np.float64))
@@ -281,7 +339,7 @@ class BilevelParallelEnv(ParallelEnv[str, np.ndarray, Any]):
         game = (options or {}).get("game")
         principal_obs = self.core.reset(None if game is None else [game])[0]
         self.round = COMMIT
-        self._x: Tensor | None = None
+        self._x: np.ndarray | None = None
         self.agents = list(PLAYERS)
         game_now = self.core.games[0]
         self.game_info = {"game": game_now, **self.family.reset_info(game_now)}
@@ -289,9 +347,9 @@ class BilevelParallelEnv(ParallelEnv[str, np.ndarray, Any]):
                  AGENT: np.zeros(self._agent_dim, dtype=np.float32)},
                 {PRINCIPAL: {}, AGENT: {}})
 
-    def _agent_view(self, mdp: TabularMDP) -> np.ndarray:
-        parts = [np.ones(1), mdp.rewards[0].numpy().ravel(),
-                 mdp.transitions[0].numpy().ravel(), mdp.initial[0].numpy().ravel()]
+    def _agent_view(self, mdp: FollowerMDPs) -> np.ndarray:
+        parts = [np.ones(1), mdp.rewards[0].ravel(), mdp.transitions[0].ravel(),
+                 mdp.initial[0].ravel()]
         return np.concatenate(parts).astype(np.float32)
 
     def step(self, actions: Mapping[str, Any]) -> tuple[
@@ -312,8 +370,7 @@ class BilevelParallelEnv(ParallelEnv[str, np.ndarray, Any]):
             x, refused = self.family.decode(
                 np.asarray(actions[PRINCIPAL], dtype=np.float64)[None])
             self._x, self._refused = x, refused
-            with torch.no_grad():
-                view = self._agent_view(self.family.lower(self.core.games, x))
+            view = self._agent_view(self.family.lower(self.core.games, x))
             self.round = ANSWER
             zero = dict.fromkeys(PLAYERS, 0.0)
             alive = dict.fromkeys(PLAYERS, False)
@@ -338,11 +395,11 @@ class BilevelParallelEnv(ParallelEnv[str, np.ndarray, Any]):
         return None
 
 
-def policy_from_weights(weights: np.ndarray, n_states: int, n_actions: int) -> Tensor:
+def policy_from_weights(weights: np.ndarray, n_states: int, n_actions: int) -> np.ndarray:
     """(S * A,) weights in [0, 1] -> a policy (S, A): each state's weights normalised, a state
     whose weights are all 0 uniform."""
     table = np.asarray(weights, dtype=np.float64).reshape(n_states, n_actions)
     total = table.sum(axis=-1, keepdims=True)
     uniform = np.full_like(table, 1.0 / n_actions)
     policy = np.where(total > 0, table / np.where(total > 0, total, 1.0), uniform)
-    return torch.as_tensor(policy, dtype=DTYPE)
+    return policy

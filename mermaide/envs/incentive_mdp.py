@@ -6,7 +6,8 @@ own reward for the follower's behaviour minus what the incentives cost it.
 
 ``IncentiveGame`` is one game (the two reward tables on a grid's dynamics),
 ``IncentiveMDPKnobs`` its knob signature, ``IncentiveMDPFamily`` its rules for
-``mermaide.envs.bilevel_forms``'s batched core, ``IncentiveMDPModel`` the white-box model that
+``mermaide.envs.bilevel_forms``'s batched core (in numpy: playing the game does not import
+torch), whose ``problem`` builds the white-box model ``mermaide.bilevel.IncentiveModel`` that
 the forms' public ``bilevel_model()`` returns; ``IncentiveMDPEnv`` (Gymnasium),
 ``IncentiveMDPVectorEnv`` (``gym.make_vec``) and ``IncentiveMDPParallelEnv`` (PettingZoo,
 ``parallel_env()``) are its forms.
@@ -16,22 +17,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from gymnasium import spaces
-from torch import Tensor
 
-from mermaide.bilevel import DTYPE, TabularMDP
 from mermaide.checks import check_int, check_number
 from mermaide.envs.bilevel_forms import (
     BilevelEnv,
     BilevelFamily,
     BilevelParallelEnv,
     BilevelVectorEnv,
+    FollowerMDPs,
 )
 from mermaide.envs.knobs import NUM_ENVS, Knobs, knob_signature
+
+if TYPE_CHECKING:
+    from mermaide.bilevel import IncentiveModel
 
 __all__ = [
     "MOVES",
@@ -39,7 +41,6 @@ __all__ = [
     "IncentiveMDPEnv",
     "IncentiveMDPFamily",
     "IncentiveMDPKnobs",
-    "IncentiveMDPModel",
     "IncentiveMDPParallelEnv",
     "IncentiveMDPVectorEnv",
     "grid_transitions",
@@ -150,43 +151,14 @@ class IncentiveMDPKnobs(Knobs):
         super().__post_init__()
 
 
-def paid_incentives(offer: Tensor, budget: float | None) -> Tensor:
-    """The incentives (..., S, A) the game pays for an offer: the offer itself, or scaled
-    down to total ``budget`` when it asks for more (a scaling keeps it differentiable)."""
+def paid_incentives(offer: np.ndarray, budget: float | None) -> np.ndarray:
+    """The incentives (B, S, A) the game pays for offers: each offer itself, or scaled down
+    to total ``budget`` when it asks for more (``mermaide.bilevel.paid_incentives`` in
+    numpy)."""
     if budget is None:
         return offer
-    total = offer.sum(dim=(-2, -1), keepdim=True)
-    return offer * torch.clamp(budget / torch.clamp(total, min=1e-300), max=1.0)
-
-
-class IncentiveMDPModel:
-    """The white-box model of one game (``mermaide.bilevel.BilevelProblem``): x is the offered
-    incentive table (S, A) in [0, max_incentive], played as the action itself."""
-
-    def __init__(self, game: IncentiveGame, knobs: IncentiveMDPKnobs):
-        self.game, self.knobs = game, knobs
-        self._r, self._u, self._P, self._rho = (
-            torch.as_tensor(getattr(game, name), dtype=DTYPE)
-            for name in ("follower_rewards", "principal_rewards", "transitions", "initial"))
-
-    def initial_parameters(self) -> Tensor:
-        """No incentive."""
-        return torch.zeros(self.game.shape, dtype=DTYPE)
-
-    def project(self, parameters: Tensor) -> Tensor:
-        return parameters.clamp(0.0, float(self.knobs.max_incentive))
-
-    def lower(self, parameters: Tensor) -> TabularMDP:
-        paid = paid_incentives(parameters, self.knobs.incentive_budget)
-        return TabularMDP(self._r + paid, self._P, self._rho, float(self.knobs.gamma),
-                          float(self.knobs.tau))
-
-    def upper_rewards(self, parameters: Tensor) -> Tensor:
-        paid = paid_incentives(parameters, self.knobs.incentive_budget)
-        return self._u - float(self.knobs.intervention_cost) * paid
-
-    def action(self, parameters: Tensor) -> np.ndarray:
-        return self.project(parameters.detach()).numpy().ravel().astype(np.float32)
+    total = offer.sum(axis=(-2, -1), keepdims=True)
+    return offer * np.minimum(budget / np.maximum(total, 1e-300), 1.0)
 
 
 class IncentiveMDPFamily(BilevelFamily):
@@ -229,36 +201,39 @@ class IncentiveMDPFamily(BilevelFamily):
                                          g.principal_rewards.ravel()])
                          for g in games]).astype(np.float32)
 
-    def decode(self, actions: np.ndarray) -> tuple[Tensor, np.ndarray]:
-        offer = torch.as_tensor(actions.reshape(-1, self.n_states, self.n_actions),
-                                dtype=DTYPE)
+    def decode(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        offer = actions.reshape(-1, self.n_states, self.n_actions)
         budget = self.knobs.incentive_budget
         refused = (np.zeros(len(actions), dtype=bool) if budget is None
-                   else offer.sum(dim=(-2, -1)).numpy() > budget)
+                   else offer.sum(axis=(-2, -1)) > budget)
         return offer, refused
 
-    def _tables(self, games: Sequence[IncentiveGame]) -> tuple[Tensor, ...]:
-        return tuple(torch.as_tensor(np.stack([getattr(g, name) for g in games]), dtype=DTYPE)
+    def _tables(self, games: Sequence[IncentiveGame]) -> tuple[np.ndarray, ...]:
+        return tuple(np.stack([getattr(g, name) for g in games])
                      for name in ("follower_rewards", "principal_rewards", "transitions",
                                   "initial"))
 
-    def lower(self, games: Sequence[IncentiveGame], x: Tensor) -> TabularMDP:
+    def lower(self, games: Sequence[IncentiveGame], x: np.ndarray) -> FollowerMDPs:
         r, _, P, rho = self._tables(games)
-        return TabularMDP(r + paid_incentives(x, self.knobs.incentive_budget), P, rho,
-                          self.gamma, self.tau)
+        return FollowerMDPs(r + paid_incentives(x, self.knobs.incentive_budget), P, rho)
 
-    def upper_rewards(self, games: Sequence[IncentiveGame], x: Tensor) -> Tensor:
+    def upper_rewards(self, games: Sequence[IncentiveGame], x: np.ndarray) -> np.ndarray:
         _, u, _, _ = self._tables(games)
         return u - float(self.knobs.intervention_cost) * paid_incentives(
             x, self.knobs.incentive_budget)
 
-    def problem(self, game: IncentiveGame) -> IncentiveMDPModel:
-        return IncentiveMDPModel(game, self.knobs)
+    def problem(self, game: IncentiveGame) -> IncentiveModel:
+        # mermaide.bilevel is torch: imported by the white-box door only.
+        from mermaide.bilevel import IncentiveModel
 
-    def step_info(self, x: Tensor) -> dict[str, np.ndarray]:
+        knobs = self.knobs
+        return IncentiveModel(game.follower_rewards, game.principal_rewards, game.transitions,
+                              game.initial, self.gamma, self.tau, float(knobs.max_incentive),
+                              knobs.incentive_budget, float(knobs.intervention_cost))
+
+    def step_info(self, x: np.ndarray) -> dict[str, np.ndarray]:
         paid = paid_incentives(x, self.knobs.incentive_budget)
-        return {"incentives": paid.numpy().copy(),
-                "incentive_total": paid.sum(dim=(-2, -1)).numpy().copy()}
+        return {"incentives": paid.copy(), "incentive_total": paid.sum(axis=(-2, -1))}
 
 
 # --- the forms --------------------------------------------------------------------------------
@@ -278,7 +253,7 @@ class IncentiveMDPEnv(BilevelEnv):
     with ``incentive_budget`` an offer whose total exceeds it is scaled down to it. The
     follower plays the unique optimal policy pi*_x of its entropy-regularised MDP on r + x
     (temperature tau, by soft value iteration to 1e-10). White-box principals read the game
-    through ``bilevel_model()`` (a ``mermaide.bilevel.BilevelProblem``; through wrappers
+    through ``bilevel_model()`` (a ``mermaide.bilevel.IncentiveModel``; through wrappers
     ``env.get_wrapper_attr("bilevel_model")()``).
 
     ## Action Space

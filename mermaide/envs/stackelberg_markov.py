@@ -4,7 +4,8 @@ with the entropy-regularised optimal policy of the MDP that the commitment induc
 
 ``MarkovGame`` is one game (payoffs, transitions, start), ``StackelbergMarkovKnobs`` its knob
 signature, ``StackelbergMarkovFamily`` its rules for ``mermaide.envs.bilevel_forms``'s
-batched core, ``StackelbergMarkovModel`` the white-box model that the forms' public
+batched core (in numpy: playing the game does not import torch), whose ``problem`` builds
+the white-box model ``mermaide.bilevel.CommitmentModel`` that the forms' public
 ``bilevel_model()`` returns; ``StackelbergMarkovEnv`` (Gymnasium), ``StackelbergMarkovVectorEnv``
 (``gym.make_vec``) and ``StackelbergMarkovParallelEnv`` (PettingZoo, ``parallel_env()``) are
 its forms. With one state the game is the bimatrix game (A, B) whose strong Stackelberg value
@@ -16,30 +17,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from gymnasium import spaces
-from torch import Tensor
 
-from mermaide.bilevel import DTYPE, TabularMDP
 from mermaide.checks import check_int, check_number
 from mermaide.envs.bilevel_forms import (
     BilevelEnv,
     BilevelFamily,
     BilevelParallelEnv,
     BilevelVectorEnv,
+    FollowerMDPs,
 )
 from mermaide.envs.equilibrium import solve
 from mermaide.envs.knobs import NUM_ENVS, Knobs, knob_signature
+
+if TYPE_CHECKING:
+    from mermaide.bilevel import CommitmentModel
 
 __all__ = [
     "MarkovGame",
     "StackelbergMarkovEnv",
     "StackelbergMarkovFamily",
     "StackelbergMarkovKnobs",
-    "StackelbergMarkovModel",
     "StackelbergMarkovParallelEnv",
     "StackelbergMarkovVectorEnv",
     "parallel_env",
@@ -173,54 +174,10 @@ class StackelbergMarkovKnobs(Knobs):
         return MarkovGame.bimatrix(*self.game)
 
 
-def _tables(games: Sequence[MarkovGame]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(A, B, P, rho) of a batch of games, stacked as float64 tensors."""
-    return tuple(torch.as_tensor(np.stack([getattr(g, name) for g in games]), dtype=DTYPE)
-                 for name in ("leader_payoffs", "follower_payoffs", "transitions",
-                              "initial"))  # type: ignore[return-value]
-
-
-def follower_mdp(A: Tensor, B: Tensor, P: Tensor, rho: Tensor, x: Tensor, gamma: float,
-                 tau: float) -> tuple[TabularMDP, Tensor]:
-    """The follower's M_tau(x) under the commitment x (..., S, m) and the leader's reward per
-    follower (s, j): r_x(s, j) = sum_i x(i | s) B(s, i, j), P_x(s' | s, j) = sum_i x(i | s)
-    P(s' | s, i, j), leader sum_i x(i | s) A(s, i, j)."""
-    rewards = torch.einsum("...si,...sij->...sj", x, B)
-    transitions = torch.einsum("...si,...sijt->...sjt", x, P)
-    leader = torch.einsum("...si,...sij->...sj", x, A)
-    return TabularMDP(rewards, transitions, rho, gamma, tau), leader
-
-
-class StackelbergMarkovModel:
-    """The white-box model of one game (``mermaide.bilevel.BilevelProblem``): x is the
-    leader's logits (S, m), the commitment softmax(x), played as the weights action."""
-
-    def __init__(self, game: MarkovGame, gamma: float, tau: float):
-        self.game, self.gamma, self.tau = game, gamma, tau
-        self._A, self._B, self._P, self._rho = (t[0] for t in _tables([game]))
-
-    def initial_parameters(self) -> Tensor:
-        """Zero logits: the uniform commitment."""
-        s, m, _ = self.game.shape
-        return torch.zeros(s, m, dtype=DTYPE)
-
-    def project(self, parameters: Tensor) -> Tensor:
-        """Logits are unconstrained."""
-        return parameters
-
-    def strategy(self, parameters: Tensor) -> Tensor:
-        return torch.softmax(parameters, dim=-1)
-
-    def lower(self, parameters: Tensor) -> TabularMDP:
-        return follower_mdp(self._A, self._B, self._P, self._rho, self.strategy(parameters),
-                            self.gamma, self.tau)[0]
-
-    def upper_rewards(self, parameters: Tensor) -> Tensor:
-        return follower_mdp(self._A, self._B, self._P, self._rho, self.strategy(parameters),
-                            self.gamma, self.tau)[1]
-
-    def action(self, parameters: Tensor) -> np.ndarray:
-        return self.strategy(parameters.detach()).numpy().ravel().astype(np.float32)
+def _tables(games: Sequence[MarkovGame]) -> tuple[np.ndarray, ...]:
+    """(A, B, P, rho) of a batch of games, stacked."""
+    return tuple(np.stack([getattr(g, name) for g in games])
+                 for name in ("leader_payoffs", "follower_payoffs", "transitions", "initial"))
 
 
 class StackelbergMarkovFamily(BilevelFamily):
@@ -271,29 +228,36 @@ class StackelbergMarkovFamily(BilevelFamily):
                                          g.transitions.ravel(), g.initial])
                          for g in games]).astype(np.float32)
 
-    def decode(self, actions: np.ndarray) -> tuple[Tensor, np.ndarray]:
+    def decode(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         weights = actions.reshape(-1, self.n_states, self.m)
         total = weights.sum(axis=-1, keepdims=True)
         x = np.where(total > 0, weights / np.where(total > 0, total, 1.0), 1.0 / self.m)
-        return torch.as_tensor(x, dtype=DTYPE), np.zeros(len(actions), dtype=bool)
+        return x, np.zeros(len(actions), dtype=bool)
 
-    def lower(self, games: Sequence[MarkovGame], x: Tensor) -> TabularMDP:
-        A, B, P, rho = _tables(games)
-        return follower_mdp(A, B, P, rho, x, self.gamma, self.tau)[0]
+    def lower(self, games: Sequence[MarkovGame], x: np.ndarray) -> FollowerMDPs:
+        """r_x(s, j) = sum_i x(i | s) B(s, i, j), P_x(s' | s, j) = sum_i x(i | s)
+        P(s' | s, i, j) for the commitments x (B, S, m)."""
+        _, B, P, rho = _tables(games)
+        return FollowerMDPs(np.einsum("bsi,bsij->bsj", x, B),
+                            np.einsum("bsi,bsijt->bsjt", x, P), rho)
 
-    def upper_rewards(self, games: Sequence[MarkovGame], x: Tensor) -> Tensor:
-        A, B, P, rho = _tables(games)
-        return follower_mdp(A, B, P, rho, x, self.gamma, self.tau)[1]
+    def upper_rewards(self, games: Sequence[MarkovGame], x: np.ndarray) -> np.ndarray:
+        """The leader's sum_i x(i | s) A(s, i, j)."""
+        return np.einsum("bsi,bsij->bsj", x, _tables(games)[0])
 
-    def problem(self, game: MarkovGame) -> StackelbergMarkovModel:
-        return StackelbergMarkovModel(game, self.gamma, self.tau)
+    def problem(self, game: MarkovGame) -> CommitmentModel:
+        # mermaide.bilevel is torch: imported by the white-box door only.
+        from mermaide.bilevel import CommitmentModel
+
+        return CommitmentModel(game.leader_payoffs, game.follower_payoffs, game.transitions,
+                               game.initial, self.gamma, self.tau)
 
     def reset_info(self, game: MarkovGame) -> dict[str, Any]:
         value = game.equilibrium_value
         return {} if value is None else {"equilibrium_value": value}
 
-    def step_info(self, x: Tensor) -> dict[str, np.ndarray]:
-        return {"strategy": x.numpy().copy()}
+    def step_info(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        return {"strategy": x.copy()}
 
 
 # --- the forms --------------------------------------------------------------------------------
@@ -314,7 +278,7 @@ class StackelbergMarkovEnv(BilevelEnv):
     state it is the bimatrix game (A, B): pi*_x = softmax(x @ B / tau) approaches the best
     response as tau -> 0, and the leader's best value the strong Stackelberg value of
     ``mermaide.envs.solve``. White-box principals read the game through ``bilevel_model()``
-    (a ``mermaide.bilevel.BilevelProblem``; through wrappers
+    (a ``mermaide.bilevel.CommitmentModel``, x the leader's logits; through wrappers
     ``env.get_wrapper_attr("bilevel_model")()``).
 
     ## Action Space

@@ -113,11 +113,12 @@ def test_the_follower_is_soft_optimal_on_reward_plus_incentive(offer, instance):
     policy = torch.tensor(info["policy"])
     np.testing.assert_allclose(policy.sum(-1).numpy(), 1.0, rtol=1e-12)
     game = env.game
-    mdp = env.family.lower([game], torch.tensor(x, dtype=DTYPE).reshape(1, 9, 4))
-    assert abs(float(value_penalty(mdp, policy[None])[0])) < 1e-8
+    # The numpy follower against the torch model's penalty.
+    mdp = env.bilevel_model().lower(torch.tensor(x, dtype=DTYPE).reshape(9, 4))
+    assert abs(float(value_penalty(mdp, policy))) < 1e-8
     # The principal's value lies between its worst and best cell reward, less what it paid.
-    paid = 0.1 * float((occupancy(mdp, policy[None])[0] * mdp.rewards[0]).sum()) - 0.1 * float(
-        (occupancy(mdp, policy[None])[0] * torch.tensor(game.follower_rewards)).sum())
+    paid = 0.1 * float((occupancy(mdp, policy) * mdp.rewards).sum()) - 0.1 * float(
+        (occupancy(mdp, policy) * torch.tensor(game.follower_rewards)).sum())
     assert game.principal_rewards.min() - paid - 1e-9 <= reward
     assert reward <= game.principal_rewards.max() - paid + 1e-9
 

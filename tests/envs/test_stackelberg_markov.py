@@ -92,8 +92,9 @@ def test_the_follower_is_soft_optimal_and_the_value_bounded(weights, instance):
     np.testing.assert_allclose(strategy.sum(-1).numpy(), 1.0, rtol=1e-12)
     game = env.game
     assert game.leader_payoffs.min() - 1e-9 <= reward <= game.leader_payoffs.max() + 1e-9
-    mdp = env.family.lower([game], strategy[None])
-    assert abs(float(value_penalty(mdp, policy[None])[0])) < 1e-8
+    # The numpy follower against the torch model's penalty: log-strategy logits play x.
+    mdp = env.bilevel_model().lower(torch.log(strategy))
+    assert abs(float(value_penalty(mdp, policy))) < 1e-8
     assert info["follower_gap"] == 0.0
 
 
