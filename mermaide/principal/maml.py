@@ -7,10 +7,11 @@ draws ``meta_batch`` tasks and, on the game's batched form (``toolkit.VectorGame
    ``meta_batch x shots`` of them in one batched rollout;
 2. runs the inner loop: ``adapt_steps`` policy-gradient steps of size ``adapt_lr`` on them,
    theta_i = theta - adapt_lr * grad L_support_i(theta) (the REINFORCE loss of
-   ``toolkit.policy_gradient_loss``), as a pure function of a parameter dict
-   (``torch.func.functional_call`` + ``torch.func.grad``), ``vmap``-ed over the task batch;
+   ``toolkit.policy_gradient_loss``), for all tasks at once (``task_inner_loop``: the tasks'
+   parameters carry a leading task axis, ``toolkit.task_forward`` evaluates them with
+   batched matmuls, and one backward pass gives each task its own gradient);
 3. plays ``query_episodes`` episodes of every task with its theta_i (one batched rollout, the
-   policies evaluated with one ``vmap`` over the tasks' parameters),
+   policies evaluated with ``task_forward`` on the tasks' parameters),
 
 and takes an Adam step on the mean query loss L_query_i(theta_i), differentiating through the
 inner loop (second order) or not (``first_order=True``: the inner gradients are treated as
@@ -54,7 +55,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.logger import Logger
 from torch import Tensor, nn
-from torch.func import functional_call, grad, vmap
+from torch.func import grad
 
 from mermaide.checks import check_bool, check_int, reading_checkpoint
 from mermaide.principal.base import EnvFn, TaskDistribution
@@ -68,6 +69,7 @@ from mermaide.principal.toolkit import (
     LossBatch,
     Policy,
     PolicyFn,
+    PolicyNet,
     VectorGame,
     action_log_probs,
     by_task,
@@ -82,6 +84,8 @@ from mermaide.principal.toolkit import (
     repeat_tasks,
     rewards_to_go,
     save_checkpoint,
+    task_forward,
+    task_losses,
 )
 
 Params = dict[str, Tensor]
@@ -146,6 +150,26 @@ def inner_loop(policy: nn.Module, params: Params, inputs: Tensor, actions: Tenso
         if first_order:
             grads = {k: g.detach() for k, g in grads.items()}
         params = {k: params[k] - lr * grads[k] for k in params}
+    return params
+
+
+def task_inner_loop(net: PolicyNet, theta: Params, batch: LossBatch, lr: float | Tensor,
+                    steps: int, entropy_coef: float, first_order: bool) -> Params:
+    """``inner_loop`` for every task of a batch split by task (``LossBatch.split``) at once:
+    the tasks' parameters (leading task axis, each starting at ``theta``) after ``steps`` SGD
+    steps of their own losses. One backward pass of the summed losses gives every task its
+    own gradient (task i's loss depends on its parameters only), through ``task_forward``'s
+    batched matmuls instead of a ``vmap``; with ``first_order`` no graph is kept through
+    the gradients. Differentiable in ``theta`` (and in ``lr`` and the advantages)."""
+    tasks = batch.inputs.shape[0]
+    params = {k: (v if v.requires_grad else v.detach().requires_grad_()).expand(tasks, *v.shape)
+              for k, v in theta.items()}
+    for _ in range(steps):
+        losses = task_losses(net, params, batch, entropy_coef)
+        grads = torch.autograd.grad(losses.sum(), list(params.values()),
+                                    create_graph=not first_order, allow_unused=True)
+        params = {k: v if g is None else v - lr * g
+                  for (k, v), g in zip(params.items(), grads, strict=True)}
     return params
 
 
@@ -224,30 +248,20 @@ class MetaLearner:
         return batch
 
 
-def adapted_policy(net: nn.Module, params: Params, per_task: int) -> PolicyFn:
-    """Acting with each task's own parameters: the N = tasks x per_task inputs are split by
-    task and the policy is vmapped over the tasks' parameter dicts."""
-
-    def one(p: Params, x: Tensor, state: Any) -> tuple[Tensor, Tensor]:
-        return functional_call(net, p, (x, state))
+def adapted_policy(net: PolicyNet, params: Params, per_task: int) -> PolicyFn:
+    """Acting with each task's own parameters (leading task axis): the N = tasks x per_task
+    inputs are split by task and played through ``task_forward``."""
 
     def act(x: Tensor, state: Any) -> tuple[Tensor, Tensor]:
         tasks = x.shape[0] // per_task
         x = x.reshape(tasks, per_task, *x.shape[1:])
-        if state is None:
-            out, new = vmap(lambda p, xi: one(p, xi, None))(params, x)
-        else:
+        if state is not None:
             state = state.reshape(tasks, per_task, *state.shape[1:])
-            out, new = vmap(one)(params, x, state)
+        out, new = task_forward(net, params, x, state)
         n = tasks * per_task
         return out.reshape(n, *out.shape[2:]), new.reshape(n, *new.shape[2:])
 
     return act
-
-
-def in_dim(tensor: Tensor | None) -> int | None:
-    """vmap's in_dim for an optional per-task argument (None is passed to every task)."""
-    return None if tensor is None else 0
 
 
 # --- the update -------------------------------------------------------------------------------
@@ -275,13 +289,8 @@ def meta_loss_and_episodes(learner: MetaLearner, support_game: VectorGame,
     batch = learner.support_batch(support, m, encoder)
     lr = learner.inner_lr_tensor()
 
-    def adapt_one(p: Params, x: Tensor, a: Tensor, adv: Tensor, mk: Tensor,
-                  allowed: Tensor | None) -> Params:
-        return inner_loop(policy.net, p, x, a, adv, mk, lr, c.adapt_steps, c.entropy_coef,
-                          c.first_order, allowed)
-
-    adapted = vmap(adapt_one, in_dims=(None, 0, 0, 0, 0, in_dim(batch.action_masks)))(
-        theta, batch.inputs, batch.actions, batch.advantages, batch.mask, batch.action_masks)
+    adapted = task_inner_loop(policy.net, theta, batch, lr, c.adapt_steps, c.entropy_coef,
+                              c.first_order)
     detached = {k: v.detach() for k, v in adapted.items()}
     player = policy if encoder is policy.encoder else Policy(encoder, policy.net, policy.space)
     query = player.rollout(query_game, rng, repeat_tasks(tasks, c.query_episodes),
@@ -289,13 +298,7 @@ def meta_loss_and_episodes(learner: MetaLearner, support_game: VectorGame,
     q = loss_batch(query, encoder,
                    reinforce_advantages(query, c.gamma, c.normalize_advantages, m)).split(m)
 
-    def query_loss(p: Params, x: Tensor, a: Tensor, adv: Tensor, mk: Tensor,
-                   allowed: Tensor | None) -> Tensor:
-        return policy_gradient_loss(policy.net, p, LossBatch(x, a, adv, mk, allowed),
-                                    c.entropy_coef)
-
-    loss = vmap(query_loss, in_dims=(0, 0, 0, 0, 0, in_dim(q.action_masks)))(
-        adapted, q.inputs, q.actions, q.advantages, q.mask, q.action_masks).mean()
+    loss = task_losses(policy.net, adapted, q, c.entropy_coef).mean()
     if c.support_credit:
         loss = loss + support_credit_loss(learner, theta, batch, query, m)
     return loss, support, query

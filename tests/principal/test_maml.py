@@ -1,5 +1,5 @@
-"""``"maml"``: the functional inner loop is exact, vmaps over tasks, and the principal
-round-trips and adapts."""
+"""``"maml"``: the functional inner loop is exact, its task-batched form (what meta-training
+runs) equals one inner loop per task, and the principal round-trips and adapts."""
 
 import copy
 
@@ -8,8 +8,21 @@ import pytest
 import torch
 
 from mermaide.principal import make
-from mermaide.principal.maml import MAMLConfig, inner_loop, maml_adapt, meta_loss
-from mermaide.principal.toolkit import LossBatch, PolicyNet, VectorGame, policy_gradient_loss
+from mermaide.principal.maml import (
+    MAMLConfig,
+    adapted_policy,
+    inner_loop,
+    maml_adapt,
+    meta_loss,
+    task_inner_loop,
+)
+from mermaide.principal.toolkit import (
+    LossBatch,
+    PolicyNet,
+    VectorGame,
+    policy_gradient_loss,
+    task_losses,
+)
 
 from .conftest import actions_on, bandit, obs_dim, random_observations, steering_population
 
@@ -177,3 +190,50 @@ def test_learnt_inner_loop_is_saved_and_used_by_adapt(tmp_path):
                                   for k, v in twin.policy.net.state_dict().items()]))
     assert torch.allclose(changes[1], 2 * changes[0], atol=1e-5)
     assert float(changes[0].abs().max()) > 0
+
+
+@pytest.mark.parametrize(("kind", "first_order"), [("gru", False), ("gru", True),
+                                                   ("mlp", False)])
+def test_the_task_batched_inner_loop_equals_one_inner_loop_per_task(kind, first_order):
+    """``task_inner_loop`` (what meta-training runs) gives every task the parameters of its
+    own ``inner_loop``, and the same outer gradient as a loop over tasks."""
+    torch.manual_seed(0)
+    policy = PolicyNet(5, 4, kind, 8, history=2)
+    inputs, actions, advantages, mask = random_batch(3)
+    masks = torch.rand(*actions.shape, 4) > 0.3
+    masks[..., 0] = True
+    actions = torch.where(masks.gather(-1, actions[..., None])[..., 0], actions, 0)
+    batch = LossBatch(inputs, actions, advantages, mask, masks)
+    theta = dict(policy.named_parameters())
+    stacked = task_inner_loop(policy, theta, batch, 0.5, 2, 0.01, first_order)
+    looped = [inner_loop(policy, theta, inputs[i], actions[i], advantages[i], mask[i], 0.5, 2,
+                         0.01, first_order, masks[i]) for i in range(3)]
+    for i, one in enumerate(looped):
+        for name in one:
+            torch.testing.assert_close(stacked[name][i], one[name], rtol=1e-5, atol=1e-6)
+    outer = torch.autograd.grad(task_losses(policy, stacked, batch, 0.01).mean(),
+                                list(theta.values()))
+    reference = torch.autograd.grad(sum(
+        policy_gradient_loss(policy, one, LossBatch(inputs[i], actions[i], advantages[i],
+                                                    mask[i], masks[i]), 0.01)
+        for i, one in enumerate(looped)) / 3, list(theta.values()))
+    for a, b in zip(outer, reference, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_acting_with_each_tasks_parameters_equals_its_own_forward_pass():
+    torch.manual_seed(0)
+    policy = PolicyNet(5, 4, "gru", 8)
+    tasks = [PolicyNet(5, 4, "gru", 8) for _ in range(3)]
+    params = {name: torch.stack([dict(t.named_parameters())[name].detach() for t in tasks])
+              for name, _ in policy.named_parameters()}
+    act = adapted_policy(policy, params, per_task=2)
+    x = torch.randn(6, 1, 5)
+    out, state = act(x, None)
+    out2, _ = act(x, state)
+    for i, net in enumerate(tasks):
+        with torch.no_grad():
+            ref, ref_state = net(x[2 * i: 2 * i + 2], None)
+            ref2, _ = net(x[2 * i: 2 * i + 2], ref_state)
+        torch.testing.assert_close(out[2 * i: 2 * i + 2], ref)
+        torch.testing.assert_close(out2[2 * i: 2 * i + 2], ref2)
