@@ -36,7 +36,8 @@ bench:
 
 # The committed reproduction of the papers' findings (the paper profile; resumable).
 bench-paper:
-	for suite in bandit-ood stackelberg-noise repeated-stackelberg stackelberg-pomdp; do \
+	for suite in bandit-ood stackelberg-noise repeated-stackelberg stackelberg-pomdp \
+		stackelberg-pomdp-mechanisms; do \
 		$(PYTHON) -m mermaide.bench --suite $$suite --profile paper --workers 2 --resume || exit 1; \
 	done
 

@@ -14,8 +14,10 @@ this POMDP is the Stackelberg commitment (the paper's Theorem; the repository's 
 ``StackelbergPOMDPCore`` simulates N episodes in lockstep with (N, ...) arrays;
 ``StackelbergPOMDPEnv`` is its N = 1 Gymnasium form, ``StackelbergPOMDPVectorEnv`` its native
 ``gym.make_vec`` form and ``StackelbergPOMDPParallelEnv`` its PettingZoo form with the
-follower as a player (``parallel_env()`` and, AEC, ``env()``). ``ActorObservation`` strips the
-critic's privileged ``critic:`` keys, so that any Gymnasium learner sees the plain POMDP.
+follower as a player (``parallel_env()`` and, AEC, ``env()``); a message game's PettingZoo form
+is ``MessagePOMDPParallelEnv``, the leader alone (``parallel_env(game=...)`` chooses the form
+by the game). ``ActorObservation`` strips the critic's privileged ``critic:`` keys, so that
+any Gymnasium learner sees the plain POMDP.
 ``POMDP_GAMES`` holds the presets and ``preset_values`` their exact values.
 """
 
@@ -28,7 +30,8 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from pettingzoo import AECEnv
+from gymnasium.utils import seeding
+from pettingzoo import AECEnv, ParallelEnv
 
 from mermaide.agents.base import softmax_rows
 from mermaide.checks import check_bool, check_choice, check_int, check_number
@@ -43,7 +46,7 @@ from mermaide.envs.message_games import (
     message_game,
     message_game_values,
 )
-from mermaide.envs.parallel import TwoPlayerParallelEnv, aec_env, valid_action
+from mermaide.envs.parallel import PRINCIPAL, TwoPlayerParallelEnv, aec_env, valid_action
 from mermaide.envs.repeated_stackelberg import (
     ACTION_TYPES,
     strategies_from,
@@ -56,6 +59,7 @@ __all__ = [
     "CRITIC_PREFIX",
     "POMDP_GAMES",
     "ActorObservation",
+    "MessagePOMDPParallelEnv",
     "PresetValues",
     "StackelbergPOMDPCore",
     "StackelbergPOMDPEnv",
@@ -976,8 +980,9 @@ class StackelbergPOMDPParallelEnv(TwoPlayerParallelEnv):
         if is_message_game(self.knobs.game):
             raise ValueError(f"game={self.knobs.game!r} is a message game (followers with "
                              f"private types send messages); the two-player form plays matrix "
-                             f"games (one follower, no types): play the Gymnasium form "
-                             f"Mermaide/StackelbergPOMDP-v0 for it")
+                             f"games (one follower, no types): a message game's PettingZoo "
+                             f"form is MessagePOMDPParallelEnv, which parallel_env(game=...) "
+                             f"chooses for it")
         self.game = matrix_game_from_argument(self.knobs.game)
         self.m, self.n = self.game.shape
         self.values = preset_values(self.game)
@@ -1018,9 +1023,134 @@ class StackelbergPOMDPParallelEnv(TwoPlayerParallelEnv):
                          f"Mermaide/StackelbergPOMDP-v0 for it, or give an agent policy")
 
 
-def parallel_env(**knobs: Any) -> StackelbergPOMDPParallelEnv:
+class MessagePOMDPParallelEnv(StackelbergPOMDPForm, ParallelEnv[str, dict[str, Any], Any]):
+    """The Stackelberg POMDP of a message game with the leader as the one player
+    (``parallel_env(game=...)`` with a message game).
+
+    ## Description
+    The message game of ``Mermaide/StackelbergPOMDP-v0`` (see ``StackelbergPOMDPEnv``: its
+    core, its sweeps over the message profiles, its commitment per profile), played by the
+    ``"principal"`` (the leader: the allocation rule or the mechanism). Every type of every
+    follower keeps its built-in learner inside the env, as in the Gymnasium form: a type
+    learns from the exact expected utility of each of its messages over the other followers'
+    types and messages, which a player sending one message per game would not give. So the
+    episode, its rewards and the leader's observations are the Gymnasium form's, step for
+    step, under PettingZoo's API (and, AEC, ``env()``).
+
+    ## Action Space
+    ``"principal"``: the Gymnasium form's (``Box`` of shape (3,) or ``Discrete(3)`` for
+    ``"simple-allocation"``, ``Box`` [0, 1]^4 for ``"spm-pi"``).
+
+    ## Observation Space
+    ``"principal"``: the Gymnasium form's ``Dict`` (``"signal"``, the coming message profile,
+    and the ``critic:`` keys).
+
+    ## Rewards
+    The Gymnasium form's: 0 in the response phase, then each reward game's share of the
+    leader's expected payoff.
+
+    ## Starting State
+    Every type's strategy uniform, no commitment recorded.
+
+    ## Episode End
+    The player terminates after the Gymnasium form's number of games; no truncation.
+
+    ## Arguments
+    The Gymnasium form's, with a message game (hide_response_phase included: the env plays
+    the response phase itself either way).
+
+    ## Info
+    ``"principal"``: ``signal``, ``commitment``, ``deviated`` (and ``action_mask``, int8, with
+    ``commitment="pure"``, also after ``reset``). ``env.game_info``: the whole step info of the
+    core (``reward_phase``, ``leader_value``, ``follower_strategy``, ...) and after ``reset``
+    the game's values, for harnesses.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    render_mode = None
+
+    @knob_signature(StackelbergPOMDPKnobs, without=NO_INTERVENTIONS)
+    def __init__(self, **knobs: Any):
+        checked = StackelbergPOMDPKnobs(**knobs)
+        if not is_message_game(checked.game):
+            raise ValueError(f"game must be a message game ({', '.join(MESSAGE_GAMES)} or a "
+                             f"MessageGame) in the one-player form, got {checked.game!r}; a "
+                             f"matrix game's PettingZoo form is StackelbergPOMDPParallelEnv, "
+                             f"with the follower as a player")
+        self._setup(1, checked)
+        self.metadata = {"name": "mermaide_stackelberg_pomdp_v0", "render_modes": [],
+                         "is_parallelizable": True}
+        self.possible_agents = [PRINCIPAL]
+        # Built once: PettingZoo requires the same space object on every call (seeding).
+        self._observation_space = self.core.observation_space()
+        self.np_random: np.random.Generator | None = None
+        self.agents: list[str] = []
+        self.game_info: dict[str, Any] = {}
+
+    def observation_space(self, agent: str) -> spaces.Space[Any]:
+        self._check_player(agent)
+        return self._observation_space
+
+    def action_space(self, agent: str) -> spaces.Space[Any]:
+        self._check_player(agent)
+        return self.actions.space
+
+    def _check_player(self, agent: str) -> None:
+        if agent != PRINCIPAL:
+            raise ValueError(f"agent must be {PRINCIPAL!r} (the followers' types learn inside "
+                             f"the env), got {agent!r}")
+
+    def _principal_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {key: self.game_info[key]
+                                for key in ("signal", "commitment", "deviated")
+                                if key in self.game_info}
+        if self.knobs.commitment == "pure":
+            # PettingZoo's mask dtype (its samplers take int8 masks only).
+            info["action_mask"] = self.core.action_mask()[0].astype(np.int8)
+        return info
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        if seed is not None or self.np_random is None:
+            self.np_random, _ = seeding.np_random(seed)
+        obs = self.core.reset(self.np_random)
+        self.agents = [PRINCIPAL]
+        self.game_info = self._reset_info()
+        return ({PRINCIPAL: {key: value[0] for key, value in obs.items()}},
+                {PRINCIPAL: self._principal_info()})
+
+    def step(self, actions: Mapping[str, Any]) -> tuple[
+            dict[str, dict[str, Any]], dict[str, float], dict[str, bool], dict[str, bool],
+            dict[str, dict[str, Any]]]:
+        if not self.agents or self.np_random is None:
+            raise RuntimeError("step() called before reset() or after the episode ended")
+        if not isinstance(actions, Mapping) or set(actions) != {PRINCIPAL}:
+            raise ValueError(f"actions must map {PRINCIPAL!r} (the one player) to its action, "
+                             f"got {actions!r}")
+        played = self.actions.decode(actions[PRINCIPAL], 0)
+        obs, reward, done, info = self.core.step(played, self.np_random)
+        self.game_info = {key: value[0].item() if value.ndim == 1 else value[0].copy()
+                          for key, value in info.items()}
+        if done:
+            self.agents = []
+        return ({PRINCIPAL: {key: value[0] for key, value in obs.items()}},
+                {PRINCIPAL: float(reward[0])}, {PRINCIPAL: bool(done)}, {PRINCIPAL: False},
+                {PRINCIPAL: self._principal_info()})
+
+    def render(self) -> None:
+        gym.logger.warn("the mermaide games have no rendering; nothing was drawn")
+        return None
+
+
+def parallel_env(**knobs: Any) -> StackelbergPOMDPParallelEnv | MessagePOMDPParallelEnv:
     """The Stackelberg POMDP as a ``pettingzoo.ParallelEnv``; knobs as
-    ``StackelbergPOMDPEnv`` (without hide_response_phase)."""
+    ``StackelbergPOMDPEnv``. A matrix game: ``StackelbergPOMDPParallelEnv``, the follower as
+    a player (without hide_response_phase); a message game: ``MessagePOMDPParallelEnv``, the
+    leader alone, the followers' learners inside."""
+    if is_message_game(knobs.get("game")):
+        return MessagePOMDPParallelEnv(**knobs)
     return StackelbergPOMDPParallelEnv(**knobs)
 
 

@@ -11,9 +11,15 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from pettingzoo.test import parallel_api_test, parallel_seed_test, seed_test
 
 import mermaide  # noqa: F401  (registers the ids)
-from mermaide.envs import preset_values, stackelberg_pomdp_parallel
+from mermaide.envs import (
+    StackelbergPOMDPParallelEnv,
+    preset_values,
+    stackelberg_pomdp_aec,
+    stackelberg_pomdp_parallel,
+)
 from mermaide.envs.message_games import (
     MESSAGE_GAMES,
     PI_PRIORS,
@@ -22,6 +28,7 @@ from mermaide.envs.message_games import (
     message_game,
     message_game_values,
 )
+from mermaide.envs.stackelberg_pomdp import MessagePOMDPParallelEnv
 from mermaide.principal import make
 
 ENV_ID = "Mermaide/StackelbergPOMDP-v0"
@@ -240,6 +247,50 @@ def test_check_env_and_make_vec_play_like_single_envs(knobs):
         assert terminated.all() == done
 
 
+
+
+@pytest.mark.parametrize("knobs", [dict(game="simple-allocation"),
+                                   dict(game="simple-allocation", commitment="pure"),
+                                   dict(game="spm-pi", hide_response_phase=True),
+                                   dict(game=message_game("spm-pi", 3), follower="quantal")])
+def test_pettingzoo_parallel_api_and_seed_tests_pass(knobs):
+    def make():
+        return stackelberg_pomdp_parallel(response_steps=3, reward_steps=2, **knobs)
+
+    assert isinstance(make(), MessagePOMDPParallelEnv)
+    parallel_api_test(make(), num_cycles=50)
+    parallel_seed_test(make, num_cycles=50)
+    seed_test(lambda: stackelberg_pomdp_aec(response_steps=3, reward_steps=2, **knobs),
+              num_cycles=50)
+
+
+@pytest.mark.parametrize("name", list(MESSAGE_GAMES))
+def test_the_pettingzoo_form_plays_the_gymnasium_episode_with_the_leader_alone(name):
+    knobs = dict(game=name, epsilon=5.0, response_steps=4, reward_steps=2)
+    parallel = stackelberg_pomdp_parallel(**knobs)
+    single = gym.make(ENV_ID, **knobs)
+    assert parallel.possible_agents == ["principal"]
+    assert parallel.action_space("principal") == single.action_space
+    obs, _ = parallel.reset(seed=0)
+    single_obs, _ = single.reset(seed=0)
+    assert parallel.game_info["stackelberg_value"] == preset_values(name).mixed
+    single.action_space.seed(3)
+    done = False
+    while not done:
+        action = single.action_space.sample()
+        obs, rewards, terms, truncs, infos = parallel.step({"principal": action})
+        single_obs, reward, done, _, info = single.step(action)
+        assert rewards == {"principal": pytest.approx(reward)}
+        assert terms == {"principal": done} and truncs == {"principal": False}
+        for key, value in single_obs.items():
+            np.testing.assert_allclose(obs["principal"][key], value)
+        assert set(infos["principal"]) == {"signal", "commitment", "deviated"}
+        np.testing.assert_allclose(parallel.game_info["follower_strategy"],
+                                   info["follower_strategy"])
+    assert parallel.game_info["reward_phase_mean"] == pytest.approx(info["reward_phase_mean"])
+    assert parallel.agents == []
+
+
 def test_the_principal_plays_the_message_games():
     for game in MESSAGE_GAMES:
         principal = make("stackelberg-pomdp", episodes_per_batch=4)
@@ -270,7 +321,7 @@ def test_bad_message_counts_are_refused():
         message_game("conitzer")
 
 
-def test_bad_mechanisms_and_the_two_player_form_are_refused():
+def test_bad_mechanisms_and_the_wrong_pettingzoo_form_are_refused():
     env = gym.make(ENV_ID, game="spm-pi")
     env.reset(seed=0)
     for bad in ([0.5, 0.5, 1.5, 0.0], [0.5, 0.5, 0.2], [True, False, True, False]):
@@ -278,5 +329,18 @@ def test_bad_mechanisms_and_the_two_player_form_are_refused():
             env.step(np.array(bad))
     with pytest.raises(ValueError, match="mechanism must be"):
         env.unwrapped.encode_action([0.0, 2.0, 0.0, 0.0])
-    with pytest.raises(ValueError, match="message game"):
-        stackelberg_pomdp_parallel(game="simple-allocation")
+    with pytest.raises(ValueError, match="message game's PettingZoo form is "
+                                         "MessagePOMDPParallelEnv"):
+        StackelbergPOMDPParallelEnv(game="simple-allocation")
+    with pytest.raises(ValueError, match="game must be a message game"):
+        MessagePOMDPParallelEnv(game="conitzer")
+    one_player = stackelberg_pomdp_parallel(game="spm-pi")
+    with pytest.raises(ValueError, match="agent must be 'principal'"):
+        one_player.action_space("agent")
+    with pytest.raises(RuntimeError, match="before reset"):
+        one_player.step({"principal": np.zeros(4)})
+    one_player.reset(seed=0)
+    with pytest.raises(ValueError, match="actions must map 'principal'"):
+        one_player.step({"principal": np.zeros(4), "agent": 0})
+    with pytest.raises(ValueError, match="actions must be"):
+        one_player.step({"principal": np.full(4, 2.0)})
