@@ -12,12 +12,30 @@ from contextlib import contextmanager
 
 import numpy as np
 
+# numpy computes with 64-bit integers: an integer outside [-2**63, 2**63 - 1] overflows in it
+# ("Python int too large to convert to C long"), so a real number given as such an integer is
+# refused; a float of any finite size is a real number (1e30, not 10**30).
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+
+# The largest size (a count of arms, actions, states, grid rows or columns, or of games in a
+# vector env) that ``check_size`` accepts. Far beyond any game one would play (one float64
+# array of that many entries is 16 GiB, and a game holds several), it refuses a hostile size
+# by name instead of letting it fail in numpy in words that name no argument ("Maximum
+# allowed dimension exceeded", an OverflowError); small enough that a product of two sizes
+# (a flat index, a count of actions) stays within numpy's int64. A size below it can still
+# be more than the machine holds: that is numpy's MemoryError.
+MAX_SIZE = 2**31 - 1
+
 
 def check_number(name: str, value: object, low: float = -math.inf, high: float = math.inf,
                  low_open: bool = False) -> float:
-    """A finite real number in [low, high] (or (low, high] with ``low_open``)."""
+    """A finite real number in [low, high] (or (low, high] with ``low_open``); given as an
+    integer, one that numpy's int64 holds."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a real number, got {value!r}")
+    if isinstance(value, (int, np.integer)) and not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(f"{name} must be a float or an integer in [-2**63, 2**63 - 1] "
+                         f"(numpy's int64), got {value!r}")
     number = float(value)
     too_low = number <= low if low_open else number < low
     if not math.isfinite(number) or too_low or number > high:
@@ -67,6 +85,15 @@ def check_int(name: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
+
+
+def check_size(name: str, value: object, low: int = 1) -> int:
+    """A size: an integer (not a bool) in [low, MAX_SIZE]."""
+    size = check_int(name, value, low)
+    if size > MAX_SIZE:
+        raise ValueError(f"{name} must be an integer in [{low}, 2**31 - 1] (a size, at most "
+                         f"mermaide.checks.MAX_SIZE), got {value!r}")
+    return size
 
 
 def check_bool(name: str, value: object) -> bool:

@@ -22,7 +22,7 @@ from pettingzoo import AECEnv
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner, is_learner_name, learner_names
 from mermaide.agents.population import AgentBatch, AgentPopulation, AgentSpec, LearnerFamily
-from mermaide.checks import check_int, check_number
+from mermaide.checks import check_int, check_number, check_size
 from mermaide.envs.games import check_learner_params
 from mermaide.envs.knobs import (
     NUM_ENVS,
@@ -56,7 +56,7 @@ class BanditKnobs(Knobs):
     reward_noise: float | str = 0.1
 
     def __post_init__(self) -> None:
-        check_int("n_arms", self.n_arms, 2)
+        check_size("n_arms", self.n_arms, 2)
         check_int("horizon", self.horizon, 1)
         check_number("bonus", self.bonus, low=0.0, low_open=True)
         if self.reward_noise != BERNOULLI:
@@ -452,7 +452,7 @@ class BanditVectorEnv(LockstepVectorEnv):
 
     @knob_signature(BanditKnobs, NUM_ENVS)
     def __init__(self, num_envs: int = 1, **knobs: Any):
-        check_int("num_envs", num_envs, 1)
+        check_size("num_envs", num_envs)
         self.knobs = BanditKnobs(**knobs)
         self.n_arms, self.horizon = self.knobs.n_arms, self.knobs.horizon
         self.agent = self.knobs.source()

@@ -28,7 +28,7 @@ from pettingzoo import AECEnv
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner, is_learner_name, learner_names
 from mermaide.agents.population import AgentBatch, AgentPopulation, AgentSpec, group_specs
-from mermaide.checks import check_bool, check_choice, check_int, check_number
+from mermaide.checks import check_bool, check_choice, check_int, check_number, check_size
 from mermaide.envs.bandit import BERNOULLI, agent_source
 from mermaide.envs.knobs import (
     NUM_ENVS,
@@ -155,11 +155,11 @@ class IncentiveBanditKnobs(Knobs):
     intervention_cost: float = 0.0
 
     def __post_init__(self) -> None:
-        check_int("n_arms", self.n_arms, 2)
+        check_size("n_arms", self.n_arms, 2)
         check_int("horizon", self.horizon, 1)
         check_choice("action_type", self.action_type, ACTION_TYPES)
         check_number("max_transfer", self.max_transfer, low=0.0, low_open=True)
-        check_int("n_levels", self.n_levels, 1)
+        check_size("n_levels", self.n_levels)
         if self.transfer_budget is not None:
             check_number("transfer_budget", self.transfer_budget, low=0.0)
         check_bool("perfect_knowledge", self.perfect_knowledge)
@@ -575,7 +575,7 @@ class IncentiveBanditVectorEnv(LockstepVectorEnv):
 
     @knob_signature(IncentiveBanditKnobs, NUM_ENVS)
     def __init__(self, num_envs: int = 1, **knobs: Any):
-        check_int("num_envs", num_envs, 1)
+        check_size("num_envs", num_envs)
         self.knobs = IncentiveBanditKnobs(**knobs)
         self.n_arms, self.horizon = self.knobs.n_arms, self.knobs.horizon
         self.agent = self.knobs.source()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from gymnasium import spaces
 
-from mermaide.checks import check_int, check_number
+from mermaide.checks import check_int, check_number, check_size
 from mermaide.envs.bilevel_forms import (
     BilevelEnv,
     BilevelFamily,
@@ -137,8 +137,8 @@ class IncentiveMDPKnobs(Knobs):
     principal_observes: str = field(default="actions", init=False)
 
     def __post_init__(self) -> None:
-        check_int("rows", self.rows, 1)
-        check_int("cols", self.cols, 1)
+        check_size("rows", self.rows)
+        check_size("cols", self.cols)
         check_number("slip", self.slip, low=0.0, high=1.0)
         check_number("gamma", self.gamma, low=0.0, high=1.0)
         if self.gamma >= 1.0:
@@ -307,7 +307,7 @@ class IncentiveMDPVectorEnv(BilevelVectorEnv):
 
     @knob_signature(IncentiveMDPKnobs, NUM_ENVS)
     def __init__(self, num_envs: int = 1, **knobs: Any):
-        check_int("num_envs", num_envs, 1)
+        check_size("num_envs", num_envs)
         self.knobs = IncentiveMDPKnobs(**knobs)
         super().__init__(num_envs, IncentiveMDPFamily(self.knobs))
 

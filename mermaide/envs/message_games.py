@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mermaide.checks import check_choice, check_int
+from mermaide.checks import check_choice, check_size
 
 __all__ = [
     "MESSAGE_GAMES",
@@ -169,7 +169,7 @@ def message_game(name: str, messages: int | None = None) -> MessageGame:
     """The preset ``name`` with ``messages`` messages per follower (None: the preset's
     default, ``MESSAGE_GAMES[name]``)."""
     check_choice("game", name, tuple(MESSAGE_GAMES))
-    m = MESSAGE_GAMES[name] if messages is None else check_int("messages", messages, 1)
+    m = MESSAGE_GAMES[name] if messages is None else check_size("messages", messages)
     if name == "simple-allocation":
         return MessageGame(name, (np.full(3, 1.0 / 3.0),), m, STRATEGY, 3, allocation_payoffs)
     return MessageGame(name, PI_PRIORS, m, MECHANISM, 4, spm_pi_payoffs)

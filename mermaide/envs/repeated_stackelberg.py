@@ -32,7 +32,7 @@ from pettingzoo import AECEnv
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner, is_learner_name, learner_names
 from mermaide.agents.population import LearnerFamily, group_specs
-from mermaide.checks import check_int, check_number
+from mermaide.checks import check_int, check_number, check_size
 from mermaide.envs.equilibrium import TIE_BREAKS, best_response, game_values
 from mermaide.envs.games import (
     FOLLOWER,
@@ -518,7 +518,7 @@ class MatrixGameVectorEnv(MatrixGameForm, LockstepVectorEnv):
     """
 
     def __init__(self, num_envs: int, knobs: RepeatedStackelbergKnobs):
-        check_int("num_envs", num_envs, 1)
+        check_size("num_envs", num_envs)
         self._setup(num_envs, knobs)
         self._set_spaces(num_envs, self._box, self.core.observation_space())
 

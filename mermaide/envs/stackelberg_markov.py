@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from gymnasium import spaces
 
-from mermaide.checks import check_int, check_number
+from mermaide.checks import check_int, check_number, check_size
 from mermaide.envs.bilevel_forms import (
     BilevelEnv,
     BilevelFamily,
@@ -140,9 +140,9 @@ class StackelbergMarkovKnobs(Knobs):
     principal_observes: str = field(default="actions", init=False)
 
     def __post_init__(self) -> None:
-        check_int("n_states", self.n_states, 1)
-        check_int("leader_actions", self.leader_actions, 1)
-        check_int("follower_actions", self.follower_actions, 1)
+        check_size("n_states", self.n_states)
+        check_size("leader_actions", self.leader_actions)
+        check_size("follower_actions", self.follower_actions)
         check_number("gamma", self.gamma, low=0.0, high=1.0)
         if self.gamma >= 1.0:
             raise ValueError(f"gamma must be in [0, 1), got {self.gamma!r}")
@@ -335,7 +335,7 @@ class StackelbergMarkovVectorEnv(BilevelVectorEnv):
 
     @knob_signature(StackelbergMarkovKnobs, NUM_ENVS)
     def __init__(self, num_envs: int = 1, **knobs: Any):
-        check_int("num_envs", num_envs, 1)
+        check_size("num_envs", num_envs)
         self.knobs = StackelbergMarkovKnobs(**knobs)
         super().__init__(num_envs, StackelbergMarkovFamily(self.knobs))
 

@@ -34,7 +34,7 @@ from gymnasium.utils import seeding
 from pettingzoo import AECEnv, ParallelEnv
 
 from mermaide.agents.base import softmax_rows
-from mermaide.checks import check_bool, check_choice, check_int, check_number
+from mermaide.checks import check_bool, check_choice, check_int, check_number, check_size
 from mermaide.envs.equilibrium import best_response, solve
 from mermaide.envs.games import MatrixGame
 from mermaide.envs.knobs import NUM_ENVS, Knobs, knob_signature, misreport_actions
@@ -889,7 +889,7 @@ class StackelbergPOMDPVectorEnv(StackelbergPOMDPForm, LockstepVectorEnv):
 
     @knob_signature(StackelbergPOMDPKnobs, NUM_ENVS, without=NO_INTERVENTIONS)
     def __init__(self, num_envs: int = 1, **knobs: Any):
-        check_int("num_envs", num_envs, 1)
+        check_size("num_envs", num_envs)
         self._setup(num_envs, StackelbergPOMDPKnobs(**knobs))
         self._set_spaces(num_envs, self.actions.space, self.core.observation_space())
 

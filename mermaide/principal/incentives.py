@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
-from mermaide.checks import check_int
+from mermaide.checks import check_int, reading_checkpoint
 from mermaide.envs import encode_transfers
 from mermaide.principal.base import EnvFn, TaskDistribution
 from mermaide.principal.toolkit import load_checkpoint, save_checkpoint
@@ -129,8 +129,13 @@ class IncentivePrincipal:
         save_checkpoint(path, self.name, {"config": dataclasses.asdict(self.config)})
 
     def load(self, path: str) -> None:
+        """Replace this principal by the one saved at ``path`` (its config; a run starts at
+        the next episode); a bad file raises ``CheckpointError`` and changes nothing (a new
+        principal is built from the file, then adopted)."""
         saved = load_checkpoint(path, self.name)
-        self.__init__(self.config_class(**saved["config"]))  # type: ignore[misc]
+        with reading_checkpoint(path):
+            loaded = type(self)(self.config_class(**saved["config"]))
+        self.__dict__.update(loaded.__dict__)
 
 
 def search_rounds(horizon: int) -> int:

@@ -59,7 +59,7 @@ from mermaide.bilevel import (
     upper_value,
     value_penalty,
 )
-from mermaide.checks import check_choice, check_int, check_number
+from mermaide.checks import check_choice, check_int, check_number, reading_checkpoint
 from mermaide.principal.base import EnvFn, TaskDistribution
 from mermaide.principal.toolkit import config_from, load_checkpoint, save_checkpoint
 
@@ -247,6 +247,14 @@ def _optimise_sampled(problem: BilevelProblem, config: PBRLConfig,
     return PBRLResult(x.detach().clone(), y.detach().clone(), lams, uppers, penalties)
 
 
+def _described(value: Any) -> str:
+    """A checkpoint entry in a refusal: a tensor by its dtype and shape, anything else by its
+    repr."""
+    if isinstance(value, Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    return repr(value)
+
+
 class PBRL:
     """PBRL principal: ``make("pbrl", lam=10.0, lam_growth=1.02, ...)`` (any ``PBRLConfig``
     field as keyword, or ``config=PBRLConfig(...)``)."""
@@ -308,8 +316,24 @@ class PBRL:
             "action": None if self.action is None else torch.from_numpy(self.action.copy())})
 
     def load(self, path: str) -> None:
+        """Replace this principal by the one saved at ``path``: its config, x and action (its
+        generator starts afresh from the config's seed; ``result``, the history of a solve,
+        is not saved); a bad file raises ``CheckpointError`` and changes nothing (a new
+        principal is built from the file and checked, then adopted)."""
         saved = load_checkpoint(path, self.name)
-        self.config = PBRLConfig(**saved["config"])
-        self.parameters = saved["parameters"]
-        action = saved["action"]
-        self.action = None if action is None else action.numpy()
+        with reading_checkpoint(path):
+            loaded = PBRL(PBRLConfig(**saved["config"]))
+            parameters, action = saved["parameters"], saved["action"]
+            if parameters is not None or action is not None:
+                # What a solve leaves: x, and the game's action that plays it (x flattened,
+                # mapped onto the game's action set, as float32).
+                if not (isinstance(parameters, Tensor) and parameters.is_floating_point()):
+                    raise ValueError(f"parameters must be a float tensor (x), or None with "
+                                     f"action None, got {_described(parameters)}")
+                if not (isinstance(action, Tensor) and action.dtype == torch.float32
+                        and action.shape == (parameters.numel(),)):
+                    raise ValueError(f"action must be a float32 tensor of shape "
+                                     f"({parameters.numel()},) (x's size) with parameters, "
+                                     f"got {_described(action)}")
+                loaded.parameters, loaded.action = parameters, action.numpy()
+        self.__dict__.update(loaded.__dict__)

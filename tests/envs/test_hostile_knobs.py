@@ -40,38 +40,6 @@ def numeric_knobs():
     return found
 
 
-# Knobs whose refusal is not right yet, in games outside this test's change (mermaide/envs):
-# each is marked by name with what goes wrong, so that it stays visible; not strict, because
-# those games are being written as this test is.
-KNOWN = {
-    ("Mermaide/Bandit-v0", "n_arms"):
-        "n_arms=10**30: OverflowError (Python int too large to convert to C long)",
-    ("Mermaide/Stackelberg-v0", "intervention_cost"):
-        "intervention_cost=10**30: OverflowError (Python int too large to convert to C long)",
-    ("Mermaide/RepeatedStackelberg-v0", "intervention_cost"):
-        "intervention_cost=10**30: OverflowError (Python int too large to convert to C long)",
-    ("Mermaide/IncentiveBandit-v0", "n_arms"):
-        "n_arms=10**30: numpy's 'Maximum allowed dimension exceeded', naming no knob",
-    ("Mermaide/IncentiveMDP-v0", "rows"):
-        "rows=10**30: numpy's 'Maximum allowed dimension exceeded', naming no knob",
-    ("Mermaide/IncentiveMDP-v0", "cols"):
-        "cols=10**30: numpy's 'Maximum allowed dimension exceeded', naming no knob",
-    ("Mermaide/IncentiveMDP-v0", "incentive_budget"):
-        "incentive_budget=10**30: OverflowError (int too big to convert)",
-    ("Mermaide/StackelbergMarkov-v0", "n_states"):
-        "n_states=10**30: numpy's 'Maximum allowed dimension exceeded', naming no knob",
-    ("Mermaide/StackelbergMarkov-v0", "leader_actions"):
-        "leader_actions=10**30: numpy's 'Maximum allowed dimension exceeded', naming no knob",
-    ("Mermaide/StackelbergMarkov-v0", "follower_actions"):
-        "follower_actions=10**30: numpy's 'Maximum allowed dimension exceeded', naming no knob",
-}
-
-
-def marked(pairs):
-    return [pytest.param(*pair, marks=pytest.mark.xfail(reason=KNOWN[pair], strict=False))
-            if pair in KNOWN else pair for pair in pairs]
-
-
 # What a careless or hostile caller passes for a number. Integers are small or huge, not in
 # between: a mid-sized one (rows=10_000) is a legitimate, memory-hungry game, not bad input.
 HOSTILE = st.one_of(
@@ -97,7 +65,7 @@ def plays_a_valid_episode(env):
             break
 
 
-@pytest.mark.parametrize(("env_id", "knob"), marked(numeric_knobs()))
+@pytest.mark.parametrize(("env_id", "knob"), numeric_knobs())
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(value=HOSTILE)
 # Always tried, whatever the draw: the values the issue names.

@@ -308,25 +308,7 @@ def _write_json(content, path):
     pathlib.Path(path).write_text(json.dumps(content))
 
 
-# Principals whose load does not yet turn a missing or mistyped entry into a CheckpointError
-# (modules written alongside this test, outside its change): marked here, by name and why,
-# so that they are visible; strict, so that the mark goes once they conform.
-NOT_YET_CHECKED = {
-    **{name: "IncentivePrincipal.load (mermaide/principal/incentives.py) reads its entries "
-             "outside reading_checkpoint" for name in ("ipa", "dogan-eps", "steer-margin",
-                                                       "oracle")},
-    "pbrl": "PBRL.load (mermaide/principal/pbrl.py) reads its entries outside "
-            "reading_checkpoint and assigns them one by one",
-}
-
-
-def marked(names):
-    return [pytest.param(name, marks=pytest.mark.xfail(reason=NOT_YET_CHECKED[name],
-                                                       strict=True))
-            if name in NOT_YET_CHECKED else name for name in names]
-
-
-@pytest.mark.parametrize("name", marked(NAMES))
+@pytest.mark.parametrize("name", NAMES)
 def test_a_checkpoint_with_an_entry_missing_or_wrong_is_refused(tmp_path, checkpoints, name):
     principal = make(name)
     principal.load(str(checkpoints(name)))

@@ -10,6 +10,7 @@ import torch
 
 import mermaide  # noqa: F401  (registers the games)
 from mermaide.bilevel import TabularMDP
+from mermaide.checks import CheckpointError
 from mermaide.envs import IncentiveMDPEnv, IncentiveMDPVectorEnv, solve
 from mermaide.envs.stackelberg import classic_game
 from mermaide.principal import evaluate, make
@@ -183,3 +184,22 @@ def test_save_load_adapt_and_refusals(tmp_path):
                       ({"inner_steps": 0}, "inner_steps"), ({"tau": 0.0}, "tau")):
         with pytest.raises(ValueError, match=name):
             make("pbrl", **bad)
+
+
+def test_load_refuses_an_x_and_action_that_do_not_match_and_changes_nothing(tmp_path):
+    principal = make("pbrl", iterations=5)
+    principal.meta_train(lambda: IncentiveMDPEnv(**SMALL), None, 1, 0)
+    path = tmp_path / "pbrl.pt"
+    principal.save(str(path))
+    saved = torch.load(path, weights_only=True)
+    loaded = make("pbrl", lam=3.0)
+    edited = tmp_path / "edited.pt"
+    for edit in ({"action": saved["action"][:-1]}, {"action": saved["action"].double()},
+                 {"action": None}, {"parameters": None},
+                 {"parameters": saved["parameters"].long()}):
+        torch.save({**saved, **edit}, edited)
+        with pytest.raises(CheckpointError, match=str(edited)):
+            loaded.load(str(edited))
+        assert loaded.config.lam == 3.0 and loaded.parameters is None and loaded.action is None
+    loaded.load(str(path))
+    np.testing.assert_array_equal(loaded.act(None, None)[0], principal.act(None, None)[0])
