@@ -33,7 +33,13 @@ from mermaide.envs.knobs import (
     knob_signature,
     misreport_actions,
 )
-from mermaide.envs.parallel import TwoPlayerParallelEnv, aec_env, valid_action
+from mermaide.envs.parallel import (
+    TwoPlayerParallelEnv,
+    aec_env,
+    checked_agent_actions,
+    task_learner,
+    valid_action,
+)
 from mermaide.envs.vector import LockstepVectorEnv
 
 AgentSource = str | AgentSpec | AgentPopulation
@@ -59,16 +65,22 @@ class BanditKnobs(Knobs):
         check_size("n_arms", self.n_arms, 2)
         check_int("horizon", self.horizon, 1)
         check_number("bonus", self.bonus, low=0.0, low_open=True)
-        if self.reward_noise != BERNOULLI:
-            if isinstance(self.reward_noise, str):
-                raise ValueError(f"reward_noise must be a std >= 0 or {BERNOULLI!r}, got "
-                                 f"{self.reward_noise!r}")
-            check_number("reward_noise", self.reward_noise, low=0.0)
+        check_reward_noise(self.reward_noise)
         super().__post_init__()
 
     def source(self) -> AgentSpec | AgentPopulation:
         """The agents to draw from (``agent_source`` of the agent knobs)."""
         return agent_source(self.agent, self.agent_kwargs, self.n_arms)
+
+
+def check_reward_noise(reward_noise: float | str) -> None:
+    """The ``reward_noise`` knob of the bandit games: a std >= 0 of Gaussian noise on the
+    arms' rewards, or ``BERNOULLI`` (each reward a coin with the arm's mean)."""
+    if reward_noise != BERNOULLI:
+        if isinstance(reward_noise, str):
+            raise ValueError(f"reward_noise must be a std >= 0 or {BERNOULLI!r}, got "
+                             f"{reward_noise!r}")
+        check_number("reward_noise", reward_noise, low=0.0)
 
 
 def agent_source(agent: AgentSource, agent_kwargs: Mapping[str, Any] | None,
@@ -103,6 +115,19 @@ def agent_source(agent: AgentSource, agent_kwargs: Mapping[str, Any] | None,
 
 def draw_spec(source: AgentSpec | AgentPopulation, rng: np.random.Generator) -> AgentSpec:
     return source if isinstance(source, AgentSpec) else source.sample(rng)
+
+
+def episode_spec(options: Mapping[str, Any], source: AgentSpec | AgentPopulation, n_arms: int,
+                 rng: np.random.Generator) -> AgentSpec:
+    """The agent of the episode a single form resets: the reset option ``"agent"`` (an
+    ``AgentSpec`` over ``n_arms`` arms), else one drawn from ``source``."""
+    spec = options.get("agent")
+    if spec is None:
+        return draw_spec(source, rng)
+    if not isinstance(spec, AgentSpec) or spec.n_arms != n_arms:
+        raise ValueError(f"options['agent'] must be an AgentSpec over {n_arms} arms, got "
+                         f"{spec!r}")
+    return spec
 
 
 class BanditCore:
@@ -217,16 +242,6 @@ class BanditCore:
             actions[index] = learner.act(rng)
         return actions
 
-    def _checked_agent_actions(self, agent_actions: Any) -> np.ndarray:
-        # Outside actions index the flat reward matrix: one out of range would silently read
-        # another agent's row, so refuse it here.
-        actions = np.asarray(agent_actions)
-        if actions.shape != (self.batch,) or not np.issubdtype(actions.dtype, np.integer) \
-                or actions.min() < 0 or actions.max() >= self.n_arms:
-            raise ValueError(f"agent_actions must be {self.batch} ints in [0, "
-                             f"{self.n_arms - 1}], got {agent_actions!r}")
-        return actions
-
     def _draw_rewards(self, actions: np.ndarray, flat: np.ndarray, rng: np.random.Generator
                       ) -> tuple[np.ndarray, np.ndarray | None]:
         """Base rewards of the chosen arms (B,), and of every arm (B, K) if a learner needs them.
@@ -266,7 +281,7 @@ class BanditCore:
         cost = self._cost_values.take(applied)
         groups = self._groups
         if agent_actions is not None:
-            actions = self._checked_agent_actions(agent_actions)
+            actions = checked_agent_actions(agent_actions, self.batch, self.n_arms)
         elif len(groups) == 1:
             actions = groups[0][0].act(rng)
         else:
@@ -404,12 +419,7 @@ class BanditEnv(gym.Env[np.ndarray, np.int64]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        spec = (options or {}).get("agent")
-        if spec is None:
-            spec = draw_spec(self.agent, self.np_random)
-        elif not isinstance(spec, AgentSpec) or spec.n_arms != self.n_arms:
-            raise ValueError(f"options['agent'] must be an AgentSpec over {self.n_arms} arms, "
-                             f"got {spec!r}")
+        spec = episode_spec(options or {}, self.agent, self.n_arms, self.np_random)
         obs = self.core.reset([spec], self.np_random)
         self._needs_reset = False
         return obs[0], {"agent": spec, "target_action": spec.target,
@@ -554,12 +564,7 @@ class BanditParallelEnv(TwoPlayerParallelEnv):
     def _reset_core(self, options: Mapping[str, Any], rng: np.random.Generator
                     ) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
         """``options={"agent": spec}`` plays a given ``AgentSpec``; other options are ignored."""
-        spec = options.get("agent")
-        if spec is None:
-            spec = draw_spec(self.agent, rng)
-        elif not isinstance(spec, AgentSpec) or spec.n_arms != self.n_arms:
-            raise ValueError(f"options['agent'] must be an AgentSpec over {self.n_arms} arms, "
-                             f"got {spec!r}")
+        spec = episode_spec(options, self.agent, self.n_arms, rng)
         self.agent_spec = spec
         obs = self.core.reset([spec], rng)
         return obs[0], {"target_action": spec.target}, {"agent": spec,
@@ -572,9 +577,7 @@ class BanditParallelEnv(TwoPlayerParallelEnv):
                               agent_actions=agent_actions)
 
     def episode_learner(self) -> tuple[str, dict[str, Any]]:
-        if self.agent_spec is None:
-            raise RuntimeError("episode_learner() called before reset()")
-        return self.agent_spec.learner, dict(self.agent_spec.params)
+        return task_learner(self.agent_spec)
 
 
 def parallel_env(**knobs: Any) -> BanditParallelEnv:

@@ -1,9 +1,11 @@
 """What the two bilevel games (``Mermaide/StackelbergMarkov-v0``, ``Mermaide/IncentiveMDP-v0``)
 share: one batched core over a game's ``BilevelFamily``, and its Gymnasium, native vector and
-PettingZoo parallel forms. Each game's module subclasses these forms with its own docstring
-and knob signature. The games compute in numpy (``soft_optimal_policy`` and the linear
-solves below) so that playing them never imports torch; ``mermaide.bilevel`` holds the same
-mathematics in torch for white-box principals, and a game's ``bilevel_model()`` (its
+PettingZoo parallel forms. Each game's module subclasses these forms with its own docstring and
+knob signature; its game record (payoff or reward tables on an MDP's dynamics) is checked and
+stacked by ``set_game_tables``, ``check_reset_game`` and ``stack_tables``, its knobs gamma
+and tau by ``check_follower_knobs``. The games compute in numpy (``soft_optimal_policy`` and
+the linear solves below) so that playing them never imports torch; ``mermaide.bilevel`` holds
+the same mathematics in torch for white-box principals, and a game's ``bilevel_model()`` (its
 ``BilevelFamily.problem``) is the one place that imports it.
 
 An episode is one commitment: the principal plays x (a flat Box action), the follower answers
@@ -18,24 +20,92 @@ through the forms' public ``bilevel_model()``.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import gymnasium
 import numpy as np
 from gymnasium import spaces
-from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
-from mermaide.envs.parallel import AGENT, PLAYERS, PRINCIPAL, check_player, valid_action
-from mermaide.envs.vector import LockstepVectorEnv, StepResult
+from mermaide.checks import check_number, check_size
+from mermaide.envs.knobs import Knobs
+from mermaide.envs.parallel import (
+    AGENT,
+    PLAYERS,
+    PRINCIPAL,
+    TwoPlayerSpaces,
+    check_action,
+    check_joint_actions,
+    valid_action,
+)
+from mermaide.envs.vector import LockstepVectorEnv, StepResult, single_info
 
 if TYPE_CHECKING:
     from mermaide.bilevel import BilevelProblem
 
 # How close the games' follower is to pi*_x: soft value iteration's sup-norm stopping rule.
 SOLVER_TOLERANCE = 1e-10
+# The tables of a game record that hold probabilities (each row summing to 1).
+PROBABILITY_TABLES = ("transitions", "initial")
+
+
+def check_follower_knobs(gamma: float, tau: float) -> None:
+    """The follower's discount gamma in [0, 1) and entropy temperature tau > 0."""
+    check_number("gamma", gamma, low=0.0, high=1.0)
+    if gamma >= 1.0:
+        raise ValueError(f"gamma must be in [0, 1), got {gamma!r}")
+    check_number("tau", tau, low=0.0, low_open=True)
+
+
+def set_game_tables(game: Any, names: Sequence[str], layout: Sequence[str],
+                    shapes: Callable[..., Sequence[tuple[int, ...]]]) -> None:
+    """Check and store the tables of a frozen game record as float64 arrays: each of ``names``
+    finite and real; the first of the shape that ``layout`` names (e.g. ("S", "m", "n")), the
+    others of the shapes ``shapes(*first.shape)`` gives, in order; the ``PROBABILITY_TABLES``
+    among them non-negative with rows summing to 1."""
+    tables = {}
+    for name in names:
+        raw = np.asarray(getattr(game, name))
+        if raw.dtype.kind not in "iuf" or not np.all(np.isfinite(raw)):
+            raise ValueError(f"{name} must be an array of finite real numbers, got "
+                             f"{getattr(game, name)!r}")
+        tables[name] = raw.astype(np.float64)
+        object.__setattr__(game, name, tables[name])
+    first, *others = names
+    table = tables[first]
+    if table.ndim != len(layout) or min(table.shape) < 1:
+        raise ValueError(f"{first} must have shape ({', '.join(layout)}), got shape "
+                         f"{table.shape}")
+    for name, shape in zip(others, shapes(*table.shape), strict=True):
+        if tables[name].shape != shape:
+            raise ValueError(f"{name} must have shape {shape}, got shape "
+                             f"{tables[name].shape}")
+    for name in PROBABILITY_TABLES:
+        table = tables[name]
+        if np.any(table < 0) or not np.allclose(table.sum(axis=-1), 1.0, atol=1e-9):
+            raise ValueError(f"{name} must hold probabilities summing to 1, got {table!r}")
+
+
+def check_reset_game(game: Any, like: Any, kind: str, names: Sequence[str], low: float,
+                     high: float, why: str) -> Any:
+    """``game`` if it is a game of ``like``'s type (``kind``: its name with an article) and
+    shape whose tables ``names`` lie in [low, high] (``why``: where the bounds come from); a
+    ValueError otherwise."""
+    if not isinstance(game, type(like)) or game.shape != like.shape:
+        raise ValueError(f"game must be {kind} of shape {like.shape}, got {game!r}")
+    for name in names:
+        table = getattr(game, name)
+        if table.min() < low or table.max() > high:
+            raise ValueError(f"game's {name} must lie in [{low:g}, {high:g}] ({why}), got "
+                             f"values in [{table.min():g}, {table.max():g}]")
+    return game
+
+
+def stack_tables(games: Sequence[Any], names: Sequence[str]) -> tuple[np.ndarray, ...]:
+    """The tables ``names`` of a batch of game records, each stacked (B, ...)."""
+    return tuple(np.stack([getattr(game, name) for game in games]) for name in names)
 
 
 @dataclass(frozen=True)
@@ -103,10 +173,15 @@ class BilevelFamily(abc.ABC):
     """One bilevel game's rules for a batch of games: how an action becomes x, the follower's
     M_tau(x) and the leader's rewards as tensors, the observation, and its tasks."""
 
+    knobs: Knobs
     gamma: float
     tau: float
     n_states: int
     n_actions: int  # the follower's
+
+    @abc.abstractmethod
+    def __init__(self, **knobs: Any):
+        """The rules that the game's knobs (by name, checked here) set."""
 
     @abc.abstractmethod
     def default_game(self) -> Any:
@@ -202,22 +277,17 @@ class BilevelCore:
         return self.family.observe(self.games), reward, info
 
 
-def _single(info: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """A B = 1 info: per-game scalars as Python numbers, tables as arrays."""
-    return {key: value[0].item() if value.ndim == 1 else value[0].copy()
-            for key, value in info.items()}
-
-
 class BilevelEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     """The Gymnasium form of a bilevel game (B = 1 of ``BilevelCore``); see each game."""
 
     metadata: dict[str, Any] = {"render_modes": []}
 
-    def __init__(self, family: BilevelFamily):
-        self.family = family
-        self.core = BilevelCore(family, 1)
-        self.observation_space = family.observation_space()
-        self.action_space = family.action_space()
+    def __init__(self, family: type[BilevelFamily], knobs: Mapping[str, Any]):
+        self.family = family(**knobs)
+        self.knobs = self.family.knobs
+        self.core = BilevelCore(self.family, 1)
+        self.observation_space = self.family.observation_space()
+        self.action_space = self.family.action_space()
         self._playing = False
 
     @property
@@ -243,13 +313,11 @@ class BilevelEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if not self._playing:
             raise RuntimeError("step() called before reset() or after the episode ended")
-        if not valid_action(self.action_space, action):
-            raise ValueError(f"action must be in {self.action_space}, got {action!r} "
-                             f"({type(action).__name__})")
+        check_action(self.action_space, action)
         obs, reward, info = self.core.step(np.asarray(action)[None])
         self._playing = False
         return (obs[0], float(reward[0]), True, False,
-                {**_single(info), **self.family.reset_info(self.game)})
+                {**single_info(info), **self.family.reset_info(self.game)})
 
     def render(self) -> None:
         gymnasium.logger.warn("the mermaide games have no rendering; nothing was drawn")
@@ -258,12 +326,15 @@ class BilevelEnv(gymnasium.Env[np.ndarray, np.ndarray]):
 
 class BilevelVectorEnv(LockstepVectorEnv):
     """``num_envs`` commitments at once (``gym.make_vec`` form); reset option
-    ``{"games": [...]}`` gives each sub-environment its own game."""
+    ``{"games": [...]}`` gives each sub-environment its own game. Every step ends the
+    episode, so steps alternate between playing and Gymnasium's next-step autoreset."""
 
-    def __init__(self, num_envs: int, family: BilevelFamily):
-        self.family = family
-        self.core = BilevelCore(family, num_envs)
-        self._set_spaces(num_envs, family.action_space(), family.observation_space())
+    def __init__(self, num_envs: int, family: type[BilevelFamily], knobs: Mapping[str, Any]):
+        check_size("num_envs", num_envs)
+        self.family = family(**knobs)
+        self.knobs = self.family.knobs
+        self.core = BilevelCore(self.family, num_envs)
+        self._set_spaces(num_envs, self.family.action_space(), self.family.observation_space())
 
     def reset(self, *, seed: int | list[int] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -290,43 +361,31 @@ class BilevelVectorEnv(LockstepVectorEnv):
 COMMIT, ANSWER = 0, 1
 
 
-class BilevelParallelEnv(ParallelEnv[str, np.ndarray, Any]):
+class BilevelParallelEnv(TwoPlayerSpaces, ParallelEnv[str, np.ndarray, Any]):
     """A bilevel game with the follower played from outside, in PettingZoo's parallel form:
     two rounds, the principal commits in the first, the agent answers in the second (both
     players act every round, as the parallel API wants; the action of the player whose turn
     it is not is checked and not played)."""
 
-    render_mode = None
-
-    def __init__(self, family: BilevelFamily, name: str):
+    def __init__(self, family: type[BilevelFamily], knobs: Mapping[str, Any], name: str):
         self.metadata = {"name": name, "render_modes": [], "is_parallelizable": True}
-        self.family = family
-        self.core = BilevelCore(family, 1)
-        self.possible_agents = list(PLAYERS)
-        s, a = family.n_states, family.n_actions
+        self.family = family(**knobs)
+        self.knobs = self.family.knobs
+        self.core = BilevelCore(self.family, 1)
+        s, a = self.family.n_states, self.family.n_actions
         # The agent's view: the round, then its MDP M_tau(x) (rewards, transitions, start).
         self._agent_dim = 1 + s * a + s * a * s + s
-        reward_low, reward_high = family.follower_reward_bounds()
+        reward_low, reward_high = self.family.follower_reward_bounds()
         low = np.concatenate([np.zeros(1), np.full(s * a, min(reward_low, 0.0)),
                               np.zeros(s * a * s + s)])
         high = np.concatenate([np.ones(1), np.full(s * a, max(reward_high, 0.0)),
                                np.ones(s * a * s + s)])
-        self._observation_spaces: dict[str, spaces.Space[Any]] = {
-            PRINCIPAL: family.observation_space(),
-            AGENT: spaces.Box(low.astype(np.float32), high.astype(np.float32),
-                              dtype=np.float32)}
-        self._action_spaces: dict[str, spaces.Space[Any]] = {
-            PRINCIPAL: family.action_space(),
-            AGENT: spaces.Box(0.0, 1.0, shape=(s * a,), dtype=np.float32)}
-        self.np_random: np.random.Generator | None = None
-        self.agents: list[str] = []
-        self.game_info: dict[str, Any] = {}
-
-    def observation_space(self, agent: str) -> spaces.Space[Any]:
-        return self._observation_spaces[check_player(agent)]
-
-    def action_space(self, agent: str) -> spaces.Space[Any]:
-        return self._action_spaces[check_player(agent)]
+        self._set_players(
+            {PRINCIPAL: self.family.observation_space(),
+             AGENT: spaces.Box(low.astype(np.float32), high.astype(np.float32),
+                               dtype=np.float32)},
+            {PRINCIPAL: self.family.action_space(),
+             AGENT: spaces.Box(0.0, 1.0, shape=(s * a,), dtype=np.float32)})
 
     def bilevel_model(self) -> BilevelProblem:
         """The white-box model of the current episode's game (as the Gymnasium form's)."""
@@ -334,8 +393,7 @@ class BilevelParallelEnv(ParallelEnv[str, np.ndarray, Any]):
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
-        if seed is not None or self.np_random is None:
-            self.np_random, _ = seeding.np_random(seed)
+        self._seed(seed)
         game = (options or {}).get("game")
         principal_obs = self.core.reset(None if game is None else [game])[0]
         self.round = COMMIT
@@ -357,14 +415,7 @@ class BilevelParallelEnv(ParallelEnv[str, np.ndarray, Any]):
             dict[str, dict[str, Any]]]:
         if not self.agents:
             raise RuntimeError("step() called before reset() or after the episode ended")
-        if not isinstance(actions, Mapping) or set(actions) != set(PLAYERS):
-            raise ValueError(f"actions must map each of {PLAYERS} to its action, got "
-                             f"{actions!r}")
-        for player in PLAYERS:
-            if not valid_action(self._action_spaces[player], actions[player]):
-                raise ValueError(f"action of {player!r} must be in "
-                                 f"{self._action_spaces[player]}, got {actions[player]!r} "
-                                 f"({type(actions[player]).__name__})")
+        check_joint_actions(actions, self._action_spaces)
         principal_obs = self.family.observe(self.core.games)[0]
         if self.round == COMMIT:
             x, refused = self.family.decode(
@@ -381,7 +432,7 @@ class BilevelParallelEnv(ParallelEnv[str, np.ndarray, Any]):
                                      self.family.n_states, self.family.n_actions)
         reward, info = self.core.evaluate(self._x, policy[None])
         info["refused"] = self._refused
-        self.game_info = {**_single(info), **self.family.reset_info(self.core.games[0])}
+        self.game_info = {**single_info(info), **self.family.reset_info(self.core.games[0])}
         self.agents = []
         done = dict.fromkeys(PLAYERS, True)
         rewards = {PRINCIPAL: float(reward[0]), AGENT: float(info["follower_value"][0])}
@@ -389,10 +440,6 @@ class BilevelParallelEnv(ParallelEnv[str, np.ndarray, Any]):
         return ({PRINCIPAL: principal_obs, AGENT: np.zeros(self._agent_dim, dtype=np.float32)},
                 rewards, done, dict.fromkeys(PLAYERS, False),
                 {PRINCIPAL: principal_info, AGENT: {}})
-
-    def render(self) -> None:
-        gymnasium.logger.warn("the mermaide games have no rendering; nothing was drawn")
-        return None
 
 
 def policy_from_weights(weights: np.ndarray, n_states: int, n_actions: int) -> np.ndarray:

@@ -48,6 +48,16 @@ from mermaide.registry import Registry
 FOLLOWER = "follower"
 
 
+def freeze_task(task: Any, **arrays: np.ndarray) -> None:
+    """Store a frozen task record's checked ``arrays`` read-only, and its ``params`` as a
+    dict of its own: a task is the same agent in every episode, so nothing that holds it may
+    change it in place."""
+    for name, array in arrays.items():
+        array.setflags(write=False)
+        object.__setattr__(task, name, array)
+    object.__setattr__(task, "params", dict(task.params))
+
+
 def check_payoffs(A: Any, B: Any) -> tuple[np.ndarray, np.ndarray]:
     """Validate a bimatrix game; return (A, B) as float64 (m, n) arrays.
 
@@ -133,11 +143,7 @@ class MatrixGame:
             raise ValueError(f"the follower takes no params, got {dict(self.params)!r}")
         if self.learner != FOLLOWER:
             check_learner_params(self.learner, self.params)
-        A.setflags(write=False)
-        B.setflags(write=False)
-        object.__setattr__(self, "A", A)
-        object.__setattr__(self, "B", B)
-        object.__setattr__(self, "params", dict(self.params))
+        freeze_task(self, A=A, B=B)
 
     @property
     def shape(self) -> tuple[int, int]:

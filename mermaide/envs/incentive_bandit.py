@@ -29,7 +29,8 @@ from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner, is_learner_name, learner_names
 from mermaide.agents.population import AgentBatch, AgentPopulation, AgentSpec, group_specs
 from mermaide.checks import check_bool, check_choice, check_int, check_number, check_size
-from mermaide.envs.bandit import BERNOULLI, agent_source
+from mermaide.envs.bandit import BERNOULLI, agent_source, check_reward_noise
+from mermaide.envs.games import freeze_task
 from mermaide.envs.knobs import (
     NUM_ENVS,
     OBSERVES_ACTIONS,
@@ -39,8 +40,15 @@ from mermaide.envs.knobs import (
     knob_signature,
     misreport_actions,
 )
-from mermaide.envs.parallel import TwoPlayerParallelEnv, aec_env, valid_action
-from mermaide.envs.vector import LockstepVectorEnv
+from mermaide.envs.parallel import (
+    TwoPlayerParallelEnv,
+    aec_env,
+    check_action,
+    checked_agent_actions,
+    task_learner,
+    valid_action,
+)
+from mermaide.envs.vector import LockstepVectorEnv, single_info
 
 ORACLE = "oracle"
 ACTION_TYPES = ("vector", "single", "discrete")
@@ -74,11 +82,7 @@ class IncentiveTask:
         if theta.shape != s.shape or not np.all(np.isfinite(theta)):
             raise ValueError(f"principal_means must be a finite vector of length {s.shape[0]},"
                              f" got {self.principal_means!r}")
-        s.setflags(write=False)
-        theta.setflags(write=False)
-        object.__setattr__(self, "agent_means", s)
-        object.__setattr__(self, "principal_means", theta)
-        object.__setattr__(self, "params", dict(self.params))
+        freeze_task(self, agent_means=s, principal_means=theta)
 
     @classmethod
     def from_spec(cls, spec: AgentSpec) -> IncentiveTask:
@@ -134,6 +138,18 @@ def checked_task(task: Any, n_arms: int, where: str) -> IncentiveTask:
     return task
 
 
+def episode_task(options: Mapping[str, Any], source: AgentSource,
+                 agent_kwargs: Mapping[str, Any] | None, n_arms: int,
+                 rng: np.random.Generator) -> IncentiveTask:
+    """The task of the episode a single form resets: the reset option ``"agent"`` (an
+    ``IncentiveTask`` or an ``AgentSpec`` over ``n_arms`` arms), else one drawn from
+    ``source``."""
+    task = options.get("agent")
+    if task is None:
+        task = draw_task(source, agent_kwargs or {}, n_arms, rng)
+    return checked_task(task, n_arms, "options['agent']")
+
+
 @dataclass(frozen=True, kw_only=True)
 class IncentiveBanditKnobs(Knobs):
     """Every knob of ``Mermaide/IncentiveBandit-v0``: the shared ones and the game's own,
@@ -163,11 +179,7 @@ class IncentiveBanditKnobs(Knobs):
         if self.transfer_budget is not None:
             check_number("transfer_budget", self.transfer_budget, low=0.0)
         check_bool("perfect_knowledge", self.perfect_knowledge)
-        if self.reward_noise != BERNOULLI:
-            if isinstance(self.reward_noise, str):
-                raise ValueError(f"reward_noise must be a std >= 0 or {BERNOULLI!r}, got "
-                                 f"{self.reward_noise!r}")
-            check_number("reward_noise", self.reward_noise, low=0.0)
+        check_reward_noise(self.reward_noise)
         super().__post_init__()
 
     def source(self) -> AgentSource:
@@ -346,7 +358,7 @@ class IncentiveBanditCore:
         left = self.transfer_limit - self.transfers_paid
         transfers = np.where(applied[:, None], np.minimum(offered, left[:, None]), 0.0)
         if agent_actions is not None:
-            actions = self._checked_agent_actions(agent_actions)
+            actions = checked_agent_actions(agent_actions, self.batch, self.n_arms)
         else:
             actions = self.oracle_actions(transfers)
             for learner, index in self._groups:
@@ -410,14 +422,6 @@ class IncentiveBanditCore:
             info["target_rate"] = self.target_hits / self.horizon
             info["episode_cost"] = self.episode_cost
         return obs, principal_reward, done, info
-
-    def _checked_agent_actions(self, agent_actions: Any) -> np.ndarray:
-        actions = np.asarray(agent_actions)
-        if actions.shape != (self.batch,) or not np.issubdtype(actions.dtype, np.integer) \
-                or actions.min() < 0 or actions.max() >= self.n_arms:
-            raise ValueError(f"agent_actions must be {self.batch} ints in [0, "
-                             f"{self.n_arms - 1}], got {agent_actions!r}")
-        return actions
 
 
 @dataclass(frozen=True)
@@ -534,11 +538,8 @@ class IncentiveBanditEnv(gym.Env[np.ndarray, Any]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        task = (options or {}).get("agent")
-        if task is None:
-            task = draw_task(self.agent, self.knobs.agent_kwargs or {}, self.n_arms,
-                             self.np_random)
-        self.task = checked_task(task, self.n_arms, "options['agent']")
+        self.task = episode_task(options or {}, self.agent, self.knobs.agent_kwargs, self.n_arms,
+                                 self.np_random)
         obs = self.core.reset([self.task], self.np_random)
         self._needs_reset = False
         return obs[0], reset_info(self.task, self.knobs)
@@ -546,9 +547,7 @@ class IncentiveBanditEnv(gym.Env[np.ndarray, Any]):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
             raise RuntimeError("step() called before reset() or after the episode ended")
-        if not valid_action(self.action_space, action):
-            raise ValueError(f"action must be in {self.action_space}, got {action!r} "
-                             f"({type(action).__name__})")
+        check_action(self.action_space, action)
         knobs = self.knobs
         offered = decode_actions(np.asarray(action)[None], knobs.action_type, self.n_arms,
                                  float(knobs.max_transfer), knobs.n_levels)
@@ -556,9 +555,7 @@ class IncentiveBanditEnv(gym.Env[np.ndarray, Any]):
         assert rng is not None
         obs, reward, done, info = self.core.step(offered, rng)
         self._needs_reset = done
-        step_info = {key: value[0].item() if value.ndim == 1 else value[0].copy()
-                     for key, value in info.items()}
-        return obs[0], reward.item(), done, False, step_info
+        return obs[0], reward.item(), done, False, single_info(info)
 
 
 class IncentiveBanditVectorEnv(LockstepVectorEnv):
@@ -676,10 +673,7 @@ class IncentiveBanditParallelEnv(TwoPlayerParallelEnv):
     def _reset_core(self, options: Mapping[str, Any], rng: np.random.Generator
                     ) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
         """``options={"agent": task}`` plays a given task; other options are ignored."""
-        task = options.get("agent")
-        if task is None:
-            task = draw_task(self.agent, self.knobs.agent_kwargs or {}, self.n_arms, rng)
-        self.task = checked_task(task, self.n_arms, "options['agent']")
+        self.task = episode_task(options, self.agent, self.knobs.agent_kwargs, self.n_arms, rng)
         obs = self.core.reset([self.task], rng)
         info = reset_info(self.task, self.knobs)
         principal_info = {key: value for key, value in info.items() if key != "agent"}
@@ -694,12 +688,11 @@ class IncentiveBanditParallelEnv(TwoPlayerParallelEnv):
         return self.core.step(offered, rng, agent_actions=agent_actions)
 
     def episode_learner(self) -> tuple[str, dict[str, Any]]:
-        if self.task is None:
-            raise RuntimeError("episode_learner() called before reset()")
-        if self.task.learner == ORACLE:
+        learner, params = task_learner(self.task)
+        if learner == ORACLE:
             raise ValueError("the 'oracle' agent is no learner: give as_principal_env an "
                              "agent policy for it")
-        return self.task.learner, dict(self.task.params)
+        return learner, params
 
 
 def parallel_env(**knobs: Any) -> IncentiveBanditParallelEnv:

@@ -29,6 +29,10 @@ from mermaide.envs.bilevel_forms import (
     BilevelParallelEnv,
     BilevelVectorEnv,
     FollowerMDPs,
+    check_follower_knobs,
+    check_reset_game,
+    set_game_tables,
+    stack_tables,
 )
 from mermaide.envs.knobs import NUM_ENVS, Knobs, knob_signature
 
@@ -50,6 +54,8 @@ __all__ = [
 
 # The follower's actions: (row, column) steps; a move into the border stays in place.
 MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))
+# A game's tables, in the order of its fields.
+TABLES = ("follower_rewards", "principal_rewards", "transitions", "initial")
 
 
 def grid_transitions(rows: int, cols: int, slip: float) -> np.ndarray:
@@ -76,27 +82,7 @@ class IncentiveGame:
     initial: np.ndarray
 
     def __post_init__(self) -> None:
-        tables = {}
-        for name in ("follower_rewards", "principal_rewards", "transitions", "initial"):
-            raw = np.asarray(getattr(self, name))
-            if raw.dtype.kind not in "iuf" or not np.all(np.isfinite(raw)):
-                raise ValueError(f"{name} must be an array of finite real numbers, got "
-                                 f"{getattr(self, name)!r}")
-            tables[name] = raw.astype(np.float64)
-            object.__setattr__(self, name, tables[name])
-        r = tables["follower_rewards"]
-        if r.ndim != 2 or min(r.shape) < 1:
-            raise ValueError(f"follower_rewards must have shape (S, A), got shape {r.shape}")
-        s, a = r.shape
-        for name, shape in (("principal_rewards", (s, a)), ("transitions", (s, a, s)),
-                            ("initial", (s,))):
-            if tables[name].shape != shape:
-                raise ValueError(f"{name} must have shape {shape}, got shape "
-                                 f"{tables[name].shape}")
-        for name in ("transitions", "initial"):
-            table = tables[name]
-            if np.any(table < 0) or not np.allclose(table.sum(axis=-1), 1.0, atol=1e-9):
-                raise ValueError(f"{name} must hold probabilities summing to 1, got {table!r}")
+        set_game_tables(self, TABLES, ("S", "A"), lambda s, a: ((s, a), (s, a, s), (s,)))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -140,10 +126,7 @@ class IncentiveMDPKnobs(Knobs):
         check_size("rows", self.rows)
         check_size("cols", self.cols)
         check_number("slip", self.slip, low=0.0, high=1.0)
-        check_number("gamma", self.gamma, low=0.0, high=1.0)
-        if self.gamma >= 1.0:
-            raise ValueError(f"gamma must be in [0, 1), got {self.gamma!r}")
-        check_number("tau", self.tau, low=0.0, low_open=True)
+        check_follower_knobs(self.gamma, self.tau)
         check_number("max_incentive", self.max_incentive, low=0.0, low_open=True)
         if self.incentive_budget is not None:
             check_number("incentive_budget", self.incentive_budget, low=0.0, low_open=True)
@@ -164,26 +147,21 @@ def paid_incentives(offer: np.ndarray, budget: float | None) -> np.ndarray:
 class IncentiveMDPFamily(BilevelFamily):
     """The rules of ``Mermaide/IncentiveMDP-v0`` for the shared bilevel forms."""
 
-    def __init__(self, knobs: IncentiveMDPKnobs):
-        self.knobs = knobs
-        self.game = IncentiveGame.random(knobs.rows, knobs.cols, float(knobs.slip),
-                                         np.random.default_rng(knobs.instance))
-        self.gamma, self.tau = float(knobs.gamma), float(knobs.tau)
+    def __init__(self, **knobs: Any):
+        self.knobs: IncentiveMDPKnobs = IncentiveMDPKnobs(**knobs)
+        rows, cols, slip = self.knobs.rows, self.knobs.cols, float(self.knobs.slip)
+        self.game = IncentiveGame.random(rows, cols, slip,
+                                         np.random.default_rng(self.knobs.instance))
+        self.gamma, self.tau = float(self.knobs.gamma), float(self.knobs.tau)
         self.n_states, self.n_actions = self.game.shape
 
     def default_game(self) -> IncentiveGame:
         return self.game
 
     def check_game(self, game: Any) -> IncentiveGame:
-        if not isinstance(game, IncentiveGame) or game.shape != self.game.shape:
-            raise ValueError(f"game must be an IncentiveGame of shape {self.game.shape}, got "
-                             f"{game!r}")
-        for name in ("follower_rewards", "principal_rewards"):
-            table = getattr(game, name)
-            if table.min() < 0.0 or table.max() > 1.0:
-                raise ValueError(f"game's {name} must lie in [0, 1] (the observation space's "
-                                 f"bounds), got values in [{table.min():g}, {table.max():g}]")
-        return game
+        return check_reset_game(game, self.game, "an IncentiveGame",
+                                ("follower_rewards", "principal_rewards"), 0.0, 1.0,
+                                "the observation space's bounds")
 
     def follower_reward_bounds(self) -> tuple[float, float]:
         return 0.0, 1.0 + float(self.knobs.max_incentive)
@@ -208,17 +186,12 @@ class IncentiveMDPFamily(BilevelFamily):
                    else offer.sum(axis=(-2, -1)) > budget)
         return offer, refused
 
-    def _tables(self, games: Sequence[IncentiveGame]) -> tuple[np.ndarray, ...]:
-        return tuple(np.stack([getattr(g, name) for g in games])
-                     for name in ("follower_rewards", "principal_rewards", "transitions",
-                                  "initial"))
-
     def lower(self, games: Sequence[IncentiveGame], x: np.ndarray) -> FollowerMDPs:
-        r, _, P, rho = self._tables(games)
+        r, _, P, rho = stack_tables(games, TABLES)
         return FollowerMDPs(r + paid_incentives(x, self.knobs.incentive_budget), P, rho)
 
     def upper_rewards(self, games: Sequence[IncentiveGame], x: np.ndarray) -> np.ndarray:
-        _, u, _, _ = self._tables(games)
+        (u,) = stack_tables(games, ("principal_rewards",))
         return u - float(self.knobs.intervention_cost) * paid_incentives(
             x, self.knobs.incentive_budget)
 
@@ -295,21 +268,16 @@ class IncentiveMDPEnv(BilevelEnv):
 
     @knob_signature(IncentiveMDPKnobs)
     def __init__(self, **knobs: Any):
-        self.knobs = IncentiveMDPKnobs(**knobs)
-        super().__init__(IncentiveMDPFamily(self.knobs))
+        super().__init__(IncentiveMDPFamily, knobs)
 
 
 class IncentiveMDPVectorEnv(BilevelVectorEnv):
-    """``num_envs`` incentive-design games at once (``gym.make_vec`` form of
-    ``IncentiveMDPEnv``, same arguments); reset option ``{"games": [IncentiveGame, ...]}``
-    gives each sub-environment its game. Every step ends the episode, so steps alternate
-    between playing and Gymnasium's next-step autoreset."""
+    """``IncentiveMDPEnv`` (same arguments) as ``gym.make_vec``'s native form; its reset
+    option ``{"games": [IncentiveGame, ...]}`` plays a game per sub-environment."""
 
     @knob_signature(IncentiveMDPKnobs, NUM_ENVS)
     def __init__(self, num_envs: int = 1, **knobs: Any):
-        check_size("num_envs", num_envs)
-        self.knobs = IncentiveMDPKnobs(**knobs)
-        super().__init__(num_envs, IncentiveMDPFamily(self.knobs))
+        super().__init__(num_envs, IncentiveMDPFamily, knobs)
 
 
 class IncentiveMDPParallelEnv(BilevelParallelEnv):
@@ -355,8 +323,7 @@ class IncentiveMDPParallelEnv(BilevelParallelEnv):
 
     @knob_signature(IncentiveMDPKnobs)
     def __init__(self, **knobs: Any):
-        self.knobs = IncentiveMDPKnobs(**knobs)
-        super().__init__(IncentiveMDPFamily(self.knobs), "mermaide_incentive_mdp_v0")
+        super().__init__(IncentiveMDPFamily, knobs, "mermaide_incentive_mdp_v0")
 
 
 def parallel_env(**knobs: Any) -> IncentiveMDPParallelEnv:

@@ -23,9 +23,12 @@ sequential (the agent answers the commitment it has seen), so it is an AEC env o
 either side of a two-player form into a Gymnasium env against a fixed policy on the other
 side. Each game's class docstring says exactly what each player sees.
 
-Here: the player names, ``TwoPlayerParallelEnv`` (the parallel forms' base), ``aec_env`` (their
-AEC forms), the check of a player name, and ``valid_action``, the one rule for an action that
-every form of every game uses.
+Here: the player names, ``TwoPlayerSpaces`` (what every two-player form holds of its players,
+parallel or AEC), ``TwoPlayerParallelEnv`` (the parallel forms' base over a batched core),
+``aec_env`` (their AEC forms), ``task_learner`` (an episode's built-in learner), the check of a
+player name, ``valid_action``, the one rule for an action that every form of every game uses,
+and ``check_action`` / ``check_joint_actions``, its one refusal; ``checked_agent_actions``,
+what a batched core takes from an external agent.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from pettingzoo.utils import wrappers
 from pettingzoo.utils.conversions import parallel_to_aec_wrapper
 
 from mermaide.agents.observation import AgentObservation, agent_observation_space
+from mermaide.envs.vector import single_info
 
 PRINCIPAL, AGENT = "principal", "agent"
 PLAYERS = (PRINCIPAL, AGENT)
@@ -53,7 +57,44 @@ FOLLOWER_KNOBS = ("tie_break", "tie_tolerance")
 INTEGER_KINDS, REAL_KINDS = "iu", "iuf"
 
 
-class TwoPlayerParallelEnv(ParallelEnv[str, np.ndarray, Any], abc.ABC):
+class TwoPlayerSpaces:
+    """What every two-player form, parallel or AEC, holds of its players: their spaces, the
+    generator that ``reset(seed)`` seeds, the players still in the episode and the harness's
+    ``game_info``; PettingZoo's ``observation_space(agent)`` / ``action_space(agent)`` over
+    them, and no rendering."""
+
+    render_mode = None
+
+    def _set_players(self, observation_spaces: Mapping[str, spaces.Space[Any]],
+                     action_spaces: Mapping[str, spaces.Space[Any]]) -> None:
+        """Before the first reset: the spaces of each of ``PLAYERS``, built once (PettingZoo
+        requires the same space object on every call, for seeding)."""
+        self.possible_agents = list(PLAYERS)
+        self._observation_spaces = {player: observation_spaces[player] for player in PLAYERS}
+        self._action_spaces = {player: action_spaces[player] for player in PLAYERS}
+        self.np_random: np.random.Generator | None = None
+        self.agents: list[str] = []
+        self.game_info: dict[str, Any] = {}
+
+    def observation_space(self, agent: str) -> spaces.Space[Any]:
+        return self._observation_spaces[check_player(agent)]
+
+    def action_space(self, agent: str) -> spaces.Space[Any]:
+        return self._action_spaces[check_player(agent)]
+
+    def _seed(self, seed: int | None) -> np.random.Generator:
+        """The episode's generator: seeded afresh by ``reset(seed=...)`` (and at the first
+        reset), kept as it is by ``reset()``, as PettingZoo's seed test wants."""
+        if seed is not None or self.np_random is None:
+            self.np_random, _ = seeding.np_random(seed)
+        return self.np_random
+
+    def render(self) -> None:
+        gymnasium.logger.warn("the mermaide games have no rendering; nothing was drawn")
+        return None
+
+
+class TwoPlayerParallelEnv(TwoPlayerSpaces, ParallelEnv[str, np.ndarray, Any], abc.ABC):
     """A game's batched core, run at B = 1 with its agent played from outside.
 
     Both players act at once each step; the principal sees the core's observation (which the
@@ -68,23 +109,15 @@ class TwoPlayerParallelEnv(ParallelEnv[str, np.ndarray, Any], abc.ABC):
     is in ``game_info``, for harnesses and the single-player views.
     """
 
-    render_mode = None
-
     def __init__(self, core: Any, *, name: str, principal_action_space: spaces.Space[Any],
                  n_agent_actions: int, horizon: int, principal_info_keys: Sequence[str]):
         self.metadata = {"name": name, "render_modes": [], "is_parallelizable": True}
-        self.possible_agents = list(PLAYERS)
         self.core, self.horizon, self.n_agent_actions = core, horizon, n_agent_actions
         self._principal_info_keys = tuple(principal_info_keys)
-        # Built once: PettingZoo requires the same space object on every call (seeding).
-        self._observation_spaces: dict[str, spaces.Space[Any]] = {
-            PRINCIPAL: core.observation_space(), AGENT: agent_observation_space(n_agent_actions)}
-        self._action_spaces: dict[str, spaces.Space[Any]] = {
-            PRINCIPAL: principal_action_space, AGENT: spaces.Discrete(n_agent_actions)}
+        self._set_players(
+            {PRINCIPAL: core.observation_space(), AGENT: agent_observation_space(n_agent_actions)},
+            {PRINCIPAL: principal_action_space, AGENT: spaces.Discrete(n_agent_actions)})
         self._view = AgentObservation(1, n_agent_actions, horizon)
-        self.np_random: np.random.Generator | None = None
-        self.agents: list[str] = []
-        self.game_info: dict[str, Any] = {}
 
     # --- the game's hooks ---------------------------------------------------------------------
 
@@ -106,18 +139,10 @@ class TwoPlayerParallelEnv(ParallelEnv[str, np.ndarray, Any], abc.ABC):
 
     # --- PettingZoo's API ---------------------------------------------------------------------
 
-    def observation_space(self, agent: str) -> spaces.Space[Any]:
-        return self._observation_spaces[check_player(agent)]
-
-    def action_space(self, agent: str) -> spaces.Space[Any]:
-        return self._action_spaces[check_player(agent)]
-
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
-        if seed is not None or self.np_random is None:
-            self.np_random, _ = seeding.np_random(seed)
-        principal_obs, principal_info, self.game_info = self._reset_core(options or {},
-                                                                         self.np_random)
+        rng = self._seed(seed)
+        principal_obs, principal_info, self.game_info = self._reset_core(options or {}, rng)
         self._view.reset()
         self.agents = list(PLAYERS)
         observations = {PRINCIPAL: principal_obs, AGENT: self._view.observation()[0]}
@@ -128,22 +153,13 @@ class TwoPlayerParallelEnv(ParallelEnv[str, np.ndarray, Any], abc.ABC):
             dict[str, dict[str, Any]]]:
         if not self.agents or self.np_random is None:
             raise RuntimeError("step() called before reset() or after the episode ended")
-        if not isinstance(actions, Mapping) or set(actions) != set(PLAYERS):
-            raise ValueError(f"actions must map each of {PLAYERS} to its action, got "
-                             f"{actions!r}")
-        for player in PLAYERS:
-            if not valid_action(self._action_spaces[player], actions[player]):
-                raise ValueError(f"action of {player!r} must be in "
-                                 f"{self._action_spaces[player]}, got {actions[player]!r} "
-                                 f"({type(actions[player]).__name__})")
+        check_joint_actions(actions, self._action_spaces)
         agent_action = np.array([actions[AGENT]], dtype=np.int64)
         obs, principal_reward, done, info = self._step_core(actions[PRINCIPAL], agent_action,
                                                             self.np_random)
         agent_reward = info["agent_reward"]
         self._view.record(agent_action, agent_reward)
-        # B = 1: per-agent entries become Python scalars, vectors (e.g. payoffs) arrays.
-        self.game_info = {key: value[0].item() if value.ndim == 1 else value[0].copy()
-                          for key, value in info.items()}
+        self.game_info = single_info(info)
         observations = {PRINCIPAL: obs[0], AGENT: self._view.observation()[0]}
         rewards = {PRINCIPAL: float(principal_reward[0]), AGENT: float(agent_reward[0])}
         terminations = dict.fromkeys(PLAYERS, bool(done))
@@ -155,9 +171,14 @@ class TwoPlayerParallelEnv(ParallelEnv[str, np.ndarray, Any], abc.ABC):
         return observations, rewards, terminations, truncations, {PRINCIPAL: principal_info,
                                                                    AGENT: {}}
 
-    def render(self) -> None:
-        gymnasium.logger.warn("the mermaide games have no rendering; nothing was drawn")
-        return None
+
+def task_learner(task: Any) -> tuple[str, dict[str, Any]]:
+    """(learner name, parameters) of the task an episode plays (anything with ``learner`` and
+    ``params``): what ``episode_learner`` gives; a RuntimeError before the first reset (no
+    task yet)."""
+    if task is None:
+        raise RuntimeError("episode_learner() called before reset()")
+    return task.learner, dict(task.params)
 
 
 def check_player(agent: str) -> str:
@@ -193,6 +214,35 @@ def valid_action(space: spaces.Space[Any], action: Any, batch: int | None = None
                     and np.all(array < space.start + space.n))
     return bool(array.dtype.kind in REAL_KINDS and np.all(np.isfinite(array))
                 and np.all(array >= space.low) and np.all(array <= space.high))
+
+
+def check_action(space: spaces.Space[Any], action: Any, what: str = "action") -> None:
+    """A ValueError naming ``what`` (the action, or a player's) unless ``valid_action``: the
+    one refusal of every form."""
+    if not valid_action(space, action):
+        raise ValueError(f"{what} must be in {space}, got {action!r} "
+                         f"({type(action).__name__})")
+
+
+def check_joint_actions(actions: Any, action_spaces: Mapping[str, spaces.Space[Any]]) -> None:
+    """A ValueError unless ``actions`` maps each of ``PLAYERS`` to an action of its space (a
+    simultaneous step of a two-player parallel form)."""
+    if not isinstance(actions, Mapping) or set(actions) != set(PLAYERS):
+        raise ValueError(f"actions must map each of {PLAYERS} to its action, got {actions!r}")
+    for player in PLAYERS:
+        check_action(action_spaces[player], actions[player], f"action of {player!r}")
+
+
+def checked_agent_actions(agent_actions: Any, batch: int, n_actions: int) -> np.ndarray:
+    """The (B,) actions of an external agent (the two-player forms' agent) that a batched core
+    is handed, refused unless ints in [0, n_actions): they index the core's reward tables,
+    where one out of range would silently read another entry."""
+    actions = np.asarray(agent_actions)
+    if actions.shape != (batch,) or not np.issubdtype(actions.dtype, np.integer) \
+            or actions.min() < 0 or actions.max() >= n_actions:
+        raise ValueError(f"agent_actions must be {batch} ints in [0, {n_actions - 1}], got "
+                         f"{agent_actions!r}")
+    return actions
 
 
 class TwoPlayerAECEnv(parallel_to_aec_wrapper):

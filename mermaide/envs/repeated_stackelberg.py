@@ -55,8 +55,14 @@ from mermaide.envs.knobs import (
     knob_signature,
     misreport_actions,
 )
-from mermaide.envs.parallel import FOLLOWER_KNOBS, TwoPlayerParallelEnv, aec_env, valid_action
-from mermaide.envs.vector import LockstepVectorEnv
+from mermaide.envs.parallel import (
+    FOLLOWER_KNOBS,
+    TwoPlayerParallelEnv,
+    aec_env,
+    task_learner,
+    valid_action,
+)
+from mermaide.envs.vector import LockstepVectorEnv, single_info
 
 __all__ = [
     "LOGIT_SCALE",
@@ -499,8 +505,7 @@ class MatrixGameEnv(MatrixGameForm, gym.Env[np.ndarray, np.ndarray]):
         strategies, bonus_actions = self._decode(action, ())
         obs, reward, done, info = self.core.step(strategies, bonus_actions, self.np_random)
         self._needs_reset = done
-        step_info = {key: value[0].item() if value.ndim == 1 else value[0].copy()
-                     for key, value in info.items()}
+        step_info = single_info(info)
         step_info["strategy"] = strategies[0]
         step_info["bonus_action"] = int(bonus_actions[0])
         return obs[0], float(reward[0]), done, False, step_info
@@ -726,14 +731,13 @@ class RepeatedStackelbergParallelEnv(TwoPlayerParallelEnv):
         return obs, reward, done, info
 
     def episode_learner(self) -> tuple[str, dict[str, Any]]:
-        if self.matrix_game is None:
-            raise RuntimeError("episode_learner() called before reset()")
-        if self.matrix_game.learner == FOLLOWER:
+        learner, params = task_learner(self.matrix_game)
+        if learner == FOLLOWER:
             raise ValueError(f"this episode's agent is the {FOLLOWER!r}, which sees the current "
                              f"commitment and so cannot play the simultaneous two-player form; "
                              f"give an agent policy, or a game whose agent is a learner "
                              f"(agent='hedge', ...)")
-        return self.matrix_game.learner, dict(self.matrix_game.params)
+        return learner, params
 
 
 def parallel_env(**knobs: Any) -> RepeatedStackelbergParallelEnv:

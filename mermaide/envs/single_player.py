@@ -37,7 +37,7 @@ from gymnasium import spaces
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner
 from mermaide.agents.sb3_policy import policy_actions
-from mermaide.envs.parallel import AGENT, PRINCIPAL, TwoPlayerParallelEnv, valid_action
+from mermaide.envs.parallel import AGENT, PRINCIPAL, TwoPlayerParallelEnv, check_action
 from mermaide.envs.stackelberg import StackelbergAECEnv
 
 # The games a view can split: the parallel forms, and the one-round game's AEC form.
@@ -210,9 +210,7 @@ class SinglePlayerEnv(gym.Env[np.ndarray, Any]):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._other_obs is None or not self.env.agents:
             raise RuntimeError("step() called before reset() or after the episode ended")
-        if not valid_action(self.action_space, action):
-            raise ValueError(f"action must be in {self.action_space}, got {action!r} "
-                             f"({type(action).__name__})")
+        check_action(self.action_space, action)
         other_action = self.other.act(self._other_obs)
         observations, rewards, terminations, truncations, _ = self.env.step(
             {self.player: action, self.other_player: other_action})
@@ -255,9 +253,7 @@ class TurnSinglePlayerEnv(gym.Env[np.ndarray, Any]):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if not self._playing:
             raise RuntimeError("step() called before reset() or after the episode ended")
-        if not valid_action(self.action_space, action):
-            raise ValueError(f"action must be in {self.action_space}, got {action!r} "
-                             f"({type(action).__name__})")
+        check_action(self.action_space, action)
         self.env.step(action)
         if self.player == PRINCIPAL:
             self._other_action = self.other.act(self.env.observe(AGENT))

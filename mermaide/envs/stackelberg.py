@@ -18,10 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import gymnasium
 import numpy as np
 from gymnasium import spaces
-from gymnasium.utils import seeding
 from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 
@@ -46,9 +44,10 @@ from mermaide.envs.parallel import (
     FOLLOWER_KNOBS,
     PLAYERS,
     PRINCIPAL,
+    TwoPlayerSpaces,
+    check_action,
     check_player,
     dead_action_message,
-    valid_action,
 )
 from mermaide.envs.repeated_stackelberg import (
     MatrixGameEnv,
@@ -62,6 +61,7 @@ from mermaide.envs.repeated_stackelberg import (
     game_source,
     source_shape,
 )
+from mermaide.envs.vector import single_info
 
 __all__ = [
     "CLASSIC_GAMES",
@@ -181,7 +181,7 @@ class StackelbergVectorEnv(MatrixGameVectorEnv):
 # --- the PettingZoo form: the principal and the agent as two players -------------------------
 
 
-class StackelbergAECEnv(AECEnv[str, np.ndarray, Any]):
+class StackelbergAECEnv(TwoPlayerSpaces, AECEnv[str, np.ndarray, Any]):
     """The one-round Stackelberg game with the principal and the agent as two players, in
     PettingZoo's AEC form (``stackelberg_aec``): the principal moves, then the agent.
 
@@ -238,7 +238,6 @@ class StackelbergAECEnv(AECEnv[str, np.ndarray, Any]):
 
     metadata: dict[str, Any] = {"name": "mermaide_stackelberg_v0", "render_modes": [],
                                 "is_parallelizable": False}
-    render_mode = None
 
     @knob_signature(StackelbergKnobs, without=FOLLOWER_KNOBS)
     def __init__(self, **knobs: Any):
@@ -249,23 +248,12 @@ class StackelbergAECEnv(AECEnv[str, np.ndarray, Any]):
         self.m, self.n = source_shape(self.game)
         self.core = RepeatedStackelbergCore.from_knobs(self.knobs, (self.m, self.n), 1,
                                                        external_agent=True)
-        self.possible_agents = list(PLAYERS)
-        self._observation_spaces: dict[str, spaces.Space[Any]] = {
-            PRINCIPAL: self.core.observation_space(),
-            AGENT: spaces.Box(0.0, max(1.0, self.bonus), shape=(self.m + self.n,),
-                              dtype=np.float32)}
-        self._action_spaces: dict[str, spaces.Space[Any]] = {
-            PRINCIPAL: action_space(self.m, self.n, self.action_type),
-            AGENT: spaces.Discrete(self.n)}
-        self.np_random: np.random.Generator | None = None
-        self.agents: list[str] = []
-        self.game_info: dict[str, Any] = {}
-
-    def observation_space(self, agent: str) -> spaces.Space[Any]:
-        return self._observation_spaces[check_player(agent)]
-
-    def action_space(self, agent: str) -> spaces.Space[Any]:
-        return self._action_spaces[check_player(agent)]
+        self._set_players(
+            {PRINCIPAL: self.core.observation_space(),
+             AGENT: spaces.Box(0.0, max(1.0, self.bonus), shape=(self.m + self.n,),
+                               dtype=np.float32)},
+            {PRINCIPAL: action_space(self.m, self.n, self.action_type),
+             AGENT: spaces.Discrete(self.n)})
 
     def encode_action(self, strategy: Any, bonus_action: int | None = None) -> np.ndarray:
         """The principal's action committing to ``strategy`` (m,), bonus on ``bonus_action``."""
@@ -277,15 +265,14 @@ class StackelbergAECEnv(AECEnv[str, np.ndarray, Any]):
         return self._observations[check_player(agent)].copy()
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
-        if seed is not None or self.np_random is None:
-            self.np_random, _ = seeding.np_random(seed)
+        rng = self._seed(seed)
         game = (options or {}).get("game")
         if game is None:
-            game = draw_game(self.game, self.np_random)
+            game = draw_game(self.game, rng)
         elif not isinstance(game, MatrixGame) or game.shape != (self.m, self.n):
             raise ValueError(f"options['game'] must be a {self.m}x{self.n} MatrixGame, got "
                              f"{game!r}")
-        principal_obs = self.core.reset([game], self.np_random)[0]
+        principal_obs = self.core.reset([game], rng)[0]
         self.game_info = {"game": game,
                           "equilibrium_value": float(self.core.equilibrium_values[0])}
         self.agents = list(PLAYERS)
@@ -309,9 +296,7 @@ class StackelbergAECEnv(AECEnv[str, np.ndarray, Any]):
                 raise ValueError(dead_action_message(player, action))
             self._was_dead_step(action)
             return
-        if not valid_action(self._action_spaces[player], action):
-            raise ValueError(f"action of {player!r} must be in {self._action_spaces[player]}, "
-                             f"got {action!r} ({type(action).__name__})")
+        check_action(self._action_spaces[player], action, f"action of {player!r}")
         self._cumulative_rewards[player] = 0.0
         if player == PRINCIPAL:
             self._commit(action)
@@ -340,8 +325,7 @@ class StackelbergAECEnv(AECEnv[str, np.ndarray, Any]):
             strategies, bonus_actions, self.np_random,
             agent_actions=np.array([agent_action], dtype=np.int64))
         info["strategy"], info["bonus_action"] = strategies, bonus_actions
-        self.game_info = {key: value[0].item() if value.ndim == 1 else value[0].copy()
-                          for key, value in info.items()}
+        self.game_info = single_info(info)
         self._observations[PRINCIPAL] = obs[0]
         self.rewards = {PRINCIPAL: float(principal_reward[0]),
                         AGENT: float(info["agent_reward"][0])}
@@ -349,10 +333,6 @@ class StackelbergAECEnv(AECEnv[str, np.ndarray, Any]):
         self.infos = {PRINCIPAL: {key: self.game_info[key] for key in (
             "observed_action", "intervened", "refused", "interventions_used", "cost",
             "strategy", "bonus_action")}, AGENT: {}}
-
-    def render(self) -> None:
-        gymnasium.logger.warn("the mermaide games have no rendering; nothing was drawn")
-        return None
 
 
 def env(**knobs: Any) -> AECEnv[str, np.ndarray, Any]:

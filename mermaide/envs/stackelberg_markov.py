@@ -22,13 +22,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from gymnasium import spaces
 
-from mermaide.checks import check_int, check_number, check_size
+from mermaide.checks import check_int, check_size
 from mermaide.envs.bilevel_forms import (
     BilevelEnv,
     BilevelFamily,
     BilevelParallelEnv,
     BilevelVectorEnv,
     FollowerMDPs,
+    check_follower_knobs,
+    check_reset_game,
+    set_game_tables,
+    stack_tables,
 )
 from mermaide.envs.equilibrium import solve
 from mermaide.envs.knobs import NUM_ENVS, Knobs, knob_signature
@@ -48,6 +52,10 @@ __all__ = [
 ]
 
 
+# A game's tables, in the order of its fields.
+TABLES = ("leader_payoffs", "follower_payoffs", "transitions", "initial")
+
+
 @dataclass(frozen=True, eq=False)
 class MarkovGame:
     """One Stackelberg Markov game with S states, m leader and n follower actions.
@@ -64,27 +72,8 @@ class MarkovGame:
     initial: np.ndarray
 
     def __post_init__(self) -> None:
-        tables = {}
-        for name in ("leader_payoffs", "follower_payoffs", "transitions", "initial"):
-            raw = np.asarray(getattr(self, name))
-            if raw.dtype.kind not in "iuf" or not np.all(np.isfinite(raw)):
-                raise ValueError(f"{name} must be an array of finite real numbers, got "
-                                 f"{getattr(self, name)!r}")
-            tables[name] = raw.astype(np.float64)
-            object.__setattr__(self, name, tables[name])
-        A = tables["leader_payoffs"]
-        if A.ndim != 3 or min(A.shape) < 1:
-            raise ValueError(f"leader_payoffs must have shape (S, m, n), got shape {A.shape}")
-        s, m, n = A.shape
-        for name, shape in (("follower_payoffs", (s, m, n)), ("transitions", (s, m, n, s)),
-                            ("initial", (s,))):
-            if tables[name].shape != shape:
-                raise ValueError(f"{name} must have shape {shape}, got shape "
-                                 f"{tables[name].shape}")
-        for name, axis in (("transitions", -1), ("initial", -1)):
-            table = tables[name]
-            if np.any(table < 0) or not np.allclose(table.sum(axis=axis), 1.0, atol=1e-9):
-                raise ValueError(f"{name} must hold probabilities summing to 1, got {table!r}")
+        set_game_tables(self, TABLES, ("S", "m", "n"),
+                        lambda s, m, n: ((s, m, n), (s, m, n, s), (s,)))
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -143,10 +132,7 @@ class StackelbergMarkovKnobs(Knobs):
         check_size("n_states", self.n_states)
         check_size("leader_actions", self.leader_actions)
         check_size("follower_actions", self.follower_actions)
-        check_number("gamma", self.gamma, low=0.0, high=1.0)
-        if self.gamma >= 1.0:
-            raise ValueError(f"gamma must be in [0, 1), got {self.gamma!r}")
-        check_number("tau", self.tau, low=0.0, low_open=True)
+        check_follower_knobs(self.gamma, self.tau)
         check_int("instance", self.instance, 0)
         game = self.game
         if isinstance(game, str):
@@ -174,19 +160,13 @@ class StackelbergMarkovKnobs(Knobs):
         return MarkovGame.bimatrix(*self.game)
 
 
-def _tables(games: Sequence[MarkovGame]) -> tuple[np.ndarray, ...]:
-    """(A, B, P, rho) of a batch of games, stacked."""
-    return tuple(np.stack([getattr(g, name) for g in games])
-                 for name in ("leader_payoffs", "follower_payoffs", "transitions", "initial"))
-
-
 class StackelbergMarkovFamily(BilevelFamily):
     """The rules of ``Mermaide/StackelbergMarkov-v0`` for the shared bilevel forms."""
 
-    def __init__(self, knobs: StackelbergMarkovKnobs):
-        self.knobs = knobs
-        self.game = knobs.make_game()
-        self.gamma, self.tau = float(knobs.gamma), float(knobs.tau)
+    def __init__(self, **knobs: Any):
+        self.knobs: StackelbergMarkovKnobs = StackelbergMarkovKnobs(**knobs)
+        self.game = self.knobs.make_game()
+        self.gamma, self.tau = float(self.knobs.gamma), float(self.knobs.tau)
         self.n_states, self.m, self.n_actions = self.game.shape
         # The observation's payoff bounds: [0, 1] (the random games' range) widened to the
         # knobs' game; a game reset in must fit them (check_game).
@@ -198,16 +178,9 @@ class StackelbergMarkovFamily(BilevelFamily):
         return self.game
 
     def check_game(self, game: Any) -> MarkovGame:
-        if not isinstance(game, MarkovGame) or game.shape != self.game.shape:
-            raise ValueError(f"game must be a MarkovGame of shape {self.game.shape}, got "
-                             f"{game!r}")
-        for name in ("leader_payoffs", "follower_payoffs"):
-            table = getattr(game, name)
-            if table.min() < self.low or table.max() > self.high:
-                raise ValueError(f"game's {name} must lie in [{self.low:g}, {self.high:g}] "
-                                 f"(the observation space's bounds: the knobs' game and "
-                                 f"[0, 1]), got values in [{table.min():g}, {table.max():g}]")
-        return game
+        return check_reset_game(game, self.game, "a MarkovGame",
+                                ("leader_payoffs", "follower_payoffs"), self.low, self.high,
+                                "the observation space's bounds: the knobs' game and [0, 1]")
 
     def follower_reward_bounds(self) -> tuple[float, float]:
         return self.low, self.high
@@ -237,13 +210,14 @@ class StackelbergMarkovFamily(BilevelFamily):
     def lower(self, games: Sequence[MarkovGame], x: np.ndarray) -> FollowerMDPs:
         """r_x(s, j) = sum_i x(i | s) B(s, i, j), P_x(s' | s, j) = sum_i x(i | s)
         P(s' | s, i, j) for the commitments x (B, S, m)."""
-        _, B, P, rho = _tables(games)
+        _, B, P, rho = stack_tables(games, TABLES)
         return FollowerMDPs(np.einsum("bsi,bsij->bsj", x, B),
                             np.einsum("bsi,bsijt->bsjt", x, P), rho)
 
     def upper_rewards(self, games: Sequence[MarkovGame], x: np.ndarray) -> np.ndarray:
         """The leader's sum_i x(i | s) A(s, i, j)."""
-        return np.einsum("bsi,bsij->bsj", x, _tables(games)[0])
+        (A,) = stack_tables(games, ("leader_payoffs",))
+        return np.einsum("bsi,bsij->bsj", x, A)
 
     def problem(self, game: MarkovGame) -> CommitmentModel:
         # mermaide.bilevel is torch: imported by the white-box door only.
@@ -323,21 +297,16 @@ class StackelbergMarkovEnv(BilevelEnv):
 
     @knob_signature(StackelbergMarkovKnobs)
     def __init__(self, **knobs: Any):
-        self.knobs = StackelbergMarkovKnobs(**knobs)
-        super().__init__(StackelbergMarkovFamily(self.knobs))
+        super().__init__(StackelbergMarkovFamily, knobs)
 
 
 class StackelbergMarkovVectorEnv(BilevelVectorEnv):
-    """``num_envs`` Stackelberg Markov games at once (``gym.make_vec`` form of
-    ``StackelbergMarkovEnv``, same arguments); reset option ``{"games": [MarkovGame, ...]}``
-    gives each sub-environment its game. Every step ends the episode, so steps alternate
-    between playing and Gymnasium's next-step autoreset."""
+    """``StackelbergMarkovEnv`` (same arguments) as ``gym.make_vec``'s native form; its reset
+    option ``{"games": [MarkovGame, ...]}`` plays a game per sub-environment."""
 
     @knob_signature(StackelbergMarkovKnobs, NUM_ENVS)
     def __init__(self, num_envs: int = 1, **knobs: Any):
-        check_size("num_envs", num_envs)
-        self.knobs = StackelbergMarkovKnobs(**knobs)
-        super().__init__(num_envs, StackelbergMarkovFamily(self.knobs))
+        super().__init__(num_envs, StackelbergMarkovFamily, knobs)
 
 
 class StackelbergMarkovParallelEnv(BilevelParallelEnv):
@@ -383,8 +352,7 @@ class StackelbergMarkovParallelEnv(BilevelParallelEnv):
 
     @knob_signature(StackelbergMarkovKnobs)
     def __init__(self, **knobs: Any):
-        self.knobs = StackelbergMarkovKnobs(**knobs)
-        super().__init__(StackelbergMarkovFamily(self.knobs), "mermaide_stackelberg_markov_v0")
+        super().__init__(StackelbergMarkovFamily, knobs, "mermaide_stackelberg_markov_v0")
 
 
 def parallel_env(**knobs: Any) -> StackelbergMarkovParallelEnv:

@@ -53,7 +53,7 @@ from mermaide.envs.repeated_stackelberg import (
     strategy_bounds,
     strategy_parameters,
 )
-from mermaide.envs.vector import LockstepVectorEnv
+from mermaide.envs.vector import LockstepVectorEnv, single_info
 
 __all__ = [
     "CRITIC_PREFIX",
@@ -296,7 +296,81 @@ def commit(commitments: np.ndarray, committed: np.ndarray, signal: np.ndarray,
     return commitments[rows, signal].copy(), deviated
 
 
-class StackelbergPOMDPCore:
+class PhasedCore:
+    """What the two cores share: an episode of ``horizon`` games, the first
+    ``response_games`` the response phase (the followers learn, the leader is paid 0), the
+    ``reward_games`` after it the reward phase (the leader is paid its value); the leader's
+    commitment recorded per signal (``commit``); and the critic's view of the phase. A core
+    sets ``batch``, ``knobs``, ``signals``, ``response_games``, ``reward_games`` and
+    ``horizon`` when it is built, and ``t``, ``signal``, ``commitments``, ``committed`` and
+    ``reward_sum`` at every reset."""
+
+    batch: int
+    knobs: StackelbergPOMDPKnobs
+    signals: int
+    response_games: int
+    reward_games: int
+    horizon: int
+    t: int
+    signal: np.ndarray
+    commitments: np.ndarray
+    committed: np.ndarray
+    reward_sum: np.ndarray
+    _rows: np.ndarray
+
+    def _phase_space(self, weights: int) -> spaces.Dict:
+        """The observation space, ``weights`` numbers of the followers' strategies."""
+        return spaces.Dict({
+            "signal": spaces.Discrete(self.signals),
+            "critic:phase": spaces.Discrete(2),
+            "critic:phase_progress": spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+            "critic:follower_weights": spaces.Box(0.0, 1.0, shape=(weights,), dtype=np.float32),
+        })
+
+    def in_response_phase(self) -> bool:
+        return self.t < self.response_games
+
+    def _observe(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """The observation before game t, the followers' strategies ``weights`` (N, ...)."""
+        if self.in_response_phase():
+            phase, progress = RESPONSE, self.t / self.response_games
+        else:
+            phase = REWARD
+            progress = min(1.0, (self.t - self.response_games) / self.reward_games)
+        return {
+            "signal": self.signal.astype(np.int64),
+            "critic:phase": np.full(self.batch, phase, dtype=np.int64),
+            "critic:phase_progress": np.full((self.batch, 1), progress, dtype=np.float32),
+            "critic:follower_weights": weights.astype(np.float32),
+        }
+
+    def action_mask(self) -> np.ndarray:
+        """(N, d) bool, pure commitments: the actions that still have an effect in the coming
+        game (all before the commitment at its signal is recorded, the committed one after)."""
+        rows = self._rows
+        known = self.committed[rows, self.signal]
+        return np.where(known[:, None], self.commitments[rows, self.signal] > 0.5, True)
+
+    def _settle(self, response: bool, leader_value: np.ndarray, outcome: dict[str, np.ndarray]
+                ) -> tuple[np.ndarray, bool, dict[str, np.ndarray]]:
+        """End game t, its phase ``response``: the leader's reward (its value in the reward
+        phase, summed for the episode's ``reward_phase_mean``), whether the episode is done,
+        and the step info: the phase and signal, then the game's ``outcome``."""
+        if response:
+            reward = np.zeros(self.batch)
+        else:
+            reward = leader_value
+            self.reward_sum += reward
+        info = {"reward_phase": np.full(self.batch, not response),
+                "signal": self.signal.copy(), **outcome}
+        self.t += 1
+        done = self.t >= self.horizon
+        if done:
+            info["reward_phase_mean"] = self.reward_sum / self.knobs.reward_steps
+        return reward, done, info
+
+
+class StackelbergPOMDPCore(PhasedCore):
     """N episodes of one game (m leader actions, n follower actions) in lockstep.
 
     Game t of an episode is a response game while ``t < response_steps * n`` (unless the
@@ -332,16 +406,12 @@ class StackelbergPOMDPCore:
         self.reactive = knobs.principal_observes == OBSERVES_FOLLOWER_ACTIONS
         self.signals = self.n if self.reactive else 1
         self.response_games = 0 if self.hidden else knobs.response_steps * self.n
-        self.horizon = self.response_games + knobs.reward_steps
+        self.reward_games = knobs.reward_steps
+        self.horizon = self.response_games + self.reward_games
         self._rows = np.arange(batch)
 
     def observation_space(self) -> spaces.Dict:
-        return spaces.Dict({
-            "signal": spaces.Discrete(self.signals),
-            "critic:phase": spaces.Discrete(2),
-            "critic:phase_progress": spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
-            "critic:follower_weights": spaces.Box(0.0, 1.0, shape=(self.n,), dtype=np.float32),
-        })
+        return self._phase_space(self.n)
 
     # --- the episode --------------------------------------------------------------------------
 
@@ -366,9 +436,6 @@ class StackelbergPOMDPCore:
             return np.where(seen > 0, self.counts / np.maximum(seen, 1.0), 1.0 / self.n)
         return softmax_rows(self.log_weights)
 
-    def in_response_phase(self) -> bool:
-        return self.t < self.response_games
-
     def _next_game(self, rng: np.random.Generator) -> None:
         """Draw what the leader sees before the coming game (t): the follower's action."""
         if self.t >= self.horizon:
@@ -388,24 +455,7 @@ class StackelbergPOMDPCore:
             self.signal = np.zeros(self.batch, dtype=np.int64)
 
     def observation(self) -> dict[str, np.ndarray]:
-        if self.in_response_phase():
-            phase, progress = RESPONSE, self.t / self.response_games
-        else:
-            phase = REWARD
-            progress = min(1.0, (self.t - self.response_games) / self.knobs.reward_steps)
-        return {
-            "signal": self.signal.astype(np.int64),
-            "critic:phase": np.full(self.batch, phase, dtype=np.int64),
-            "critic:phase_progress": np.full((self.batch, 1), progress, dtype=np.float32),
-            "critic:follower_weights": self.strategy().astype(np.float32),
-        }
-
-    def action_mask(self) -> np.ndarray:
-        """(N, m) bool, pure commitments: the actions that still have an effect in the coming
-        game (all before the commitment at its signal is recorded, the committed one after)."""
-        rows = self._rows
-        known = self.committed[rows, self.signal]
-        return np.where(known[:, None], self.commitments[rows, self.signal] > 0.5, True)
+        return self._observe(self.strategy())
 
     def _commit(self, strategies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return commit(self.commitments, self.committed, self.signal, strategies,
@@ -444,21 +494,7 @@ class StackelbergPOMDPCore:
         else:
             follower_reward = np.einsum("bm,mn,bn->b", x, self.B, strategy)
             leader_value = np.einsum("bm,mn,bn->b", x, self.A, strategy)
-        if response:
-            reward = np.zeros(self.batch)
-            if self.external_follower:
-                self.counts[rows, action] += 1.0
-            else:
-                self.sweep_utilities[:, self.t % self.n] = follower_reward
-                if self.t % self.n == self.n - 1:
-                    self._update_follower(self.sweep_utilities)
-                    self.sweep_utilities = np.zeros_like(self.sweep_utilities)
-        else:
-            reward = leader_value
-            self.reward_sum += reward
-        info = {
-            "reward_phase": np.full(self.batch, not response),
-            "signal": self.signal.copy(),
+        outcome = {
             "follower_action": action.copy(),
             "commitment": x,
             "deviated": deviated,
@@ -466,15 +502,20 @@ class StackelbergPOMDPCore:
             "leader_value": leader_value,
             "follower_strategy": strategy,
         }
-        self.t += 1
-        done = self.t >= self.horizon
-        if done:
-            info["reward_phase_mean"] = self.reward_sum / self.knobs.reward_steps
+        if response:
+            if self.external_follower:
+                self.counts[rows, action] += 1.0
+            else:
+                self.sweep_utilities[:, self.t % self.n] = follower_reward
+                if self.t % self.n == self.n - 1:
+                    self._update_follower(self.sweep_utilities)
+                    self.sweep_utilities = np.zeros_like(self.sweep_utilities)
+        reward, done, info = self._settle(response, leader_value, outcome)
         self._next_game(rng)
         return self.observation(), reward, done, info
 
 
-class MessagePOMDPCore:
+class MessagePOMDPCore(PhasedCore):
     """N episodes of a ``MessageGame`` (followers with private types send messages, the
     leader acts on the message profile) in lockstep.
 
@@ -500,18 +541,13 @@ class MessagePOMDPCore:
         self.hidden = knobs.hide_response_phase
         sweeps = 1 if self.hidden else knobs.response_steps
         self.response_games = sweeps * self.signals
-        self.horizon = (sweeps + knobs.reward_steps) * self.signals
+        self.reward_games = knobs.reward_steps * self.signals
+        self.horizon = self.response_games + self.reward_games
         self._bounds = np.cumsum((0, *game.types))
         self._rows = np.arange(batch)
 
     def observation_space(self) -> spaces.Dict:
-        weights = sum(self.game.types) * self.game.messages
-        return spaces.Dict({
-            "signal": spaces.Discrete(self.signals),
-            "critic:phase": spaces.Discrete(2),
-            "critic:phase_progress": spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
-            "critic:follower_weights": spaces.Box(0.0, 1.0, shape=(weights,), dtype=np.float32),
-        })
+        return self._phase_space(sum(self.game.types) * self.game.messages)
 
     def reset(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         shape = (self.batch, sum(self.game.types), self.game.messages)
@@ -530,29 +566,12 @@ class MessagePOMDPCore:
         return [weights[:, low:high] for low, high in
                 zip(self._bounds[:-1], self._bounds[1:], strict=True)]
 
-    def in_response_phase(self) -> bool:
-        return self.t < self.response_games
-
     def observation(self) -> dict[str, np.ndarray]:
-        if self.in_response_phase():
-            phase, progress = RESPONSE, self.t / self.response_games
-        else:
-            phase = REWARD
-            reward_games = self.knobs.reward_steps * self.signals
-            progress = min(1.0, (self.t - self.response_games) / reward_games)
-        flat = np.concatenate([s.reshape(self.batch, -1) for s in self.strategies()], axis=1)
-        return {
-            "signal": self.signal.copy(),
-            "critic:phase": np.full(self.batch, phase, dtype=np.int64),
-            "critic:phase_progress": np.full((self.batch, 1), progress, dtype=np.float32),
-            "critic:follower_weights": flat.astype(np.float32),
-        }
+        return self._observe(self._flat(self.strategies()))
 
-    def action_mask(self) -> np.ndarray:
-        """(N, d) bool, pure commitments: the actions that can still have an effect."""
-        known = self.committed[self._rows, self.signal]
-        recorded = self.commitments[self._rows, self.signal]
-        return np.where(known[:, None], recorded > 0.5, True)
+    def _flat(self, strategies: list[np.ndarray]) -> np.ndarray:
+        """(N, sum of types x messages): every follower type's strategy, in a row."""
+        return np.concatenate([s.reshape(self.batch, -1) for s in strategies], axis=1)
 
     def _update_followers(self) -> None:
         _, followers = self.game.payoffs(self.commitments)
@@ -576,27 +595,12 @@ class MessagePOMDPCore:
         chances = self.game.profile_probabilities(strategies)[self._rows, self.signal]
         leader_value = np.einsum("nt,nt->n", leader[self._rows, self.signal], chances)
         response = self.in_response_phase()
-        if response:
-            reward = np.zeros(self.batch)
-            if self.t % self.signals == self.signals - 1:
-                for _ in range(self.knobs.response_steps if self.hidden else 1):
-                    self._update_followers()
-        else:
-            reward = leader_value
-            self.reward_sum += reward
-        info = {
-            "reward_phase": np.full(self.batch, not response),
-            "signal": self.signal.copy(),
-            "commitment": played,
-            "deviated": deviated,
-            "leader_value": leader_value,
-            "follower_strategy": np.concatenate(
-                [s.reshape(self.batch, -1) for s in strategies], axis=1),
-        }
-        self.t += 1
-        done = self.t >= self.horizon
-        if done:
-            info["reward_phase_mean"] = self.reward_sum / self.knobs.reward_steps
+        outcome = {"commitment": played, "deviated": deviated, "leader_value": leader_value,
+                   "follower_strategy": self._flat(strategies)}
+        if response and self.t % self.signals == self.signals - 1:
+            for _ in range(self.knobs.response_steps if self.hidden else 1):
+                self._update_followers()
+        reward, done, info = self._settle(response, leader_value, outcome)
         self.signal = np.full(self.batch, self.t % self.signals, dtype=np.int64)
         return self.observation(), reward, done, info
 
@@ -874,8 +878,7 @@ class StackelbergPOMDPEnv(StackelbergPOMDPForm, gym.Env[dict[str, Any], Any]):
         strategies = self.actions.decode(action, 0)
         obs, reward, done, info = self.core.step(strategies, self.np_random)
         self._needs_reset = done
-        step_info = {key: value[0].item() if value.ndim == 1 else value[0].copy()
-                     for key, value in info.items()}
+        step_info = single_info(info)
         if self.knobs.commitment == "pure":
             step_info["action_mask"] = self.core.action_mask()[0]
         return self._single(obs), float(reward[0]), done, False, step_info
@@ -1131,8 +1134,7 @@ class MessagePOMDPParallelEnv(StackelbergPOMDPForm, ParallelEnv[str, dict[str, A
                              f"got {actions!r}")
         played = self.actions.decode(actions[PRINCIPAL], 0)
         obs, reward, done, info = self.core.step(played, self.np_random)
-        self.game_info = {key: value[0].item() if value.ndim == 1 else value[0].copy()
-                          for key, value in info.items()}
+        self.game_info = single_info(info)
         if done:
             self.agents = []
         return ({PRINCIPAL: {key: value[0] for key, value in obs.items()}},

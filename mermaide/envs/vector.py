@@ -5,11 +5,14 @@ Gymnasium's next-step autoreset: the ``step`` after the end resets every sub-env
 returns the first observations with zero rewards; one generator (``reset(seed=int)``) drives
 all of them, so a list of seeds is refused. A ``step`` before the first ``reset`` is refused
 with the single forms' RuntimeError.
+
+``single_info``: a batched core's step info at B = 1, as every single form (Gymnasium,
+PettingZoo) reports it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -18,6 +21,13 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 StepResult = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]
+
+
+def single_info(info: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The info of a core of one game: its per-game entries (B,) as Python scalars, its
+    per-game tables (B, ...) as arrays of their own."""
+    return {key: value[0].item() if value.ndim == 1 else value[0].copy()
+            for key, value in info.items()}
 
 
 class LockstepVectorEnv(VectorEnv):

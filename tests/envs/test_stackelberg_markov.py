@@ -1,6 +1,7 @@
-"""``Mermaide/StackelbergMarkov-v0``: the follower's answer is the soft-optimal policy of the MDP
-the commitment induces, the one-state game is the bimatrix game, and every form plays the
-same game."""
+"""``Mermaide/StackelbergMarkov-v0``: the one-state game is the bimatrix game, its soft answer
+approaches the Stackelberg value as tau falls, and the model pays what the game pays. What it
+shares with ``Mermaide/IncentiveMDP-v0`` (the soft-optimal follower, every form plays the same
+game) is tested on both in ``test_bilevel_forms.py``."""
 
 import warnings
 
@@ -9,20 +10,10 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import mermaide  # noqa: F401  (registers the games)
-from mermaide.bilevel import DTYPE, soft_value_iteration, upper_value, value_penalty
-from mermaide.envs import (
-    MarkovGame,
-    StackelbergMarkovEnv,
-    StackelbergMarkovVectorEnv,
-    solve,
-    stackelberg_markov_parallel,
-)
-from mermaide.principal import evaluate, make
+from mermaide.bilevel import DTYPE, soft_value_iteration, upper_value
+from mermaide.envs import MarkovGame, StackelbergMarkovEnv, solve
 
 ENV_ID = "Mermaide/StackelbergMarkov-v0"
 
@@ -79,42 +70,6 @@ def test_the_model_is_public_through_wrappers_and_pays_what_the_game_pays():
     np.testing.assert_allclose(info["strategy"], torch.softmax(logits, -1).numpy(), rtol=1e-6)
 
 
-@settings(max_examples=20, deadline=None)
-@given(weights=st.lists(st.floats(0.0, 1.0, width=32), min_size=6, max_size=6),
-       instance=st.integers(0, 50))
-def test_the_follower_is_soft_optimal_and_the_value_bounded(weights, instance):
-    env = StackelbergMarkovEnv(instance=instance)
-    env.reset()
-    _, reward, _, _, info = env.step(np.array(weights, dtype=np.float32))
-    policy = torch.tensor(info["policy"])
-    np.testing.assert_allclose(policy.sum(-1).numpy(), 1.0, rtol=1e-12)
-    strategy = torch.tensor(info["strategy"])
-    np.testing.assert_allclose(strategy.sum(-1).numpy(), 1.0, rtol=1e-12)
-    game = env.game
-    assert game.leader_payoffs.min() - 1e-9 <= reward <= game.leader_payoffs.max() + 1e-9
-    # The numpy follower against the torch model's penalty: log-strategy logits play x.
-    mdp = env.bilevel_model().lower(torch.log(strategy))
-    assert abs(float(value_penalty(mdp, policy))) < 1e-8
-    assert info["follower_gap"] == 0.0
-
-
-def test_make_vec_plays_like_single_envs_and_takes_games():
-    vector = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="vector_entry_point")
-    assert isinstance(vector.unwrapped, StackelbergMarkovVectorEnv)
-    games = [MarkovGame.random(3, 2, 2, np.random.default_rng(i)) for i in range(3)]
-    actions = np.random.default_rng(1).random((3, 6)).astype(np.float32)
-    obs, _ = vector.reset(seed=0, options={"games": games})
-    _, rewards, terminated, _, _ = vector.step(actions)
-    assert terminated.all()
-    for i, game in enumerate(games):
-        single = StackelbergMarkovEnv()
-        single_obs, _ = single.reset(options={"game": game})
-        np.testing.assert_array_equal(obs[i], single_obs)
-        assert rewards[i] == pytest.approx(single.step(actions[i])[1], rel=1e-12)
-    _, rewards, terminated, _, _ = vector.step(actions)  # next-step autoreset
-    assert not terminated.any() and np.all(rewards == 0.0)
-
-
 def test_bad_knobs_games_and_actions_are_refused_by_name():
     for knobs, name in (({"tau": 0.0}, "tau"), ({"gamma": 1.0}, "gamma"),
                         ({"n_states": 0}, "n_states"), ({"game": "chess"}, "game"),
@@ -133,40 +88,3 @@ def test_bad_knobs_games_and_actions_are_refused_by_name():
     with pytest.raises(ValueError, match="transitions"):
         MarkovGame(np.zeros((1, 2, 2)), np.zeros((1, 2, 2)), np.full((1, 2, 2, 1), 0.5),
                    np.ones(1))
-
-
-def test_pettingzoo_parallel_api_and_seed_tests_pass():
-    parallel_api_test(stackelberg_markov_parallel(), num_cycles=20)
-    parallel_seed_test(lambda: stackelberg_markov_parallel(), num_cycles=20)
-
-
-def test_an_agent_answering_the_soft_optimum_is_the_built_in_follower():
-    env = stackelberg_markov_parallel()
-    single = StackelbergMarkovEnv()
-    single.reset()
-    x = np.array([0.2, 0.8, 0.5, 0.5, 1.0, 0.0], dtype=np.float32)
-    _, reward, _, _, info = single.step(x)
-    env.reset(seed=0)
-    agent_dim = env.action_space("agent").shape
-    obs, rewards, *_ = env.step({"principal": x, "agent": np.zeros(agent_dim, np.float32)})
-    assert rewards == {"principal": 0.0, "agent": 0.0} and obs["agent"][0] == 1.0
-    answer = info["policy"].ravel().astype(np.float32)
-    _, rewards, terms, _, _ = env.step({"principal": x, "agent": answer})
-    assert all(terms.values()) and not env.agents
-    assert rewards["principal"] == pytest.approx(reward, abs=1e-6)
-    assert env.game_info["follower_gap"] == pytest.approx(0.0, abs=1e-6)
-    env.reset(seed=0)
-    env.step({"principal": x, "agent": answer})
-    env.step({"principal": x, "agent": np.ones(agent_dim, np.float32)})
-    assert env.game_info["follower_gap"] > 1e-3
-
-
-@pytest.mark.parametrize("name, kwargs", [
-    ("reinforce", {"policy": "mlp", "episodes_per_batch": 32}),
-    ("ppo", {"n_steps": 32, "batch_size": 16}),
-])
-def test_model_free_principals_train_and_play_unchanged(name, kwargs):
-    principal = make(name, **kwargs)
-    principal.meta_train(lambda: gym.make(ENV_ID), None, 256, 0)
-    stats = evaluate(principal, gym.make(ENV_ID), episodes=2, seed=0)
-    assert np.all(np.isfinite(stats.returns))
