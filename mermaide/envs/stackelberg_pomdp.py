@@ -86,13 +86,18 @@ POMDP_GAMES: dict[str, tuple[list[list[float]], list[list[float]]]] = {
     # row 0 dominates for the leader, so Nash gives it 1; committing to row 1 gives 2, and
     # committing to (1/2, 1/2) (the follower breaking its tie for the leader) gives 2.5.
     "conitzer": ([[1.0, 3.0], [0.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]]),
-    # The repository's "game_1", attributed there to Zhang et al. 2020 (Bi-level Actor-Critic):
-    # a common-interest coordination game whose best cell (2, 2) is worth 30 to both.
+    # The two 3x3 games of Zhang et al. 2020 (Bi-level Actor-Critic), the repository's "game_1"
+    # and "game_2"; BiAC's own code (laonahongchen/Bilevel-Optimization-in-Coordination-Game,
+    # bilevel_pg/bilevelpg/environment/matrix_game.py) has the same matrices as "penalty" and
+    # "climbing". The names "Escape" and "Maintain" (issue 18) are not found in either code, and
+    # the paper's text was not readable here: unconfirmed, so the presets keep neutral names.
+    # Game 1, common interest: a Nash equilibrium worth 15 to both at (0, 0), the best cell
+    # (2, 2) worth 30 (itself a Nash equilibrium and the Stackelberg outcome).
     "zhang2020-game-1": ([[15.0, 10.0, 0.0], [10.0, 10.0, 0.0], [0.0, 0.0, 30.0]],
                          [[15.0, 10.0, 0.0], [10.0, 10.0, 0.0], [0.0, 0.0, 30.0]]),
-    # The repository's "game_2", attributed there to Zhang et al. 2020: the Nash equilibria are
-    # worth 10 and 5 to the leader, committing to row 0 is worth 20 and the mixed commitment
-    # (1/4, 3/4, 0) 27.5.
+    # Game 2: the Nash equilibria are worth 10 and 5 to the leader; committing to row 0 is worth
+    # 20 (not a Nash equilibrium: against column 0 the leader would rather play row 1, worth
+    # 30) and the mixed commitment (1/4, 3/4, 0) 27.5.
     "zhang2020-game-2": ([[20.0, 0.0, 0.0], [30.0, 10.0, 0.0], [0.0, 0.0, 5.0]],
                          [[15.0, 0.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 10.0]]),
 }

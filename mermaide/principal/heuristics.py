@@ -212,7 +212,11 @@ class RandomInterventions(Heuristic):
     def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
                    seed: int) -> None:
         """Nothing to learn; only reads how many arms the game has (for ``"uniform"``)."""
-        self.n_arms = int(env_fn().action_space.n) - 1  # type: ignore[attr-defined]
+        space = env_fn().action_space
+        if not isinstance(space, gym.spaces.Discrete):
+            raise ValueError(f"'random' plays Discrete interventions (0: none, a + 1: a bonus on "
+                             f"arm a), got the action space {space}")
+        self.n_arms = int(space.n) - 1
 
     def begin_episode(self, info: dict[str, Any]) -> None:
         super().begin_episode(info)

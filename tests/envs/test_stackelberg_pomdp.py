@@ -10,6 +10,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pettingzoo.test import parallel_api_test, parallel_seed_test, seed_test
 
 import mermaide  # noqa: F401  (registers the ids)
@@ -282,6 +284,66 @@ def test_the_basic_pomdp_plays_the_response_phase_inside_the_first_step():
                                seen_infos[-1]["follower_strategy"], rtol=1e-12)
     obs, _ = hidden.reset(seed=0)
     assert obs["critic:phase"] == 1
+
+
+# --- the rules as properties, on random games, knobs and leaders -----------------------------
+
+
+@st.composite
+def pomdp_episodes(draw):
+    m, n = draw(st.integers(2, 4)), draw(st.integers(2, 4))
+    unit = st.floats(0.0, 1.0, allow_nan=False)
+    A, B = (np.array(draw(st.lists(unit, min_size=m * n, max_size=m * n))).reshape(m, n)
+            for _ in range(2))
+    observes = draw(st.sampled_from(["nothing", "actions"]))
+    knobs = dict(
+        game=(A, B),
+        follower=draw(st.sampled_from(["mw", "quantal", "q_learning"])),
+        epsilon=draw(st.floats(0.01, 20.0)),
+        temperature=draw(st.floats(0.01, 1.0)),
+        alpha=draw(st.floats(0.01, 1.0)),
+        response_steps=draw(st.integers(0, 6)),
+        reward_steps=draw(st.integers(1, 5)),
+        commitment=draw(st.sampled_from(["mixed", "pure"])),
+        principal_observes=observes,
+        observation_noise=draw(st.floats(0.0, 1.0)),
+        hide_response_phase=observes == "nothing" and draw(st.booleans()),
+    )
+    return knobs, draw(st.integers(0, 2**31 - 1))
+
+
+@settings(max_examples=80, deadline=None)
+@given(pomdp_episodes())
+def test_the_rules_hold_for_any_game_follower_and_leader(case):
+    """Whatever the leader plays: the follower's strategy stays a distribution and moves only in
+    the response phase; the commitment at each signal never changes within the episode; the
+    response phase pays 0 and the reward phase the leader's payoff against the strategy the
+    follower learnt (expected, or against the action it reacts to)."""
+    knobs, seed = case
+    env = StackelbergPOMDPEnv(**knobs)
+    A = env.game.A
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    commitments: dict[int, np.ndarray] = {}
+    learnt = None
+    done = False
+    while not done:
+        obs, reward, done, truncated, info = env.step(env.action_space.sample())
+        assert not truncated and env.observation_space.contains(obs)
+        p = info["follower_strategy"]
+        for q in (p, obs["critic:follower_weights"]):
+            assert np.all(q >= 0) and q.sum() == pytest.approx(1.0, abs=1e-6)
+        x = commitments.setdefault(int(info["signal"]), info["commitment"])
+        np.testing.assert_array_equal(info["commitment"], x)
+        if not info["reward_phase"]:
+            assert reward == 0.0
+            continue
+        if learnt is None:
+            learnt = p
+        np.testing.assert_array_equal(p, learnt)
+        j = info["follower_action"]
+        assert reward == pytest.approx(x @ A @ p if j < 0 else x @ A[:, j], abs=1e-12)
+    assert learnt is not None
 
 
 # --- the knobs --------------------------------------------------------------------------------

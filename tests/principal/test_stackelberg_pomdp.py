@@ -93,14 +93,21 @@ def test_the_leader_learns_the_mixed_commitment_of_conitzers_game(lr):
         assert fraction < 0.85, fraction
 
 
-def test_the_leader_learns_a_mixed_commitment_of_a_3x3_game():
-    """zhang2020-game-2 (measured: 0.909 of the mixed value, committing to (1/2, 1/2, 0), which
-    the weights' box bounds as it reaches it; the pure value is 0.727 of it)."""
+def test_on_zhang_game_2_the_leader_learns_a_mixed_commitment_and_plain_ppo_does_no_better():
+    """The issue's test on its "Maintain" game, zhang2020-game-2: the one of Zhang et al.'s two
+    3x3 games whose Stackelberg commitment is not a Nash equilibrium (the leader must maintain
+    it against the temptation of row 1) and whose mixed value exceeds the pure one; the name
+    itself is unconfirmed (see ``POMDP_GAMES``). Measured (30,000 steps, about 15 s each,
+    seeds 0, 1, 2): the asymmetric leader 0.909 of the mixed value at every seed, committing to
+    (1/2, 1/2, 0), which the weights' box bounds as it reaches it (the pure value is 0.727 of
+    it); the plain (symmetric-critic) PPO leader 0.909 too: no better, here not worse."""
     env_fn = pomdp("zhang2020-game-2")
     values = preset_values("zhang2020-game-2")
     learnt = score(trained(env_fn, steps=30_000), env_fn)
     assert learnt >= 0.85 * values.mixed, learnt / values.mixed
     assert learnt > values.pure
+    plain = score(trained(env_fn, steps=30_000, asymmetric=False), env_fn)
+    assert plain <= learnt + 1e-9, (plain / values.mixed, learnt / values.mixed)
 
 
 def test_the_leader_learns_the_pure_commitment():
