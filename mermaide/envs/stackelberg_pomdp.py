@@ -86,6 +86,10 @@ POMDP_GAMES: dict[str, tuple[list[list[float]], list[list[float]]]] = {
     # row 0 dominates for the leader, so Nash gives it 1; committing to row 1 gives 2, and
     # committing to (1/2, 1/2) (the follower breaking its tie for the leader) gives 2.5.
     "conitzer": ([[1.0, 3.0], [0.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]]),
+    # The repository's "game_4", next to Conitzer's game and unattributed there (issue 18 calls
+    # it the Conitzer game's companion): column 1 is dominant for the follower, so committing,
+    # pure or mixed, earns what Nash does, 1 (row 0): a control where leadership gains nothing.
+    "brero-game-4": ([[3.0, 1.0], [2.0, 0.0]], [[2.0, 3.0], [0.0, 1.0]]),
     # The two 3x3 games of Zhang et al. 2020 (Bi-level Actor-Critic), the repository's "game_1"
     # and "game_2"; BiAC's own code (laonahongchen/Bilevel-Optimization-in-Coordination-Game,
     # bilevel_pg/bilevelpg/environment/matrix_game.py) has the same matrices as "penalty" and

@@ -76,6 +76,10 @@ def test_preset_values_are_the_exact_mixed_and_pure_commitment_values():
     assert other.mixed == pytest.approx(27.5 / 30)
     np.testing.assert_allclose(other.mixed_strategy, [0.25, 0.75, 0.0], atol=1e-9)
     assert (other.pure, other.pure_action) == (pytest.approx(20 / 30), 0)
+    # The repository's game 4: the follower's column 1 is dominant, so leading gains nothing.
+    control = preset_values("brero-game-4")
+    assert (control.mixed, control.pure, control.pure_action) == (1 / 3, 1 / 3, 0)
+    assert solve(*POMDP_GAMES["brero-game-4"]).nash_value == pytest.approx(1.0)
     for name in POMDP_GAMES:
         game = pomdp_game(name)
         assert max(game.A.max(), game.B.max()) == 1.0
