@@ -19,7 +19,11 @@ transitions (..., S, A, S), initial (..., S)):
   whose gradient in x is the envelope (Danskin) gradient d/dx J_x(pi) at pi = pi*_x (pi*_x
   enters detached: differentiating through the solver would give the same number, slowly),
   and ``bellman_penalty`` tau * sum_s w(s) KL(pi(. | s) || softmax(Q^pi_x(s, .) / tau)),
-  which is 0 exactly where pi is its own soft-greedy policy, i.e. at pi*_x.
+  which is 0 exactly where pi is its own soft-greedy policy, i.e. at pi*_x. The paper's
+  body was not readable here (``mermaide.principal.pbrl`` says what was confirmed): that it
+  has a value penalty (a policy's value gap) and a Bellman penalty (an optimality gap of the
+  policy's Q function) is confirmed, the exact weighting and form of the Bellman one here
+  (KL to the soft-greedy policy, uniform state weights) is ours.
 * ``BilevelProblem``: what a game exposes to a white-box principal (its lower level M_tau(x),
   its upper level's rewards, how x becomes the game's action), and ``upper_value``;
   ``CommitmentModel`` and ``IncentiveModel`` are the two games' problems, which their public

@@ -24,8 +24,25 @@ perfect-knowledge agent (``agent="oracle"``), which best-responds to s + pi exac
 imperfect-knowledge (learning) agent the cuts are not valid, and Liu & Ratliff (arXiv
 2412.16318) cite the later imperfect-knowledge version's bound as O(T^(11/12)). What this
 implementation keeps of the paper, and what it replaces (the LP by its shortest-path
-solution, the schedules of eps_t and of the margin), is stated above; the exact constants
-of the paper's policy could not be checked here.
+solution, the schedules of eps_t and of the margin), is stated above.
+
+What was checked, and against what. Dogan et al.'s body was not readable here (its abstract
+was: an estimator of s from the offered incentives and the chosen arms, "online inverse
+optimization", and square-root regret up to a log factor for the perfect-knowledge agent).
+Scheid et al.'s experiments run this policy as their baseline, and their notebook was
+readable (``incentivizedlearningbis/Additional-experiments-bis``, ``experiments.ipynb``,
+"Principal's epsilon-greedy"). Their reading agrees with this one on: exploration offers an
+incentive vector uniform in [s_min, s_max]^K, each observed choice gives the cuts s_b - s_A
+<= pi_A - pi_b, a feasible s-hat comes from a linear program over those cuts, and
+exploitation pays, on the arm of the best estimated net reward, the estimated incentive plus
+a margin. It differs in its constants and schedules, which this one does not copy: eps_t =
+min(1, m / t) with m chosen per experiment (100 to 5000; their notes report linear regret at
+m = 100, T = 40,000), one round of s_max on each arm first, cuts from exploration rounds only,
+any feasible point of the LP (a zero objective) as s-hat, and the margin 2 beta with beta =
+sqrt(log(eta) / eta) after eta exploration rounds. Here: eps_t = min(1, explore / sqrt(t)),
+cuts from every round (all are valid against the perfect-knowledge agent), the incentive
+that every feasible s accepts (not one feasible point's), and margin / sqrt(t). Which of the
+two schedules Dogan et al.'s analysis uses could not be checked.
 """
 
 from __future__ import annotations

@@ -23,6 +23,24 @@ its preference, which it is not; the game lets one measure what that costs.
 
 ``search=False`` skips the search (every tau_hat is 0: UCB alone, paying nothing): the
 ablation that the tests use to show that the regret test can fail.
+
+What was checked, and against what. The paper's body was not readable here (its abstract
+and introduction were); the authors' own experiments were: a notebook that runs IPA next to
+Dogan et al.'s epsilon-greedy and UCB (``incentivizedlearningbis/Additional-experiments-bis``,
+``experiments.ipynb``, the perfect-knowledge agent argmax(s + pi), theta drawn N(theta, 1)).
+It confirms the steps above: the search interval [0, s_max - s_min] (here [0,
+max_transfer]), K * ceil(log2 T) search rounds offering the interval's midpoint on one arm,
+the upper end lowered to the midpoint when the agent takes that arm and the lower end
+raised otherwise, then UCB with every arm tried first, paying the upper end + 1/T^2 on the
+chosen arm. It differs in three places, kept here on purpose: (1) it visits the arms
+round-robin (arm t mod K) where this one searches arm by arm (the same halvings; against the
+perfect-knowledge agent the same tau_hat); (2) its UCB restarts its counts when the search
+ends and averages net rewards, where this one keeps the search rounds' draws of theta and
+subtracts tau_hat (the same index up to the common 1/T^2, from more samples); (3) its UCB
+constant is c = 4 in sqrt(c log T / n) ("for 1-subgaussian" noise), this one's default is
+c = 2, UCB1's for rewards in [0, 1] (the game's draws are theta in [0, 1] plus noise of std
+0.1 by default); ``exploration=4`` is theirs. The paper's exact regret bound and constants
+were not checked.
 """
 
 from __future__ import annotations

@@ -7,7 +7,10 @@ a* = argmax_a theta_a - tau_a every round and nothing elsewhere. The perfect-kno
 then takes a* (the game breaks its tie between a* and its own best arm in favour of the arm
 with the larger transfer), so the regret against max_a (theta_a - tau_a) is 0 in every round:
 in expectation exactly, and its realised return differs from the benchmark by the noise of
-theta's draws only. Against a learning agent the same payments need not move the agent, and
+theta's draws only. (The benchmark and the per-round regret max_a (theta_a - tau_a) -
+(theta_A - tau_A) are those of Scheid et al.'s experiments notebook,
+``incentivizedlearningbis/Additional-experiments-bis``, which was readable; the papers'
+bodies were not.) Against a learning agent the same payments need not move the agent, and
 the regret can be positive (or negative: a learner may take a* for free).
 
 It is a white-box principal: it reads the episode's task from the reset info (``info["agent"]``,

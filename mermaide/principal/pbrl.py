@@ -13,10 +13,17 @@ values, so that lambda trades a unit of the follower's value per step for a unit
 leader's) or the Bellman penalty tau sum_s w(s) KL(pi || softmax(Q^pi_x / tau)), already a
 per-step quantity (``mermaide.bilevel``; both >= 0 and 0 exactly at pi*_x). Each outer
 iteration k takes ``inner_steps`` Adam steps on y (x held), then one Adam step on x (y held)
-followed by the game's projection of x; lambda_k = min(lam_max, lam * lam_growth^k)
-(``lam_growth`` 1: constant). The value penalty's x-gradient is the
-envelope gradient at pi*_x (``mermaide.bilevel.value_penalty``). Two ways to get the
-gradients (``gradients``):
+of size lr / max(1, lambda_k), followed by the game's projection of x; lambda_k =
+min(lam_max, lam * lam_growth^k) (``lam_growth`` 1: constant). The value penalty's
+x-gradient is the envelope gradient at pi*_x (``mermaide.bilevel.value_penalty``).
+
+x's step shrinks as 1/lambda because the penalised objective's smoothness constant grows like
+lambda (penalty methods take steps alpha = O(1/lambda)). A step that did not shrink made x
+oscillate once lambda passed about 50 and leave the optimum's basin: on the one-state
+commitment game (tau = 0.1, lambda growing from 1 to 1000, or fixed at 100) x crossed to the
+commitment that the follower answers with the other column, 0.32 instead of the soft optimum
+0.756 (``tests/principal/test_pbrl.py``). The default (lambda fixed at 10, lr 0.5) takes the
+same steps as before that change (0.05). Two ways to get the gradients (``gradients``):
 
 * ``"exact"``: the game's model, read through the env's public ``bilevel_model()``
   (``env.get_wrapper_attr``), values in closed form (linear solves), gradients by autograd;
@@ -33,6 +40,24 @@ training episodes: ``population`` and ``steps`` are not used); ``adapt(env, K)``
 solves the game of the env's next episode afresh (K = 0 leaves the principal unchanged);
 ``act`` plays the optimised x whatever it observes. ``save`` / ``load``: the config, x and
 the action, as tensors and plain data (``toolkit.save_checkpoint``).
+
+What was checked against the paper, and what was not. Only the paper's abstract and opening
+(PMLR and ar5iv copies), a summary of its sections, and a later paper's account of it were
+readable; its body (Algorithm 1, its step sizes, its lambda schedule, its experiments'
+settings) was not. Confirmed: the problem (an upper level x, a lower level that is an
+entropy-regularised MDP M_tau(x), minimise f(x, y) subject to y optimal for M_tau(x)); the
+two penalties (the value penalty, the gap between a policy's value and the optimal value,
+and the Bellman penalty, an optimality gap of the policy's Q function); first-order
+(policy-gradient) steps on f + lambda p; and that the algorithm is double-loop, each outer
+step calling an inner solver of the follower's problem, with O(lambda eps^-2) iterations to
+an eps-stationary point (the account of PBRL-SL, OpenReview NRaWmVVltg). The step size
+O(1/lambda) is that of the same first author's penalty-based bilevel gradient descent
+(Shen & Chen, ICML 2023; its code, hanshen95/penalized-bilevel-gradient-descent, scales the
+penalised loss of plain SGD by min(1, 1/lambda) and grows lambda linearly to a cap). Not
+confirmed, our choices: Adam instead of plain gradient steps, the geometric schedule of
+lambda, inner_steps y steps per x step (the PBGD code takes one joint step on (x, y) after
+the inner solver's steps), the uniform start of y, the default constants, and the sampled
+variant's estimator and its tracking policy z.
 """
 
 from __future__ import annotations
@@ -78,7 +103,7 @@ class PBRLConfig:
     lam_growth: float = 1.0       # lambda is multiplied by this each outer iteration (1: fixed)
     lam_max: float = 1e4          # the schedule's cap
     iterations: int = 400         # outer iterations (x steps) per solve
-    lr: float = 0.05              # Adam step size of x (0: learning off, an ablation)
+    lr: float = 0.5               # x's Adam step size at lambda <= 1, lr / lambda_k beyond (0: off)
     policy_lr: float = 0.1        # Adam step size of the follower's logits y (and z, sampled)
     inner_steps: int = 5          # y steps (and z steps, sampled) per x step
     tau: float | None = None      # the follower's temperature the penalty assumes (None: game's)
@@ -110,6 +135,13 @@ class PBRLConfig:
         """lambda_k of outer iteration k (0-based)."""
         return float(min(self.lam_max, self.lam * self.lam_growth ** iteration))
 
+    def lr_at(self, iteration: int) -> float:
+        """x's step size at outer iteration k: lr / max(1, lambda_k). The penalised
+        objective's smoothness grows like lambda, so a fixed step that is stable at a small
+        lambda makes x oscillate and leave the optimum's basin at a large one (module
+        docstring)."""
+        return self.lr / max(1.0, self.lam_at(iteration))
+
 
 @dataclass(frozen=True)
 class PBRLResult:
@@ -125,6 +157,11 @@ class PBRLResult:
 
 
 Upper = Callable[[Tensor, Tensor], Tensor]
+
+
+def _set_step(optimiser: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimiser.param_groups:
+        group["lr"] = lr
 
 
 def _lower(problem: BilevelProblem, x: Tensor, tau: float | None) -> TabularMDP:
@@ -183,6 +220,7 @@ def _optimise_exact(problem: BilevelProblem, config: PBRLConfig,
         u, p = objective(x, policy), penalty(m, policy)
         x_opt.zero_grad()
         (-u + lam * p).backward()
+        _set_step(x_opt, config.lr_at(k))
         x_opt.step()
         with torch.no_grad():
             x.copy_(problem.project(x))
@@ -238,6 +276,7 @@ def _optimise_sampled(problem: BilevelProblem, config: PBRLConfig,
         p = best - follower
         x_opt.zero_grad()
         (-leader + lam * p).backward()
+        _set_step(x_opt, config.lr_at(k))
         x_opt.step()
         with torch.no_grad():
             x.copy_(problem.project(x))

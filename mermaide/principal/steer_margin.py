@@ -17,13 +17,19 @@ The algorithm, per episode of T rounds over K arms (one ``SteerRun`` over B game
 Why alpha ~ T^(-1/4): with the payment, a* beats every other arm by at least alpha in the
 agent's (transfer-included) reward, so a learner with regret R(T) plays another arm at most
 R(T) / alpha times; for R(T) ~ sqrt(T) (Exp3, Hedge) that is T^(3/4), and the margin costs
-alpha T = T^(3/4) too, the balance of the two. Zhang et al. show that steering no-regret
-learners needs a total payment that grows with T but may grow sublinearly (vanishing average
-payments), and is possible in normal-form games when only the actions taken are observed; the
-block test and the constants above are this implementation's, not theirs. The guarantee
-assumes a no-regret (Exp3 / Hedge-like) agent whose regret bound holds against the
-transfer-included rewards; it also steers the perfect-knowledge agent (which has no regret),
-at the price of the margin and the longer estimation.
+alpha T = T^(3/4) too, the balance of the two. The guarantee assumes a no-regret (Exp3 /
+Hedge-like) agent whose regret bound holds against the transfer-included rewards; it also
+steers the perfect-knowledge agent (which has no regret), at the price of the margin and the
+longer estimation.
+
+Checked against Zhang et al.'s abstract (arXiv 2306.05221, v2 to v4; the body was not read):
+a finite total budget cannot steer no-regret learners, vanishing average payments can, and
+when only the actions taken are observed, constant per-round payments suffice in normal-form
+games (a one-shot choice among arms is one). Their mediator knows the game it steers; this
+principal estimates tau first, the problem that Zhang, Lin, Chen & Sandholm (arXiv
+2503.01976) later solve for arbitrary no-regret learners by learning the agents' utilities
+with payments. The block test, the T^(-1/4) margin and the constants are this
+implementation's, not theirs.
 """
 
 from __future__ import annotations

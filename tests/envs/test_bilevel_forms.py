@@ -168,9 +168,18 @@ def test_an_agent_answering_the_soft_optimum_is_the_built_in_follower(game):
 @pytest.mark.parametrize("name, kwargs", [
     ("reinforce", {"policy": "mlp", "episodes_per_batch": 32}),
     ("ppo", {"n_steps": 32, "batch_size": 16}),
+    ("maml", {"hidden_size": 8, "meta_batch": 2, "query_episodes": 1}),
 ])
 def test_model_free_principals_train_and_play_unchanged(game, name, kwargs):
     principal = make(name, **kwargs)
     principal.meta_train(lambda: gym.make(game.env_id, **game.knobs), None, 256, 0)
     stats = evaluate(principal, gym.make(game.env_id, **game.knobs), episodes=2, seed=0)
     assert np.all(np.isfinite(stats.returns))
+
+
+@pytest.mark.parametrize("game", GAMES)
+def test_mermaide_refuses_a_follower_without_actions_to_model(game):
+    """The follower answers with a policy table, not an action per step: the world model of
+    ``mermaide`` has nothing to predict, and says so before any training."""
+    with pytest.raises(ValueError, match=r"nothing to model.*agent_action_space"):
+        make("mermaide").meta_train(lambda: gym.make(game.env_id, **game.knobs), None, 256, 0)

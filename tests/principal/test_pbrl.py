@@ -52,7 +52,8 @@ def closed_form_upper(x: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
 
 
 def errors_as_lambda_grows(lr: float) -> list[float]:
-    """|x_lambda - x*| for lambda = 3, 30, 300, each reached by a geometric schedule from 1."""
+    """|x_lambda - x*| for lambda = 3, 30, 300, each reached by a geometric schedule from 1
+    (x's step size lr / lambda_k)."""
     errors = []
     for lam in (3.0, 30.0, 300.0):
         config = PBRLConfig(lam=1.0, lam_growth=1.05, lam_max=lam, iterations=200, lr=lr,
@@ -67,8 +68,8 @@ def converges(errors: list[float]) -> bool:
 
 
 def test_x_converges_to_the_closed_form_optimum_as_lambda_grows():
-    errors = errors_as_lambda_grows(lr=0.02)
-    # Measured: 0.182, 0.030, 0.006 (the penalised problem's own optima: 0.782, 0.630, 0.603).
+    errors = errors_as_lambda_grows(lr=PBRLConfig.lr)
+    # Measured: 0.182, 0.030, 0.0008 (the penalised problem's own optima: 0.782, 0.630, 0.603).
     assert converges(errors), errors
     # Learning off (x never moves from 0): the same check fails.
     assert not converges(errors_as_lambda_grows(lr=0.0))
@@ -98,8 +99,7 @@ def test_leader_value_approaches_the_stackelberg_value_as_tau_falls():
             return gym.make("Mermaide/StackelbergMarkov-v0", game=(game.A, game.B), tau=tau,
                             gamma=0.0)
 
-        principal = make("pbrl", lam=1.0, lam_growth=1.03, lam_max=100.0, iterations=200,
-                         lr=0.05)
+        principal = make("pbrl", lam=1.0, lam_growth=1.03, lam_max=100.0, iterations=200)
         principal.meta_train(env_fn, None, 1, 0)
         value = evaluate(principal, env_fn(), episodes=1, seed=0).mean_return
         # PBRL finds the best value the soft follower allows at this tau ...
@@ -107,6 +107,30 @@ def test_leader_value_approaches_the_stackelberg_value_as_tau_falls():
         gaps.append(exact - value)
     # ... which approaches the exact strong Stackelberg value (measured: 0.021, 0.012, 0.007).
     assert gaps[0] > gaps[1] > gaps[2] > 0.0 and gaps[2] < 0.01, gaps
+
+
+@pytest.mark.parametrize("tau", [0.1, 0.05])
+def test_a_large_lambda_keeps_the_optimum(tau):
+    """x's step shrinks as lr / lambda_k. With a step that did not (Adam at 0.05 whatever
+    lambda), x oscillated once lambda passed about 50 and fell into the basin where the
+    follower answers the other column: 0.32 at tau = 0.1 and 0.31 at tau = 0.05 with lambda
+    growing from 1 to 1000, 0.33 at tau = 0.1 with lambda fixed at 100."""
+    game = classic_game("commitment")
+    optimum = soft_stackelberg_value(game.A, game.B, tau)
+
+    def env_fn():
+        return gym.make("Mermaide/StackelbergMarkov-v0", game=(game.A, game.B), tau=tau,
+                        gamma=0.0)
+
+    for kwargs in ({"lam": 1.0, "lam_growth": 1.03, "lam_max": 1000.0, "iterations": 300},
+                   {"lam": 100.0, "iterations": 300}):
+        principal = make("pbrl", **kwargs)
+        principal.meta_train(env_fn, None, 1, 0)
+        # Measured: 0.7556 (the optimum 0.7556) at tau = 0.1, 0.7886 (0.7886) at 0.05.
+        value = evaluate(principal, env_fn(), episodes=1, seed=0).mean_return
+        assert value == pytest.approx(optimum, abs=1e-3), kwargs
+    assert PBRLConfig(lam=1.0, lam_growth=2.0).lr_at(3) == pytest.approx(PBRLConfig.lr / 8)
+    assert PBRLConfig(lam=0.5).lr_at(0) == PBRLConfig.lr
 
 
 # --- incentive design against a brute search ------------------------------------------------
@@ -149,7 +173,7 @@ def test_incentives_reach_the_brute_search_and_beat_no_incentive(penalty):
 
 
 def test_the_sampled_variant_beats_no_incentive():
-    principal = make("pbrl", gradients="sampled", iterations=60, episodes=32, lr=0.03,
+    principal = make("pbrl", gradients="sampled", iterations=60, episodes=32, lr=0.3,
                      inner_steps=3)
     principal.meta_train(lambda: IncentiveMDPEnv(**SMALL), None, 1, 0)
     # Measured 0.620 (the exact variant: 0.639; no incentive: 0.414).
