@@ -63,10 +63,11 @@ from mermaide.principal.monitor import Progress, TrainingMonitor
 from mermaide.principal.reinforce import ReinforceConfig
 from mermaide.principal.toolkit import (
     ActionSpace,
+    ActorColumns,
     Encoder,
     Episodes,
-    IdentityEncoder,
     LossBatch,
+    ObservationLayout,
     Policy,
     PolicyFn,
     PolicyNet,
@@ -79,7 +80,7 @@ from mermaide.principal.toolkit import (
     load_checkpoint,
     loss_batch,
     policy_gradient_loss,
-    probe_game,
+    probe_layout,
     reinforce_advantages,
     repeat_tasks,
     rewards_to_go,
@@ -138,7 +139,7 @@ def inner_loop(policy: nn.Module, params: Params, inputs: Tensor, actions: Tenso
                advantages: Tensor, mask: Tensor, lr: float | Tensor, steps: int,
                entropy_coef: float, first_order: bool, action_masks: Tensor | None = None
                ) -> Params:
-    """``steps`` SGD steps of the REINFORCE loss from ``params``: a pure function (vmap-able).
+    """``steps`` SGD steps of the REINFORCE loss from ``params``: a pure function of them.
     With ``first_order`` the gradients are detached (first-order MAML)."""
     batch = LossBatch(inputs, actions, advantages, mask, action_masks)
 
@@ -339,9 +340,13 @@ def meta_batch_games(env_fn: EnvFn, key: str, spec: Any, config: MAMLConfig
 def task_source(game: VectorGame, population: TaskDistribution | None, probe: gym.Env,
                 key: str, count: int, rng: np.random.Generator) -> Callable[[], Any]:
     """Draws of one meta-batch of tasks: from ``population``, or when None from the env's
-    own draws (``probe``'s reset info names them)."""
+    own draws (``probe``'s reset info names them). A game whose reset info names no task
+    (a Stackelberg POMDP preset: the game is the task) gives ``count`` Nones: every
+    sub-game then plays the env's own episode."""
     if population is not None:
         return lambda: game.draw(population, count, rng)
+    if key not in probe.reset()[1]:
+        return lambda: [None] * count
     return lambda: [probe.reset()[1][key] for _ in range(count)]
 
 
@@ -409,7 +414,8 @@ class MAML:
         self.config: MAMLConfig = config_from(MAMLConfig, config, overrides)
         self.rng = np.random.default_rng(self.config.seed)
         self.learner: MetaLearner | None = None
-        self.obs_dim = 0
+        # What the policy reads of the game's observations (``reinforce.Reinforce.layout``).
+        self.layout: ObservationLayout | None = None
         self.allowed: Any = None  # the game's action mask for the next act, when it gives one
 
     @property
@@ -419,7 +425,7 @@ class MAML:
         return None if self.learner is None else self.learner.policy
 
     def _ready(self) -> MetaLearner:
-        if self.learner is None:
+        if self.learner is None or self.layout is None:
             raise RuntimeError(f"{self.name!r} has no policy yet: call meta_train or load first")
         return self.learner
 
@@ -434,13 +440,12 @@ class MAML:
         spaces, it continues with the same policy and optimiser state. ``progress`` and
         ``logger``: the bar and the SB3 logger of the learning curve
         (``monitor.TrainingMonitor``)."""
-        probe, key, obs_dim, space = probe_game(env_fn, steps, seed)
+        probe, key, layout, space = probe_layout(env_fn, steps, seed)
         self.rng = np.random.default_rng(seed)
-        if self.learner is None or (obs_dim, space) != (self.obs_dim,
-                                                        self.learner.policy.space):
+        if self.learner is None or (layout, space) != (self.layout, self.learner.policy.space):
             torch.manual_seed(seed)
-            self.obs_dim = obs_dim
-            self.learner = self._build(IdentityEncoder(obs_dim), space, self.config)
+            self.layout = layout
+            self.learner = self._build(ActorColumns(layout), space, self.config)
         support, query = meta_batch_games(env_fn, key, probe.spec, self.config)
         draw = task_source(support, population, probe, key, self.config.meta_batch, self.rng)
         try:
@@ -466,13 +471,17 @@ class MAML:
         """Read the game's action mask of the next step."""
         self.allowed = info.get("action_mask")
 
-    def act(self, obs: np.ndarray, state: Any) -> tuple[Any, Any]:
-        return self._ready().policy.act(obs, state, self.config.greedy, self.rng, self.allowed)
+    def act(self, obs: Any, state: Any) -> tuple[Any, Any]:
+        policy = self._ready().policy
+        assert self.layout is not None  # _ready checked it
+        return policy.act(self.layout.single(obs), state, self.config.greedy, self.rng,
+                          self.allowed)
 
     def save(self, path: str) -> None:
         learner = self._ready()
+        assert self.layout is not None  # _ready checked it
         save_checkpoint(path, self.name, {
-            "config": dataclasses.asdict(self.config), "obs_dim": self.obs_dim,
+            "config": dataclasses.asdict(self.config), "layout": self.layout.describe(),
             "action_space": learner.policy.space.describe(),
             "policy": learner.policy.net.state_dict(), "inner": learner.inner.state_dict(),
             "rng": generator_state(self.rng)})
@@ -483,10 +492,10 @@ class MAML:
         saved = load_checkpoint(path, self.name)
         with reading_checkpoint(path):
             config = MAMLConfig(**saved["config"])
-            obs_dim = check_int("obs_dim", saved["obs_dim"], 1)
-            learner = self._build(IdentityEncoder(obs_dim),
+            layout = ObservationLayout.from_description(saved["layout"])
+            learner = self._build(ActorColumns(layout),
                                   ActionSpace.from_description(saved["action_space"]), config)
             learner.policy.net.load_state_dict(saved["policy"])
             learner.inner.load_state_dict(saved["inner"])
             rng = generator_from(saved["rng"])
-        self.config, self.learner, self.obs_dim, self.rng = config, learner, obs_dim, rng
+        self.config, self.learner, self.layout, self.rng = config, learner, layout, rng

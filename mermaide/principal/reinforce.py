@@ -32,9 +32,10 @@ from mermaide.principal.monitor import Progress, TrainingMonitor
 from mermaide.principal.toolkit import (
     POLICY_KINDS,
     ActionSpace,
+    ActorColumns,
     Episodes,
-    IdentityEncoder,
     LossBatch,
+    ObservationLayout,
     Policy,
     VectorGame,
     config_from,
@@ -46,7 +47,7 @@ from mermaide.principal.toolkit import (
     loss_batch,
     policy_gradient_loss,
     ppo_loss,
-    probe_game,
+    probe_layout,
     reinforce_advantages,
     save_checkpoint,
     sgd_steps,
@@ -202,13 +203,15 @@ class Reinforce:
         self.rng = np.random.default_rng(self.config.seed)
         self.policy: Policy | None = None
         self.optimizer: torch.optim.Optimizer | None = None
-        self.obs_dim = 0
+        # What the policy reads of the game's observations: a flat Box as it is, a Dict's
+        # actor keys flattened ("critic:" keys never reach it).
+        self.layout: ObservationLayout | None = None
         self.allowed: Any = None  # the game's action mask for the next act, when it gives one
 
-    def _ready(self) -> Policy:
-        if self.policy is None:
+    def _ready(self) -> tuple[Policy, ObservationLayout]:
+        if self.policy is None or self.layout is None:
             raise RuntimeError(f"{self.name!r} has no policy yet: call meta_train or load first")
-        return self.policy
+        return self.policy, self.layout
 
     def meta_train(self, env_fn: EnvFn, population: TaskDistribution | None, steps: int,
                    seed: int, *, progress: Progress = True, logger: Logger | None = None
@@ -217,18 +220,18 @@ class Reinforce:
         it continues training the same policy with its optimiser state (a harness may train
         in chunks and score the principal in between). ``progress`` and ``logger``: the bar
         and the SB3 logger of the learning curve (``monitor.TrainingMonitor``)."""
-        probe, key, obs_dim, space = probe_game(env_fn, steps, seed)
+        probe, key, layout, space = probe_layout(env_fn, steps, seed)
         self.rng = np.random.default_rng(seed)
         c = self.config
-        if self.policy is None or (obs_dim, space) != (self.obs_dim, self.policy.space):
+        if self.policy is None or (layout, space) != (self.layout, self.policy.space):
             torch.manual_seed(seed)
-            self.obs_dim = obs_dim
-            self.policy = Policy.build(IdentityEncoder(obs_dim), space, c.policy,
-                                       c.hidden_size, c.history, c.critic)
+            self.layout = layout
+            self.policy = Policy.build(ActorColumns(layout), space, c.policy, c.hidden_size,
+                                       c.history, c.critic)
             self.optimizer = None
         if self.optimizer is None:
             self.optimizer = torch.optim.Adam(self.policy.net.parameters(), lr=c.lr)
-        game = VectorGame.make(env_fn, c.episodes_per_batch, key, probe.spec)
+        game = VectorGame.make(env_fn, c.episodes_per_batch, key, probe.spec, layout)
         probe.close()
         try:
             with TrainingMonitor(steps, progress, logger, self.name) as monitor:
@@ -241,7 +244,7 @@ class Reinforce:
         """K episodes of the new agent, then ``adapt_steps`` SGD steps of ``adapt_lr``."""
         check_int("episodes", episodes, 0)
         if episodes:
-            policy = self._ready()
+            policy, _ = self._ready()
             reinforce_adapt(policy, policy.play(env, episodes, self.rng), self.config)
 
 
@@ -253,13 +256,14 @@ class Reinforce:
         """Read the game's action mask of the next step."""
         self.allowed = info.get("action_mask")
 
-    def act(self, obs: np.ndarray, state: Any) -> tuple[Any, Any]:
-        return self._ready().act(obs, state, self.config.greedy, self.rng, self.allowed)
+    def act(self, obs: Any, state: Any) -> tuple[Any, Any]:
+        policy, layout = self._ready()
+        return policy.act(layout.single(obs), state, self.config.greedy, self.rng, self.allowed)
 
     def save(self, path: str) -> None:
-        policy = self._ready()
+        policy, layout = self._ready()
         save_checkpoint(path, self.name, {
-            "config": dataclasses.asdict(self.config), "obs_dim": self.obs_dim,
+            "config": dataclasses.asdict(self.config), "layout": layout.describe(),
             "action_space": policy.space.describe(), "policy": policy.net.state_dict(),
             "rng": generator_state(self.rng)})
 
@@ -269,12 +273,12 @@ class Reinforce:
         saved = load_checkpoint(path, self.name)
         with reading_checkpoint(path):
             config = ReinforceConfig(**saved["config"])
-            obs_dim = check_int("obs_dim", saved["obs_dim"], 1)
+            layout = ObservationLayout.from_description(saved["layout"])
             space = ActionSpace.from_description(saved["action_space"])
-            policy = Policy.build(IdentityEncoder(obs_dim), space, config.policy,
+            policy = Policy.build(ActorColumns(layout), space, config.policy,
                                   config.hidden_size, config.history, config.critic)
             policy.net.load_state_dict(saved["policy"])
             rng = generator_from(saved["rng"])
-        self.config, self.policy, self.obs_dim = config, policy, obs_dim
+        self.config, self.policy, self.layout = config, policy, layout
         self.optimizer = None
         self.rng = rng

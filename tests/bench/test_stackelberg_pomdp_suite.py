@@ -3,6 +3,7 @@
 the gap column's ``[reference]`` (which reset-info key, times how many scored rounds)."""
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 import mermaide  # noqa: F401  (registers the games)
@@ -35,7 +36,8 @@ def test_the_shipped_suite_runs_every_preset_with_and_without_the_response_phase
     assert set(suite.sweep["game"]) == {"conitzer", "zhang2020-game-1", "zhang2020-game-2"}
     assert list(suite.sweep["hide_response_phase"]) == [False, True]
     assert suite.reference == Reference("stackelberg_value", 1)
-    assert {suite.entry_point(p) for p in suite.principals} == {"stackelberg-pomdp"}
+    assert {suite.entry_point(p) for p in suite.principals} == {"stackelberg-pomdp",
+                                                                "reinforce", "maml"}
     assert suite.principal_kwargs["plain-ppo"]["asymmetric"] is False
     jobs = jobs_of(suite)
     assert len(jobs) == 6 * len(suite.principals) * len(suite.seeds)
@@ -101,7 +103,8 @@ def test_bad_aliases_references_and_taskless_populations_are_refused(change, mes
 
 
 # The principals the two suites leave out, each with the refusal that says why (issue 18 asks
-# for reinforce, maml and the heuristics where they can play): each is run on the game as the
+# for reinforce, maml and the heuristics where they can play; reinforce and maml do, and are
+# in both suites): each is run on the game as the
 # harness runs it, and each is named in the descriptions (the mechanisms suite names the
 # bandit heuristics as a group).
 NEED_A_BOX = "need a flat Box observation space"
@@ -115,7 +118,7 @@ HEURISTICS = {
     "periodic-tuned": r"action must be in Box",
 }
 LEFT_OUT = {
-    "reinforce": NEED_A_BOX, "maml": NEED_A_BOX, "model": NEED_A_BOX, "mermaide": NEED_A_BOX,
+    "model": NEED_A_BOX, "mermaide": NEED_A_BOX,
     "ppo": "MultiInputPolicy", "stackelberg-lp": "env must be a matrix game", **HEURISTICS,
 }
 
@@ -132,3 +135,15 @@ def test_the_principals_the_suites_leave_out_cannot_play_the_game(principal, gam
     (job,) = jobs_of(suite)
     with pytest.raises(ValueError, match=LEFT_OUT[principal]):
         run_job(job)
+
+
+@pytest.mark.parametrize("game", ["conitzer", "simple-allocation"])
+@pytest.mark.parametrize("principal", ["reinforce", "maml"])
+def test_the_generic_learners_play_both_kinds_of_game_in_the_harness(principal, game):
+    suite = suite_from_dict({**TINY, "principals": [principal], "aliases": {},
+                             "principal_kwargs": {}, "sweep": {"game": [game]},
+                             "evaluation": {**TINY["evaluation"], "tasks": 1,
+                                            "train_steps": 200}})
+    (job,) = jobs_of(suite)
+    shot = run_job(job)["shots"]["0"]
+    assert len(shot["returns"]) == 1 and np.isfinite(shot["returns"]).all()

@@ -18,6 +18,7 @@ from mermaide.principal import evaluate, make
 from mermaide.principal.toolkit import (
     ActorColumns,
     Episodes,
+    GRULayer,
     ObservationLayout,
     VectorGame,
     reinforce_advantages,
@@ -288,3 +289,47 @@ def test_dict_observations_reach_both_vector_forms_flattened():
     np.testing.assert_array_equal(first, synced.reset(seed=0)[0])
     assert first.shape == (3, layout.size) and first.dtype == np.float32
     np.testing.assert_array_equal(first[:, :layout.actor_size], np.ones((3, 1)))  # the signal
+
+
+def test_the_gru_layer_is_nn_gru_with_the_same_weights():
+    """``GRULayer`` (what every policy and ``task_forward`` run) computes ``nn.GRU``'s
+    function of the same weights, from a fresh state and from a given one."""
+    torch.manual_seed(0)
+    layer = GRULayer(5, 8)
+    reference = torch.nn.GRU(5, 8, batch_first=True)
+    with torch.no_grad():
+        reference.weight_ih_l0.copy_(layer.input_map.weight)
+        reference.weight_hh_l0.copy_(layer.hidden_map.weight)
+        reference.bias_ih_l0.copy_(layer.input_map.bias)
+        reference.bias_hh_l0.copy_(layer.hidden_map.bias)
+    x, h0 = torch.randn(3, 7, 5), torch.randn(3, 8)
+    for h in (None, h0):
+        out, last = layer(x, h)
+        torch_out, torch_last = reference(x, None if h is None else h[None])
+        torch.testing.assert_close(out, torch_out, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(last, torch_last[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["reinforce", "maml"])
+def test_the_generic_learners_read_a_dict_observations_actor_keys_only(name, tmp_path):
+    """On a game with a Dict observation (the Stackelberg POMDP) ``reinforce`` and ``maml``
+    train, act, adapt and round-trip through save / load; their policy's input is the actor
+    keys' width (no ``critic:`` key reaches it)."""
+    def env_fn():
+        return gym.make("Mermaide/StackelbergPOMDP-v0", game="conitzer", response_steps=2)
+
+    kwargs = {"episodes_per_batch": 4} if name == "reinforce" else {"meta_batch": 2}
+    principal = make(name, hidden_size=8, **kwargs)
+    principal.meta_train(env_fn, None, 200, seed=0, progress=False)
+    layout = ObservationLayout(env_fn().observation_space)
+    assert layout.critic_size > 0
+    assert principal.policy.net.input_size == layout.actor_size
+    env = env_fn()
+    obs, _ = env.reset(seed=0)
+    action, _ = principal.act(obs, None)
+    assert env.action_space.contains(action)
+    principal.adapt(env_fn(), 1)
+    principal.save(str(tmp_path / "p"))
+    twin = make(name)
+    twin.load(str(tmp_path / "p"))
+    assert twin.act(obs, None)[0] == pytest.approx(principal.act(obs, None)[0])
