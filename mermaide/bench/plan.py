@@ -36,9 +36,10 @@ class Job:
         """Everything that determines this job's numbers."""
         suite = self.suite.to_dict()
         # What only names the runs or shapes the report (comparisons), or where the suite
-        # was read from, is left out.
+        # was read from, is left out; so are the other principals' arguments (this job's own
+        # are its "principal_kwargs" below): adding a principal to a suite re-runs nothing.
         for key in ("principals", "seeds", "sweep", "description", "comparisons", "aliases",
-                    "source"):
+                    "source", "principal_kwargs"):
             suite.pop(key)
         # Left out at its default, so that runs stored before the key existed keep their hash.
         if suite["reference"] is None:

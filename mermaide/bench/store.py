@@ -88,12 +88,26 @@ def store_error(out: Path, job: Job, error: str, seconds: float) -> None:
 
 
 def finished(out: Path, job: Job) -> dict[str, Any] | None:
-    """The job's stored result if it exists and came from the same configuration."""
+    """The job's stored result if it came from the same configuration: its run file, or else
+    its run in the folder's report (``results.json``, which holds every run it reports), so
+    that a committed report resumes without its run files (they are not committed)."""
     path = run_path(out, job)
-    if not path.exists():
+    result = _read_json(path) if path.exists() else _reported_run(out, job.key)
+    if result is None or result.get("config_hash") != job.config_hash():
         return None
+    return result
+
+
+def _read_json(path: Path) -> Any:
     try:
-        result = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except json.JSONDecodeError:
         return None
-    return result if result.get("config_hash") == job.config_hash() else None
+
+
+def _reported_run(out: Path, key: str) -> dict[str, Any] | None:
+    report = out / "results.json"
+    data = _read_json(report) if report.exists() else None
+    runs = data.get("runs") if isinstance(data, dict) else None
+    return next((run for run in runs or () if isinstance(run, dict) and run.get("job") == key),
+                None)

@@ -187,8 +187,6 @@ CHANGES = {
     "suite.evaluation.curve_points": {"evaluation": {**EVALUATION, "curve_points": 1}},
     "suite.evaluation.curve_tasks": {"evaluation": {**EVALUATION, "curve_tasks": 1}},
     "suite.evaluation.task_seed": {"evaluation": {**EVALUATION, "task_seed": 1}},
-    "suite.principal_kwargs": {"principal_kwargs": {**RESUMED["principal_kwargs"],
-                                                    "none": {"arm": 1}}},
     "suite.heatmap": {"heatmap": {"population": "figure5", "episodes": 1, "betas": [0.0]}},
     "suite.profile": None,
     "suite.train_size": {"populations": {**POPULATIONS, "train_size": 3}},
@@ -256,6 +254,34 @@ def test_changing_one_config_field_reruns_the_job(tmp_path, finished, field):
         out = tmp_path / "out"
         shutil.copytree(finished, out)
         summary = run_suite(changed, out, workers=1, resume=True, progress=False)
-        # Both jobs re-run, even for front-loaded's own arguments: a job's config holds the
-        # suite's whole principal_kwargs table (mermaide.bench.plan).
-        assert summary["skipped"] == 0 and summary["done"] == 2, summary
+        # A change of front-loaded's own arguments re-runs front-loaded only: a job's config
+        # holds its own principal's arguments, not the other principals' (mermaide.bench.plan).
+        reruns = 1 if field == "principal_kwargs" else 2
+        assert summary["skipped"] == 2 - reruns and summary["done"] == reruns, summary
+
+
+def test_another_principals_arguments_leave_a_job_alone(tmp_path, finished):
+    """Adding or changing another principal's arguments (or adding a principal) re-runs
+    nothing that was there."""
+    other = suite_from_dict({**RESUMED, "principal_kwargs": {**RESUMED["principal_kwargs"],
+                                                             "none": {"arm": 1}}})
+    assert the_job(other).config_hash() == the_job(suite_from_dict(RESUMED)).config_hash()
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)
+    summary = run_suite(other, out, workers=1, resume=True, progress=False)
+    assert summary["skipped"] == 1 and summary["done"] == 1, summary  # "none" only
+
+
+def test_a_committed_report_resumes_without_its_run_files(tmp_path, finished):
+    """``results.json`` holds every run it reports: with the run files gone (they are not
+    committed), --resume finds the runs there and re-runs nothing; a run whose configuration
+    changed is re-run all the same."""
+    out = tmp_path / "out"
+    shutil.copytree(finished, out)
+    shutil.rmtree(out / "runs")
+    summary = run_suite(suite_from_dict(RESUMED), out, workers=1, resume=True, progress=False)
+    assert summary["skipped"] == 2 and summary["done"] == 0, summary
+    shutil.rmtree(out / "runs", ignore_errors=True)
+    changed = changed_suite("suite.env_kwargs")
+    summary = run_suite(changed, out, workers=1, resume=True, progress=False)
+    assert summary["skipped"] == 0 and summary["done"] == 2, summary
