@@ -33,14 +33,15 @@ TINY = {
 def test_the_shipped_suite_runs_every_preset_with_and_without_the_response_phase(profile):
     suite = load_suite("stackelberg-pomdp", profile)
     assert suite.population_kind == NO_TASKS
-    assert set(suite.sweep["game"]) == {"conitzer", "zhang2020-game-1", "zhang2020-game-2"}
+    assert set(suite.sweep["game"]) == {"conitzer", "zhang2020-game-1", "zhang2020-game-2",
+                                        "brero-game-4"}
     assert list(suite.sweep["hide_response_phase"]) == [False, True]
     assert suite.reference == Reference("stackelberg_value", 1)
     assert {suite.entry_point(p) for p in suite.principals} == {"stackelberg-pomdp",
                                                                 "reinforce", "maml"}
     assert suite.principal_kwargs["plain-ppo"]["asymmetric"] is False
     jobs = jobs_of(suite)
-    assert len(jobs) == 6 * len(suite.principals) * len(suite.seeds)
+    assert len(jobs) == 8 * len(suite.principals) * len(suite.seeds)
 
 
 def test_a_game_without_tasks_is_scored_against_each_presets_exact_value():
