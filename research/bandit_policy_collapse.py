@@ -38,6 +38,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from bandit_beyond_front_loading import continuation, play_principal
 
 import mermaide.envs  # noqa: F401  (registers the games)
 from mermaide.agents import population
@@ -72,18 +73,6 @@ def skip_in_round_robin(t: int, seen: list[int]) -> bool:
     return not (round_robin(seen) and TARGET in seen)
 
 
-def play_principal(principal: Any, env: gym.Env, spec: Any, seed: int) -> float:
-    obs, info = env.reset(seed=seed, options={"agent": spec})
-    principal.begin_episode(info)
-    state, total, done = None, 0.0, False
-    while not done:
-        action, state = principal.act(obs, state)
-        obs, reward, done, _, info = env.step(action)
-        principal.after_step(info)
-        total += reward
-    return total
-
-
 def no_bonus_probabilities(principal: Any, env: gym.Env, agents: list[Any]
                            ) -> dict[str, float]:
     """P(no bonus) of the principal's policy (sampled play) at the states front-loading meets
@@ -105,17 +94,6 @@ def no_bonus_probabilities(principal: Any, env: gym.Env, agents: list[Any]
             sampler.after_step(info)
             seen.append(int(info["observed_action"]))
     return {k: float(np.mean(v)) for k, v in found.items() if v}
-
-
-def continuation(env: gym.Env, principal: Any, state: Any, first: int) -> float:
-    total, action = 0.0, first
-    while True:
-        obs, reward, done, _, info = env.step(action)
-        principal.after_step(info)
-        total += reward
-        if done:
-            return total
-        action, state = principal.act(obs, state)
 
 
 def skip_advantage(principal: Any, env: gym.Env, agents: list[Any], rollouts: int
