@@ -33,7 +33,8 @@ transitions (..., S, A, S), initial (..., S)):
   ``sample_episodes`` draws trajectories of M_tau(x) under pi from a numpy generator, and
   ``surrogate`` turns them into a scalar whose value estimates a discounted return and whose
   autograd gradient is a likelihood-ratio (policy-gradient) estimate of its gradient in x and
-  in the policy.
+  in the policy; ``soft_q_estimate`` estimates a policy's soft Q table from rollouts started
+  in every (state, action).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ __all__ = [
     "q_values",
     "regularised_value",
     "sample_episodes",
+    "soft_q_estimate",
     "soft_value_iteration",
     "surrogate",
     "upper_value",
@@ -367,10 +369,11 @@ def effective_horizon(gamma: float, precision: float = 1e-3) -> int:
     return max(1, math.ceil(math.log(precision) / math.log(gamma)))
 
 
-def _draw(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One index per row of (E, K) probabilities, by the inverse CDF of one uniform each."""
+def _draw(probabilities: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """One index per row of (E, K) probabilities, by the inverse CDF of its uniform in
+    ``uniforms`` (E,)."""
     cdf = np.cumsum(probabilities, axis=-1)
-    u = rng.random((probabilities.shape[0], 1)) * cdf[:, -1:]
+    u = uniforms[:, None] * cdf[:, -1:]
     return np.minimum((u >= cdf).sum(axis=-1), probabilities.shape[-1] - 1)
 
 
@@ -380,19 +383,56 @@ def sample_episodes(mdp: TabularMDP, policy: Tensor, episodes: int, horizon: int
     steps each, every draw from ``rng``."""
     check_int("episodes", episodes, 1)
     check_int("horizon", horizon, 1)
-    if mdp.rewards.ndim != 2:
-        raise ValueError(f"sample_episodes simulates one MDP, got a batch of shape "
-                         f"{tuple(mdp.rewards.shape[:-2])}")
+    _check_one("sample_episodes", mdp)
     initial = mdp.initial.detach().numpy()
     transitions = mdp.transitions.detach().numpy()
     pi = policy.detach().numpy()
     states = np.zeros((episodes, horizon + 1), dtype=np.int64)
     actions = np.zeros((episodes, horizon), dtype=np.int64)
-    states[:, 0] = _draw(np.broadcast_to(initial, (episodes, initial.shape[0])), rng)
+    states[:, 0] = _draw(np.broadcast_to(initial, (episodes, initial.shape[0])),
+                         rng.random(episodes))
     for t in range(horizon):
-        actions[:, t] = _draw(pi[states[:, t]], rng)
-        states[:, t + 1] = _draw(transitions[states[:, t], actions[:, t]], rng)
+        actions[:, t] = _draw(pi[states[:, t]], rng.random(episodes))
+        states[:, t + 1] = _draw(transitions[states[:, t], actions[:, t]], rng.random(episodes))
     return Trajectories(states, actions)
+
+
+def _check_one(name: str, mdp: TabularMDP) -> None:
+    if mdp.rewards.ndim != 2:
+        raise ValueError(f"{name} simulates one MDP, got a batch of shape "
+                         f"{tuple(mdp.rewards.shape[:-2])}")
+
+
+def soft_q_estimate(mdp: TabularMDP, policy: Tensor, episodes: int, horizon: int,
+                    rng: np.random.Generator) -> Tensor:
+    """A Monte-Carlo estimate (S, A) of the soft Q^pi(s, a) of ``q_values`` (r(s, a), then
+    r - tau log pi along the way, discounted) from ``episodes`` rollouts of ``horizon`` steps
+    started in every (s, a) of one MDP: the simulator reset to any pair (a generative
+    model), so that the actions pi rarely takes are estimated as well as the others. The
+    k-th rollouts of all pairs share their uniforms (common random numbers): what their
+    continuations have in common cancels from the differences between a state's actions,
+    the only part of Q that softmax(Q / tau) reads (in a one-state MDP, all of it). No
+    gradient."""
+    check_int("episodes", episodes, 1)
+    check_int("horizon", horizon, 1)
+    _check_one("soft_q_estimate", mdp)
+    n_states, n_actions = mdp.n_states, mdp.n_actions
+    rewards = mdp.rewards.detach().numpy()
+    transitions = mdp.transitions.detach().numpy()
+    pi = policy.detach().numpy()
+    log_pi = np.log(pi, out=np.full_like(pi, -np.inf), where=pi > 0)
+    pairs = n_states * n_actions
+    uniforms = np.tile(rng.random((episodes, horizon - 1, 2)), (pairs, 1, 1))
+    states = np.repeat(np.arange(n_states), n_actions * episodes)
+    actions = np.tile(np.repeat(np.arange(n_actions), episodes), n_states)
+    returns = rewards[states, actions].copy()
+    discount = 1.0
+    for t in range(1, horizon):
+        states = _draw(transitions[states, actions], uniforms[:, t - 1, 0])
+        actions = _draw(pi[states], uniforms[:, t - 1, 1])
+        discount *= mdp.gamma
+        returns += discount * (rewards[states, actions] - mdp.tau * log_pi[states, actions])
+    return torch.from_numpy(returns.reshape(n_states, n_actions, episodes).mean(axis=-1))
 
 
 def surrogate(mdp: TabularMDP, policy: Tensor, rewards: Tensor, trajectories: Trajectories,

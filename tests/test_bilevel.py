@@ -16,6 +16,7 @@ from mermaide.bilevel import (
     q_values,
     regularised_value,
     sample_episodes,
+    soft_q_estimate,
     soft_value_iteration,
     surrogate,
     value_penalty,
@@ -157,3 +158,29 @@ def test_sampling_is_seeded():
     one = sample_episodes(mdp, pi, 8, 10, np.random.default_rng(0))
     two = sample_episodes(mdp, pi, 8, 10, np.random.default_rng(0))
     assert np.array_equal(one.states, two.states) and np.array_equal(one.actions, two.actions)
+
+
+def test_soft_q_estimate_approaches_q_values_from_every_pair():
+    mdp = mdp_at(torch.zeros(S, A))
+    # A policy that almost never takes some actions: their Q is estimated all the same.
+    pi = torch.softmax(torch.tensor([[6.0, -6.0], [-6.0, 6.0], [0.0, 0.0]]), -1).double()
+    estimate = soft_q_estimate(mdp, pi, 4000, 60, np.random.default_rng(8))
+    assert torch.allclose(estimate, q_values(mdp, pi), atol=0.05)
+    again = soft_q_estimate(mdp, pi, 4000, 60, np.random.default_rng(8))
+    assert torch.equal(estimate, again)
+    with pytest.raises(ValueError, match="one MDP"):
+        batch = TabularMDP(mdp.rewards[None], mdp.transitions[None], mdp.initial[None], GAMMA,
+                           TAU)
+        soft_q_estimate(batch, pi[None], 4, 10, np.random.default_rng(0))
+
+
+def test_soft_q_estimate_shares_the_continuations_of_a_states_actions():
+    """Common random numbers: in one state every action's rollouts continue alike, so that
+    the differences between actions, what softmax(Q / tau) reads, are exact from one
+    rollout."""
+    r = torch.tensor([[0.2, 0.5, 0.1]], dtype=torch.float64)
+    mdp = TabularMDP(r, torch.ones(1, 3, 1, dtype=torch.float64),
+                     torch.ones(1, dtype=torch.float64), 0.9, 0.05)
+    pi = torch.tensor([[0.1, 0.3, 0.6]], dtype=torch.float64)
+    estimate = soft_q_estimate(mdp, pi, 1, 40, np.random.default_rng(9))
+    assert torch.allclose(estimate - estimate[:, :1], r - r[:, :1], atol=1e-12)

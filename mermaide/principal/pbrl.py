@@ -31,9 +31,23 @@ same steps as before that change (0.05). Two ways to get the gradients (``gradie
 * ``"sampled"``: the model is used only to simulate M_tau(x): every value and gradient is a
   Monte-Carlo (likelihood-ratio, policy-gradient) estimate from ``episodes`` sampled
   episodes of ``horizon`` steps (``mermaide.bilevel.surrogate``), and pi*_x is replaced by a
-  second policy (logits z) that ``inner_steps`` sampled policy-gradient steps of step size
-  ``policy_lr`` move towards the follower's optimum each outer iteration. Only the value
-  penalty has a sampled form here.
+  second policy softmax(z) that ``inner_steps`` steps of soft policy iteration, z <- Q^z /
+  tau, move towards it each outer iteration, Q^z estimated from ``episodes`` rollouts started
+  in every (state, action) (``mermaide.bilevel.soft_q_estimate``: S * A * ``episodes``
+  rollouts a step). That is the entropy-regularised natural policy gradient at its largest
+  step (Cen et al. 2021), whose step does not shrink with the policy's probabilities.
+  Policy-gradient steps on z (Adam, ``policy_lr``) did not track pi*_x at a low temperature:
+  a softmax's gradient in an action's logit is proportional to its probability, so once
+  pi*_x was nearly deterministic (tau = 0.02) z moved about 0.003 a step, kept the
+  follower's old column when the commitment crossed the follower's switching point, the
+  estimated penalty stayed near 0 while the true one grew, and the leader walked on to the
+  commitment the follower answers with the other column (0.20 on the commitment game,
+  ``tests/principal/test_pbrl.py``; the same with exact gradients of z). The penalty's two
+  estimates in x's step, under z and under y, are drawn from the same uniforms (common
+  random numbers), so that the noise their x-gradients share cancels from the difference:
+  drawn apart, the penalty's x-gradient on the random 3-state game (whose transitions depend
+  on x) had a standard deviation 15 to 20 times its mean. Only the value penalty has a
+  sampled form here.
 
 ``meta_train`` solves the game of one ``env_fn()`` reset (a white-box principal needs no
 training episodes: ``population`` and ``steps`` are not used); ``adapt(env, K)`` with K >= 1
@@ -57,7 +71,8 @@ penalised loss of plain SGD by min(1, 1/lambda) and grows lambda linearly to a c
 confirmed, our choices: Adam instead of plain gradient steps, the geometric schedule of
 lambda, inner_steps y steps per x step (the PBGD code takes one joint step on (x, y) after
 the inner solver's steps), the uniform start of y, the default constants, and the sampled
-variant's estimator and its tracking policy z.
+variant's estimators and its tracking of pi*_x by soft policy iteration (a later account of
+PBRL, PBRL-SL, tracks it with one mirror-descent or policy-gradient step per iteration).
 """
 
 from __future__ import annotations
@@ -79,6 +94,7 @@ from mermaide.bilevel import (
     bellman_penalty,
     effective_horizon,
     sample_episodes,
+    soft_q_estimate,
     soft_value_iteration,
     surrogate,
     upper_value,
@@ -104,11 +120,11 @@ class PBRLConfig:
     lam_max: float = 1e4          # the schedule's cap
     iterations: int = 400         # outer iterations (x steps) per solve
     lr: float = 0.5               # x's Adam step size at lambda <= 1, lr / lambda_k beyond (0: off)
-    policy_lr: float = 0.1        # Adam step size of the follower's logits y (and z, sampled)
-    inner_steps: int = 5          # y steps (and z steps, sampled) per x step
+    policy_lr: float = 0.1        # Adam step size of the follower's logits y
+    inner_steps: int = 5          # y steps (and z's soft policy iterations, sampled) per x step
     tau: float | None = None      # the follower's temperature the penalty assumes (None: game's)
     gradients: str = "exact"      # "exact" (the model's closed form) or "sampled" (rollouts)
-    episodes: int = 64            # sampled: episodes per estimate
+    episodes: int = 64            # sampled: episodes per estimate (z's: per (state, action))
     horizon: int = 0              # sampled: steps per episode (0: until gamma^t < 1e-3)
     seed: int = 0                 # seeds the sampled variant's episodes before meta_train
 
@@ -237,18 +253,18 @@ def _optimise_sampled(problem: BilevelProblem, config: PBRLConfig,
     horizon = config.horizon or effective_horizon(mdp0.gamma)
     shape = (mdp0.n_states, mdp0.n_actions)
     y = torch.zeros(shape, dtype=DTYPE, requires_grad=True)
-    z = torch.zeros(shape, dtype=DTYPE, requires_grad=True)  # tracks pi*_x
+    z = torch.zeros(shape, dtype=DTYPE)  # logits that track pi*_x
     x_opt = torch.optim.Adam([x], lr=config.lr)
     y_opt = torch.optim.Adam([y], lr=config.policy_lr)
-    z_opt = torch.optim.Adam([z], lr=config.policy_lr)
 
-    def estimates(x_now: Tensor, logits: Tensor, regularised_only: bool
-                  ) -> tuple[Tensor, Tensor]:
+    def estimates(x_now: Tensor, logits: Tensor, regularised_only: bool,
+                  generator: np.random.Generator = rng) -> tuple[Tensor, Tensor]:
         """(follower's regularised value, leader's value), both normalised, as surrogates
-        from fresh episodes under softmax(logits) in M_tau(x_now)."""
+        from fresh episodes under softmax(logits) in M_tau(x_now), drawn from
+        ``generator``."""
         mdp = _lower(problem, x_now, config.tau)
         policy = torch.softmax(logits, dim=-1)
-        episodes = sample_episodes(mdp, policy, config.episodes, horizon, rng)
+        episodes = sample_episodes(mdp, policy, config.episodes, horizon, generator)
         scale = 1.0 - mdp.gamma
         follower = scale * surrogate(mdp, policy, mdp.rewards, episodes, regularised=True)
         if regularised_only:
@@ -260,19 +276,23 @@ def _optimise_sampled(problem: BilevelProblem, config: PBRLConfig,
     lams, uppers, penalties = [], [], []
     for k in range(config.iterations):
         lam = config.lam_at(k)
+        mdp = _lower(problem, x.detach(), config.tau)
         for _ in range(config.inner_steps):
-            best, _ = estimates(x.detach(), z, regularised_only=True)
-            z_opt.zero_grad()
-            (-best).backward()
-            z_opt.step()
-        z_now = z.detach()
+            # Soft policy iteration: pi <- softmax(Q^pi / tau) (module docstring).
+            z = soft_q_estimate(mdp, torch.softmax(z, dim=-1), config.episodes, horizon,
+                                rng) / mdp.tau
         for _ in range(config.inner_steps):
             follower, leader = estimates(x.detach(), y, regularised_only=False)
             y_opt.zero_grad()
             (-leader - lam * follower).backward()
             y_opt.step()
-        best, _ = estimates(x, z_now, regularised_only=True)
-        follower, leader = estimates(x, y.detach(), regularised_only=False)
+        # The penalty's two terms from the same uniforms (common random numbers), so that
+        # the noise their x-gradients share cancels from the difference.
+        seed = int(rng.integers(2**63))
+        best, _ = estimates(x, z, regularised_only=True,
+                            generator=np.random.default_rng(seed))
+        follower, leader = estimates(x, y.detach(), regularised_only=False,
+                                     generator=np.random.default_rng(seed))
         p = best - follower
         x_opt.zero_grad()
         (-leader + lam * p).backward()

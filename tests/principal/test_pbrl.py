@@ -133,6 +133,27 @@ def test_a_large_lambda_keeps_the_optimum(tau):
     assert PBRLConfig(lam=0.5).lr_at(0) == PBRLConfig.lr
 
 
+def test_the_sampled_variant_tracks_the_followers_switch_at_a_low_temperature():
+    """The bilevel suite's pbrl-sampled on the commitment game at tau = 0.02 (gamma 0.9). When
+    z, the policy that stands for pi*_x, took policy-gradient steps, it stalled once pi*_x was
+    nearly deterministic and kept the follower's old column as the commitment crossed the
+    switching point (x's row 0 weight above 1/2): the estimated penalty stayed near 0 and the
+    leader walked on, 0.20 in every seed (0.19 with exact gradients of z). Soft policy
+    iteration from sampled Q tables follows the switch."""
+    game = classic_game("commitment")
+    optimum = soft_stackelberg_value(game.A, game.B, 0.02)
+
+    def env_fn():
+        return gym.make("Mermaide/StackelbergMarkov-v0", game=(game.A, game.B), tau=0.02)
+
+    principal = make("pbrl", gradients="sampled", iterations=60, episodes=32, lr=0.3,
+                     inner_steps=3)
+    principal.meta_train(env_fn, None, 1, 0)
+    # Measured: 0.806 (seeds 1-4: 0.805 to 0.808; the exact variant 0.808, the optimum 0.812).
+    value = evaluate(principal, env_fn(), episodes=1, seed=0).mean_return
+    assert value == pytest.approx(optimum, abs=0.01)
+
+
 # --- incentive design against a brute search ------------------------------------------------
 
 SMALL = {"rows": 1, "cols": 2, "instance": 2}
@@ -172,12 +193,14 @@ def test_incentives_reach_the_brute_search_and_beat_no_incentive(penalty):
     assert played_value(off) == pytest.approx(nothing)
 
 
-def test_the_sampled_variant_beats_no_incentive():
+def test_the_sampled_variant_comes_near_the_brute_search():
     principal = make("pbrl", gradients="sampled", iterations=60, episodes=32, lr=0.3,
                      inner_steps=3)
     principal.meta_train(lambda: IncentiveMDPEnv(**SMALL), None, 1, 0)
-    # Measured 0.620 (the exact variant: 0.639; no incentive: 0.414).
-    assert played_value(principal) > no_incentive_value() + 0.15
+    # Measured 0.638 (the exact variant: 0.639, the grid's best 0.642, no incentive 0.414;
+    # 0.620 when z took policy-gradient steps, 0.627 with the penalty's terms drawn apart).
+    value = played_value(principal)
+    assert value >= brute_search_value() - 0.01 and value > no_incentive_value() + 0.15
 
 
 # --- the principal's verbs ------------------------------------------------------------------
