@@ -17,14 +17,19 @@ import numpy as np
 # refused; a float of any finite size is a real number (1e30, not 10**30).
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 
-# The largest size (a count of arms, actions, states, grid rows or columns, or of games in a
-# vector env) that ``check_size`` accepts. Far beyond any game one would play (one float64
-# array of that many entries is 16 GiB, and a game holds several), it refuses a hostile size
-# by name instead of letting it fail in numpy in words that name no argument ("Maximum
-# allowed dimension exceeded", an OverflowError); small enough that a product of two sizes
-# (a flat index, a count of actions) stays within numpy's int64. A size below it can still
-# be more than the machine holds: that is numpy's MemoryError.
+# The largest size (a count of arms, actions, states, grid rows or columns, of games in a
+# vector env, or of a benchmark's tasks and episodes) that ``check_size`` accepts. Far beyond
+# any game one would play (one float64 array of that many entries is 16 GiB, and a game holds
+# several), it refuses a hostile size by name instead of letting it fail in numpy in words
+# that name no argument ("Maximum allowed dimension exceeded", an OverflowError); small enough
+# that a product of two sizes (a flat index, a count of actions) stays within numpy's int64.
+# A size below it can still be more than the machine holds: that is numpy's MemoryError.
 MAX_SIZE = 2**31 - 1
+
+# The largest seed ``check_seed`` accepts: numpy's legacy seeding (``np.random.seed``, which
+# stable-baselines3's ``set_random_seed`` calls) refuses a seed of 2**32 or more, so a larger
+# one would fail only once a run had started.
+MAX_SEED = 2**32 - 1
 
 
 def check_number(name: str, value: object, low: float = -math.inf, high: float = math.inf,
@@ -94,6 +99,15 @@ def check_size(name: str, value: object, low: int = 1) -> int:
         raise ValueError(f"{name} must be an integer in [{low}, 2**31 - 1] (a size, at most "
                          f"mermaide.checks.MAX_SIZE), got {value!r}")
     return size
+
+
+def check_seed(name: str, value: object) -> int:
+    """A seed: an integer (not a bool) in [0, MAX_SEED]."""
+    seed = check_int(name, value, 0)
+    if seed > MAX_SEED:
+        raise ValueError(f"{name} must be an integer in [0, 2**32 - 1] (a seed, at most "
+                         f"mermaide.checks.MAX_SEED), got {value!r}")
+    return seed
 
 
 def check_bool(name: str, value: object) -> bool:

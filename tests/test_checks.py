@@ -4,7 +4,14 @@ allowed, and nothing that is not a real number passes as one."""
 import numpy as np
 import pytest
 
-from mermaide.checks import MAX_SIZE, check_number, check_numbers, check_size
+from mermaide.checks import (
+    MAX_SEED,
+    MAX_SIZE,
+    check_number,
+    check_numbers,
+    check_seed,
+    check_size,
+)
 
 
 @pytest.mark.parametrize("value", ["x", "0.5", True, np.array([True, False]), 1 + 2j,
@@ -58,3 +65,15 @@ def test_check_size_is_check_int_up_to_max_size():
     for value in (1, 2.0, True, "3"):
         with pytest.raises(ValueError, match=r"^n_arms must be an integer >= 2, got "):
             check_size("n_arms", value, 2)
+
+
+def test_check_seed_takes_integers_from_0_to_max_seed_and_refuses_the_rest_by_name():
+    assert check_seed("seed", 0) == 0 and check_seed("seed", np.uint32(MAX_SEED)) == MAX_SEED
+    for value in (MAX_SEED + 1, 2**64, 10**30):
+        with pytest.raises(ValueError, match=rf"^seed must be an integer in \[0, 2\*\*32 - 1\] "
+                                             rf"\(a seed, at most mermaide.checks.MAX_SEED\), "
+                                             rf"got {value}$"):
+            check_seed("seed", value)
+    for value in (-1, 0.5, "3", True):
+        with pytest.raises(ValueError, match=r"^seed must be an integer >= 0, got "):
+            check_seed("seed", value)

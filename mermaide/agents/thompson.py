@@ -22,7 +22,7 @@ from mermaide.agents.base import (
     register_learner,
     tie_break_priority,
 )
-from mermaide.checks import check_choice
+from mermaide.checks import check_choice, check_number
 
 _PRIORS = ("beta", "gaussian")
 
@@ -41,13 +41,17 @@ class ThompsonSampling:
         noise_std: float = 0.5,
     ):
         check_choice("prior", prior, _PRIORS)
-        low, high = reward_range
-        if not (np.isfinite(low) and np.isfinite(high) and high > low):
-            raise ValueError(f"reward_range must be finite (low, high) with high > low, got "
-                             f"{reward_range!r}")
+        if not isinstance(reward_range, (tuple, list, np.ndarray)) or len(reward_range) != 2:
+            raise ValueError(f"reward_range must be a pair (low, high) of finite numbers with "
+                             f"high > low, got {reward_range!r}")
+        low = check_number("reward_range[0]", reward_range[0])
+        high = check_number("reward_range[1]", reward_range[1])
+        if not high > low:
+            raise ValueError(f"reward_range must be a pair (low, high) of finite numbers with "
+                             f"high > low, got {reward_range!r}")
         batch_param("prior_std", prior_std, np.size(prior_std), low=0.0, low_open=True)
         batch_param("noise_std", noise_std, np.size(noise_std), low=0.0, low_open=True)
-        self.prior, self.reward_range = prior, (float(low), float(high))
+        self.prior, self.reward_range = prior, (low, high)
         self.prior_std, self.noise_std = prior_std, noise_std
 
     def reset(self, batch: int, n_actions: int, rng: np.random.Generator) -> None:

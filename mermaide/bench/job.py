@@ -21,12 +21,15 @@ without ``[populations]``) is made from ``env_kwargs`` alone, trained on with no
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import time
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import load_env_creator
 from stable_baselines3.common.logger import configure
 from tqdm.auto import tqdm
 
@@ -42,6 +45,7 @@ from mermaide.bench.suite import (
     SuiteError,
 )
 from mermaide.bench.tasks import draw_tasks, fingerprint, fixed_training_set, task_generators
+from mermaide.envs.games import check_learner_params
 from mermaide.principal import after_step, begin_episode, evaluate, make
 from mermaide.principal.base import monitor_keywords
 from mermaide.registry import UnknownNameError
@@ -68,6 +72,12 @@ def check_suite(suite: Suite) -> None:
         games = sorted(i for i in gym.registry if i.startswith("Mermaide/"))
         raise SuiteError(f"suite {suite.source}: env = {suite.env!r}: not a registered "
                          f"Gymnasium id (mermaide's games: {games})")
+    if suite.population_kind != NO_TASKS:
+        arguments = env_arguments(suite.env)
+        if arguments is not None and suite.task_argument not in arguments:
+            raise SuiteError(f"suite {suite.source}: task_argument = {suite.task_argument!r}: "
+                             f"{suite.env} takes no such argument; its arguments: "
+                             f"{', '.join(arguments)}")
     try:
         sets = task_sets(suite)
     except Exception as error:
@@ -86,6 +96,11 @@ def check_suite(suite: Suite) -> None:
                 key, value = (("sweep", dict(variant)) if variant
                               else ("env_kwargs", dict(suite.env_kwargs)))
                 raise refused(key, value, error) from error
+    if suite.heatmap is not None:
+        try:
+            check_heatmap(suite, suite.heatmap)
+        except Exception as error:
+            raise refused("heatmap", dataclasses.asdict(suite.heatmap), error) from error
     for name in suite.principals:
         kwargs = dict(suite.principal_kwargs.get(name, {}))
         try:
@@ -95,6 +110,32 @@ def check_suite(suite: Suite) -> None:
             raise refused(key, suite.entry_point(name), error) from error
         except Exception as error:
             raise refused(f"principal_kwargs.{name}", kwargs, error) from error
+
+
+def env_arguments(env_id: str) -> list[str] | None:
+    """The keyword arguments the registered env ``env_id`` takes (None: any, or unknown)."""
+    entry_point = gym.registry[env_id].entry_point
+    if entry_point is None:
+        return None
+    try:
+        creator = (load_env_creator(entry_point) if isinstance(entry_point, str)
+                   else entry_point)
+        parameters = inspect.signature(creator).parameters.values()
+    except (TypeError, ValueError):  # an entry point without a readable signature
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return [p.name for p in parameters]
+
+
+def check_heatmap(suite: Suite, config: Heatmap) -> None:
+    """Build what ``behaviour_heatmap`` builds (its population, the game with its agent, an
+    agent for every row), without playing."""
+    reference = make_population("agents", config.population).sample(np.random.default_rng(0))
+    gym.make(suite.env, **{**suite.env_kwargs, suite.task_argument: reference}).close()
+    for beta in config.betas:
+        check_learner_params(config.learner, {config.parameter: float(beta)},
+                             argument="heatmap", batch=(1, reference.n_arms))
 
 
 def make_population(kind: str, name: str, **kwargs: Any) -> Any:

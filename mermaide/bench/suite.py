@@ -3,19 +3,21 @@ populations, the principals, seeds, budgets and shots. This module loads and val
 
 A suite file (the shipped ones are package data, ``mermaide/bench/suites/*.toml``)::
 
-    name = "bandit-ood"
+    name = "bandit-ood"                  # letters, digits, ".", "_", "-": the default
+                                         # output folder, benchmarks/results/<name>
     env = "Mermaide/Bandit-v0"           # a registered Gymnasium id
     task_argument = "agent"              # the env argument that receives the tasks (a
                                          # population), and the reset option that fixes one:
                                          # "agent" (bandit), "game" (matrix games)
-    principals = ["none", "mermaide"]    # registry names, "package.module:Class" or aliases
-    seeds = [0, 1, 2]
+    principals = ["none", "reinforce", "mermaide"]  # registry names,
+                                         # "package.module:Class" or aliases
+    seeds = [0, 1, 2]                    # distinct integers in [0, 2**32 - 1]
     shots = [0, 1]
     comparisons = [["mermaide", "none"]] # optional: paired per-task differences (A - B)
                                          # reported at every shot count; names from principals
 
-    [env_kwargs]                          # the game's knobs
-    horizon = 200
+    [env_kwargs]                          # the game's knobs (not task_argument's: the
+    horizon = 200                         # populations give it)
 
     [populations]                         # where tasks come from (optional: without it, or
                                           # with kind = "none", the game has no tasks: the env
@@ -37,11 +39,14 @@ A suite file (the shipped ones are package data, ``mermaide/bench/suites/*.toml`
     train_steps = 20000                   # environment steps of meta-training
     curve_points = 4                      # points of the training curve
 
+    [sweep]                               # optional: one run set per value of a knob
+    observation_noise = [0.0, 0.2]
+
     [profiles.paper]                      # overrides of the top level and [evaluation]
     seeds = [0, 1, 2, 3, 4]
     evaluation = { tasks = 50, train_steps = 400000 }
 
-    [principal_kwargs.reinforce]          # constructor arguments per principal
+    [principal_kwargs.reinforce]          # constructor arguments per principal (or alias)
     hidden_size = 64
 
     [aliases]                             # optional: a principal under another name, so that
@@ -65,6 +70,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -73,7 +79,8 @@ from pathlib import Path
 from typing import Any
 
 from mermaide.agents import is_learner_name, learner_names
-from mermaide.checks import check_int
+from mermaide.agents.base import learner_parameters
+from mermaide.checks import check_int, check_number, check_seed, check_size
 from mermaide.registry import Registry
 
 # The shipped suites travel inside the package (package data), so an installed mermaide finds
@@ -82,6 +89,9 @@ SUITES_DIR = Path(__file__).resolve().parent / "suites"
 PROFILES = ("quick", "paper")
 # The population kind of a game without tasks (a suite without ``[populations]``).
 NO_TASKS = "none"
+# A suite's name: it names the default output folder, benchmarks/results/<name>, so it is a
+# plain folder name (no path separator to climb out of that folder with).
+SUITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # A suite's ``populations.kind`` -> the factory of its named populations (imported on use).
 POPULATION_FACTORIES: Registry[Callable[..., Any]] = Registry("population kind")
 POPULATION_FACTORIES.register("agents", "mermaide.agents:population")
@@ -167,7 +177,7 @@ class Suite:
         # Comparisons were checked against the file's principals; those that name a principal
         # the command line left out are skipped by the report, with a note.
         with _naming(self.source):
-            _check(suite, comparisons=False)
+            _check(suite, filed=False)
         return suite
 
     def to_dict(self) -> dict[str, Any]:
@@ -230,7 +240,12 @@ def suite_from_dict(raw: Mapping[str, Any], profile: str = "quick",
 
 def _suite_from_dict(raw: Mapping[str, Any], profile: str, source: str) -> Suite:
     data = copy.deepcopy(dict(raw))
-    profiles = data.pop("profiles", {})
+    profiles = {name: _table(f"profiles.{name}", overrides) for name, overrides
+                in _table("profiles", data.pop("profiles", {})).items()}
+    unknown = sorted(set(profiles) - set(PROFILES))
+    if unknown:
+        raise ValueError(f"profiles.{unknown[0]} is not a profile: a suite's profiles are "
+                         f"{list(PROFILES)}")
     if profile != "quick" or "quick" in profiles:
         overrides = profiles.get(profile)
         if overrides is None:
@@ -242,7 +257,7 @@ def _suite_from_dict(raw: Mapping[str, Any], profile: str, source: str) -> Suite
             else:
                 data[key] = value
     try:
-        populations = dict(data.pop("populations", {"kind": NO_TASKS}))
+        populations = _table("populations", data.pop("populations", {"kind": NO_TASKS}))
         if populations.get("kind") == NO_TASKS:
             extra = sorted(set(populations) - {"kind"})
             if extra:
@@ -250,32 +265,35 @@ def _suite_from_dict(raw: Mapping[str, Any], profile: str, source: str) -> Suite
                                  f"without tasks) takes no other populations keys, got {extra}")
             populations.update(train="", test="")
         heatmap = data.pop("heatmap", None)
+        heatmap = None if heatmap is None else _table("heatmap", heatmap)
         reference = data.pop("reference", None)
         suite = Suite(
-            name=data.pop("name"),
+            name=_name(data.pop("name")),
             env=_text("env", data.pop("env")),
             principals=_names("principals", data.pop("principals")),
-            seeds=_integers("seeds", data.pop("seeds"), 0),
-            shots=_integers("shots", data.pop("shots"), 0),
+            seeds=_integers("seeds", data.pop("seeds"), check_seed),
+            shots=_integers("shots", data.pop("shots"), _shots),
             population_kind=populations.pop("kind", "agents"),
             train_population=populations.pop("train"),
             test_population=populations.pop("test"),
             train_size=_train_size(populations.pop("train_size", None)),
             population_kwargs=populations,
-            task_argument=data.pop("task_argument", "agent"),
-            description=data.pop("description", ""),
+            task_argument=_text("task_argument", data.pop("task_argument", "agent")),
+            description=_description(data.pop("description", "")),
             env_kwargs=_table("env_kwargs", data.pop("env_kwargs", {})),
             evaluation=Evaluation(**_table("evaluation", data.pop("evaluation", {}))),
             principal_kwargs={name: _table(f"principal_kwargs.{name}", kwargs) for name, kwargs
                               in _table("principal_kwargs",
                                         data.pop("principal_kwargs", {})).items()},
             heatmap=None if heatmap is None else Heatmap(
-                **{**heatmap, "betas": tuple(heatmap.get("betas", Heatmap.betas))}),
+                **{**heatmap, "betas": _values("heatmap.betas",
+                                               heatmap.get("betas", Heatmap.betas))}),
             sweep={k: _values(f"sweep.{k}", v)
                    for k, v in _table("sweep", data.pop("sweep", {})).items()},
             comparisons=_comparisons(data.pop("comparisons", [])),
             aliases=_table("aliases", data.pop("aliases", {})),
-            reference=None if reference is None else Reference(**reference),
+            reference=None if reference is None else Reference(**_table("reference",
+                                                                       reference)),
             profile=profile,
             source=source,
         )
@@ -302,11 +320,29 @@ def _names(key: str, value: Any) -> tuple[str, ...]:
     return tuple(_text(f"{key}[{i}]", name) for i, name in enumerate(value))
 
 
-def _integers(key: str, value: Any, low: int) -> tuple[int, ...]:
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not SUITE_NAME.fullmatch(value):
+        raise ValueError(f"name must be a folder name of letters, digits, '.', '_' and '-' "
+                         f"(it names the default output folder), got {value!r}")
+    return value
+
+
+def _description(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"description must be a string, got {value!r}")
+    return value
+
+
+def _integers(key: str, value: Any, check: Callable[[str, Any], int]) -> tuple[int, ...]:
     # Integers only: 0.5 or "3" are refused, not rounded or parsed.
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise ValueError(f"{key} must be a list of integers >= {low}, got {value!r}")
-    return tuple(check_int(f"{key}[{i}]", item, low) for i, item in enumerate(value))
+        raise ValueError(f"{key} must be a list of integers >= 0, got {value!r}")
+    return tuple(check(f"{key}[{i}]", item) for i, item in enumerate(value))
+
+
+def _shots(key: str, value: Any) -> int:
+    """A number of adaptation episodes: a size, which may be 0."""
+    return check_size(key, value, 0)
 
 
 def _values(key: str, value: Any) -> tuple[Any, ...]:
@@ -340,12 +376,16 @@ def _comparisons(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def _check(suite: Suite, comparisons: bool = True) -> None:
+def _check(suite: Suite, filed: bool = True) -> None:
+    """What the suite can get wrong without building anything; ``filed``: the suite as its
+    file has it, not narrowed to some of its principals by the command line."""
     if not suite.principals:
         raise ValueError("principals must name at least one principal, got none")
     _names("principals", suite.principals)
-    _integers("seeds", suite.seeds, 0)
-    _integers("shots", suite.shots, 0)
+    if len(set(suite.principals)) != len(suite.principals):
+        raise ValueError(f"principals must be distinct, got {list(suite.principals)}")
+    _integers("seeds", suite.seeds, check_seed)
+    _integers("shots", suite.shots, _shots)
     if not suite.seeds:
         raise ValueError("seeds must hold at least one seed, got none")
     if len(set(suite.seeds)) != len(suite.seeds):
@@ -367,19 +407,47 @@ def _check(suite: Suite, comparisons: bool = True) -> None:
             check_int("reference.rounds", rounds, 1)
     evaluation = suite.evaluation
     for name in ("tasks", "episodes", "curve_points", "curve_tasks"):
-        check_int(f"evaluation.{name}", getattr(evaluation, name), 1)
+        check_size(f"evaluation.{name}", getattr(evaluation, name), 1)
     check_int("evaluation.train_steps", evaluation.train_steps, 0)
-    check_int("evaluation.task_seed", evaluation.task_seed, 0)
+    check_seed("evaluation.task_seed", evaluation.task_seed)
     for key, values in suite.sweep.items():
         if len(values) == 0:
             raise ValueError(f"sweep.{key} must list at least one value, got none")
-    if suite.heatmap is not None and not is_learner_name(suite.heatmap.learner):
-        raise ValueError(f"heatmap.learner must be one of {learner_names()}, got "
-                         f"{suite.heatmap.learner!r}")
-    if comparisons:
+    if suite.population_kind != NO_TASKS:
+        # The populations give the env its tasks through this argument: a value of its own
+        # in env_kwargs or a sweep would be replaced without a word.
+        for key in ("env_kwargs", "sweep"):
+            if suite.task_argument in getattr(suite, key):
+                raise ValueError(f"{key}.{suite.task_argument} cannot be set: the suite's "
+                                 f"[populations] give the env its {suite.task_argument!r} "
+                                 f"(task_argument)")
+    if suite.heatmap is not None:
+        _check_heatmap(suite.heatmap)
+    if filed:
+        for name in suite.principal_kwargs:
+            if name not in suite.principals and name not in suite.aliases:
+                raise ValueError(f"principal_kwargs.{name} names no principal of the suite "
+                                 f"(principals {list(suite.principals)} or aliases "
+                                 f"{sorted(suite.aliases)})")
         for i, pair in enumerate(suite.comparisons):
             for name in pair:
                 if name not in suite.principals:
                     raise ValueError(f"comparisons[{i}] must name two of the suite's "
                                      f"principals {list(suite.principals)}, got {list(pair)} "
                                      f"({name!r} is not one of them)")
+
+
+def _check_heatmap(heatmap: Heatmap) -> None:
+    _text("heatmap.population", heatmap.population)
+    if not is_learner_name(heatmap.learner):
+        raise ValueError(f"heatmap.learner must be one of {learner_names()}, got "
+                         f"{heatmap.learner!r}")
+    known = learner_parameters(heatmap.learner)
+    if known is not None and heatmap.parameter not in known:
+        raise ValueError(f"heatmap.parameter must be a parameter of {heatmap.learner!r} "
+                         f"({', '.join(known)}), got {heatmap.parameter!r}")
+    if not heatmap.betas:
+        raise ValueError("heatmap.betas must list at least one value, got none")
+    for i, beta in enumerate(heatmap.betas):
+        check_number(f"heatmap.betas[{i}]", beta)
+    check_size("heatmap.episodes", heatmap.episodes, 1)

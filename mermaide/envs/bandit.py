@@ -68,9 +68,10 @@ class BanditKnobs(Knobs):
         check_reward_noise(self.reward_noise)
         super().__post_init__()
 
-    def source(self) -> AgentSpec | AgentPopulation:
-        """The agents to draw from (``agent_source`` of the agent knobs)."""
-        return agent_source(self.agent, self.agent_kwargs, self.n_arms)
+    def source(self, batch: int = 1) -> AgentSpec | AgentPopulation:
+        """The agents to draw from (``agent_source`` of the agent knobs), for a form that plays
+        ``batch`` games at once."""
+        return agent_source(self.agent, self.agent_kwargs, self.n_arms, batch)
 
 
 def check_reward_noise(reward_noise: float | str) -> None:
@@ -84,9 +85,10 @@ def check_reward_noise(reward_noise: float | str) -> None:
 
 
 def agent_source(agent: AgentSource, agent_kwargs: Mapping[str, Any] | None,
-                 n_arms: int) -> AgentSpec | AgentPopulation:
+                 n_arms: int, batch: int = 1) -> AgentSpec | AgentPopulation:
     """Normalise the ``agent`` argument: a learner name becomes a one-family population whose
-    payoffs and target are drawn afresh at each reset."""
+    payoffs and target are drawn afresh at each reset (its ``batch`` agents, one per game of
+    the form, are one learner: a per-agent parameter array has ``batch`` entries)."""
     if isinstance(agent, str):
         if not is_learner_name(agent):
             raise ValueError(f"agent must be a registered learner ({', '.join(learner_names())}) "
@@ -94,7 +96,8 @@ def agent_source(agent: AgentSource, agent_kwargs: Mapping[str, Any] | None,
                              f"{agent!r}")
         # Built once here, so that a bad parameter fails when the env is made, not at the
         # first reset (where the population first builds the learner).
-        check_learner_params(agent, agent_kwargs or {}, argument="agent_kwargs", drawn=True)
+        check_learner_params(agent, agent_kwargs or {}, argument="agent_kwargs", drawn=True,
+                             batch=(batch, n_arms))
         return AgentPopulation((LearnerFamily(agent, dict(agent_kwargs or {})),), n_arms=n_arms,
                                name=agent)
     if agent_kwargs:
@@ -465,7 +468,7 @@ class BanditVectorEnv(LockstepVectorEnv):
         check_size("num_envs", num_envs)
         self.knobs = BanditKnobs(**knobs)
         self.n_arms, self.horizon = self.knobs.n_arms, self.knobs.horizon
-        self.agent = self.knobs.source()
+        self.agent = self.knobs.source(num_envs)
         self.core = BanditCore.from_knobs(self.knobs, num_envs)
         self._set_spaces(num_envs, spaces.Discrete(self.n_arms + 1),
                          self.core.observation_space())

@@ -84,18 +84,27 @@ def check_payoffs(A: Any, B: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_learner_params(learner: str, params: Mapping[str, Any], argument: str = "params",
-                         drawn: bool = False) -> None:
+                         drawn: bool = False, batch: tuple[int, int] | None = None) -> None:
     """Build the learner with ``params`` so that a bad parameter fails when the game or env is
     made, not at the first reset; the ValueError names ``argument``, the learner and the
     parameter. ``drawn``: the params are a ``LearnerFamily``'s, so a parameter may be drawn per
     episode (``Uniform``, ``Choice``): it is checked at each end of its range or each of its
-    values."""
+    values. ``batch``: (B, K), the agents of one kind the env plays at once and their number of
+    actions; the learner is also reset with them, so that a per-agent array of the wrong size
+    fails here too (its size is checked only against B, at reset)."""
     where = f"{argument} for learner {learner!r}"
     known = learner_parameters(learner)
     unknown = [name for name in params if known is not None and name not in known]
     if unknown:
         raise ValueError(f"{where}: unknown parameter {unknown[0]!r}; known parameters: "
                          f"{', '.join(known or ()) or 'none'}")
+    if drawn and batch is not None:
+        # A family's array is one value per agent of the batch, whether or not the learner
+        # reads it (``AgentBatch`` refuses another shape at the first reset).
+        for name, value in params.items():
+            if isinstance(value, np.ndarray) and value.shape != (batch[0],):
+                raise ValueError(f"{where}: {name} must be a scalar or an array of shape "
+                                 f"({batch[0]},), got shape {value.shape}")
     candidates = {name: _candidates(value) if drawn else (value,)
                   for name, value in params.items()}
     first = {name: values[0] for name, values in candidates.items()}
@@ -105,7 +114,10 @@ def check_learner_params(learner: str, params: Mapping[str, Any], argument: str 
                         for value in values[1:]]
     for trial in trials:
         try:
-            make_learner(learner, **trial)
+            built = make_learner(learner, **trial)
+            # Not a prefix family's (known is None: "sb3:..."), whose reset loads a model.
+            if batch is not None and known is not None:
+                built.reset(batch[0], batch[1], np.random.default_rng(0))
         except (TypeError, ValueError) as error:
             raise ValueError(f"{where}: {error}") from None
 

@@ -182,15 +182,16 @@ class IncentiveBanditKnobs(Knobs):
         check_reward_noise(self.reward_noise)
         super().__post_init__()
 
-    def source(self) -> AgentSource:
-        """The agents to draw from: ``"oracle"``, a learner name (its parameters checked now),
-        an ``AgentSpec`` or an ``AgentPopulation``."""
+    def source(self, batch: int = 1) -> AgentSource:
+        """The agents to draw from: ``"oracle"``, a learner name (its parameters checked now,
+        for a form that plays ``batch`` games at once), an ``AgentSpec`` or an
+        ``AgentPopulation``."""
         if self.agent == ORACLE:
             if self.agent_kwargs:
                 raise ValueError(f"agent_kwargs apply only to a learner, got agent={ORACLE!r} "
                                  f"with agent_kwargs={self.agent_kwargs!r}")
             return ORACLE
-        source = agent_source(self.agent, self.agent_kwargs, self.n_arms)
+        source = agent_source(self.agent, self.agent_kwargs, self.n_arms, batch)
         return self.agent if isinstance(self.agent, str) else source
 
     def action_space(self) -> spaces.Space[Any]:
@@ -575,7 +576,7 @@ class IncentiveBanditVectorEnv(LockstepVectorEnv):
         check_size("num_envs", num_envs)
         self.knobs = IncentiveBanditKnobs(**knobs)
         self.n_arms, self.horizon = self.knobs.n_arms, self.knobs.horizon
-        self.agent = self.knobs.source()
+        self.agent = self.knobs.source(num_envs)
         self.core = IncentiveBanditCore(self.knobs, num_envs)
         self._set_spaces(num_envs, self.knobs.action_space(), self.core.observation_space())
 

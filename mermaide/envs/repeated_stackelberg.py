@@ -32,7 +32,7 @@ from pettingzoo import AECEnv
 from mermaide.agents import make as make_learner
 from mermaide.agents.base import Learner, is_learner_name, learner_names
 from mermaide.agents.population import LearnerFamily, group_specs
-from mermaide.checks import check_int, check_number, check_size
+from mermaide.checks import check_choice, check_int, check_number, check_size
 from mermaide.envs.equilibrium import TIE_BREAKS, best_response, game_values
 from mermaide.envs.games import (
     FOLLOWER,
@@ -142,8 +142,7 @@ def encode_action(strategy: Any, n: int, bonus_action: int | None = None,
                   action_type: str = "weights") -> np.ndarray:
     """The flat float32 action that commits to ``strategy`` (m,) and puts the bonus on agent
     action ``bonus_action`` (None = no intervention): the inverse of ``decode_actions``."""
-    if action_type not in _ACTION_TYPES:
-        raise ValueError(f"action_type must be one of {ACTION_TYPES}, got {action_type!r}")
+    check_choice("action_type", action_type, ACTION_TYPES)
     x = np.asarray(strategy, dtype=np.float64)
     if x.ndim != 1 or not np.all(np.isfinite(x)) or np.any(x < 0) or x.sum() <= 0:
         raise ValueError(f"strategy must be a vector of non-negative weights, got {strategy!r}")
@@ -357,9 +356,12 @@ GameSource = str | MatrixGame | GamePopulation | BayesianGamePopulation | tuple[
 
 
 def game_source(game: GameSource, agent: str | None = None,
-                agent_kwargs: dict[str, Any] | None = None) -> MatrixGame | GameDistribution:
+                agent_kwargs: dict[str, Any] | None = None, batch: int = 1
+                ) -> MatrixGame | GameDistribution:
     """Normalise the ``game`` argument: a preset name becomes its population, (A, B) a
-    ``MatrixGame``. ``agent`` (a learner name or "follower") replaces the agents' kind."""
+    ``MatrixGame``. ``agent`` (a learner name or "follower") replaces the agents' kind; its
+    ``batch`` agents, one per game of the form, are one learner (a per-agent parameter array
+    has ``batch`` entries)."""
     if isinstance(game, str):
         source: MatrixGame | GameDistribution = game_population(game)
     elif isinstance(game, tuple) and len(game) == 2:
@@ -382,7 +384,8 @@ def game_source(game: GameSource, agent: str | None = None,
     if agent == FOLLOWER and params:
         raise ValueError(f"the follower takes no agent_kwargs, got {params!r}")
     if agent != FOLLOWER:
-        check_learner_params(agent, params, argument="agent_kwargs")
+        check_learner_params(agent, params, argument="agent_kwargs",
+                             batch=(batch, source_shape(source)[1]))
     if isinstance(source, MatrixGame):
         return dataclasses.replace(source, learner=agent, params=params)
     family = Follower() if agent == FOLLOWER else LearnerFamily(agent, params)
@@ -418,11 +421,8 @@ class RepeatedStackelbergKnobs(Knobs):
         check_int("horizon", self.horizon, 1)
         check_number("bonus", self.bonus, low=0.0, low_open=True)
         check_number("tie_tolerance", self.tie_tolerance, low=0.0)
-        if self.action_type not in _ACTION_TYPES:
-            raise ValueError(f"action_type must be one of {ACTION_TYPES}, got "
-                             f"{self.action_type!r}")
-        if self.tie_break not in TIE_BREAKS:
-            raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {self.tie_break!r}")
+        check_choice("action_type", self.action_type, ACTION_TYPES)
+        check_choice("tie_break", self.tie_break, TIE_BREAKS)
         super().__post_init__()
 
 
@@ -441,7 +441,7 @@ class MatrixGameForm:
 
     def _setup(self, batch: int, knobs: RepeatedStackelbergKnobs) -> None:
         self.knobs = knobs
-        self.game = game_source(knobs.game, knobs.agent, knobs.agent_kwargs)
+        self.game = game_source(knobs.game, knobs.agent, knobs.agent_kwargs, batch)
         self.m, self.n = source_shape(self.game)
         self.horizon, self.action_type = knobs.horizon, knobs.action_type
         self.core = RepeatedStackelbergCore.from_knobs(knobs, (self.m, self.n), batch)

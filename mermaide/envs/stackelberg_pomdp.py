@@ -34,7 +34,7 @@ from gymnasium.utils import seeding
 from pettingzoo import AECEnv, ParallelEnv
 
 from mermaide.agents.base import softmax_rows
-from mermaide.checks import check_bool, check_choice, check_int, check_number, check_size
+from mermaide.checks import check_bool, check_choice, check_number, check_size
 from mermaide.envs.equilibrium import best_response, solve
 from mermaide.envs.games import MatrixGame
 from mermaide.envs.knobs import NUM_ENVS, Knobs, knob_signature, misreport_actions
@@ -228,8 +228,10 @@ class StackelbergPOMDPKnobs(Knobs):
         check_number("epsilon", self.epsilon, low=0.0, low_open=True)
         check_number("temperature", self.temperature, low=0.0, low_open=True)
         check_number("alpha", self.alpha, low=0.0, high=1.0, low_open=True)
-        check_int("response_steps", self.response_steps, 0)
-        check_int("reward_steps", self.reward_steps, 1)
+        # Sizes: an episode of response_steps * n + reward_steps games (times the message
+        # profiles) must stay within numpy's int64, or it overflows into a negative length.
+        check_size("response_steps", self.response_steps, 0)
+        check_size("reward_steps", self.reward_steps, 1)
         check_choice("commitment", self.commitment, COMMITMENTS)
         check_choice("action_type", self.action_type, ACTION_TYPES)
         check_choice("on_deviation", self.on_deviation, DEVIATIONS)

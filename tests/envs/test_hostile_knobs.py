@@ -5,7 +5,11 @@ bonus rules.
   collection time, so a game added to the registry is covered) refuses NaN, infinities,
   strings, lists, bools, complex numbers, huge and negative integers with a ``ValueError``
   naming the knob, or accepts the value and plays a valid episode; never an
-  ``OverflowError`` or ``TypeError``.
+  ``OverflowError`` or ``TypeError``. Every knob that is a choice among names refuses
+  whatever is not a string (a list, an array, a number) the same way.
+* Every parameter of every registered learner, given through ``agent_kwargs`` to a game's
+  Gymnasium and vector forms, is refused when the env is made with a ``ValueError`` naming
+  the learner and the parameter, or accepted and played.
 * Bandit-v0 and RepeatedStackelberg-v0: a bonus is applied only while budget is left, charged
   exactly once at ``intervention_cost``, never beyond ``intervention_budget``; the agent
   receives its base reward plus the bonus exactly when the bonus was applied and it took the
@@ -26,18 +30,30 @@ from hypothesis import strategies as st
 
 import mermaide  # noqa: F401  (registers the games)
 from mermaide.agents import AgentSpec
+from mermaide.agents.base import learner_names, learner_parameters
 from mermaide.envs.games import MatrixGame
 
 
-def numeric_knobs():
-    """(env id, knob) for every knob typed int or float of every registered mermaide game."""
+def knobs_typed(pattern):
+    """(env id, knob) for every knob of every registered mermaide game whose annotation
+    matches ``pattern``."""
     found = []
     for env_id in sorted(i for i in gym.registry if i.startswith("Mermaide/")):
         signature = inspect.signature(load_env_creator(gym.registry[env_id].entry_point))
         for parameter in signature.parameters.values():
-            if re.search(r"\b(int|float)\b", str(parameter.annotation)):
+            if re.search(pattern, str(parameter.annotation)):
                 found.append((env_id, parameter.name))
     return found
+
+
+def numeric_knobs():
+    """(env id, knob) for every knob typed int or float of every registered mermaide game."""
+    return knobs_typed(r"\b(int|float)\b")
+
+
+def choice_knobs():
+    """(env id, knob) for every knob typed ``str`` alone: a choice among names."""
+    return knobs_typed(r"^str$")
 
 
 # What a careless or hostile caller passes for a number. Integers are small or huge, not in
@@ -76,6 +92,7 @@ def plays_a_valid_episode(env):
 @example(value=True)
 @example(value=10**30)
 @example(value=-1)
+@example(value=np.int64(2**62))  # a step count whose episode length overflows numpy's int64
 def test_a_hostile_knob_is_refused_by_name_or_plays(env_id, knob, value):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Gymnasium's checker warns on odd spaces: not ours
@@ -88,6 +105,59 @@ def test_a_hostile_knob_is_refused_by_name_or_plays(env_id, knob, value):
             plays_a_valid_episode(env)
         finally:
             env.close()
+
+
+@pytest.mark.parametrize(("env_id", "knob"), choice_knobs())
+@pytest.mark.parametrize("value", [[1], ["weights"], np.array(3), np.array(["weights"]), 3, 1.5,
+                                   True, None, b"weights", {}])
+def test_a_choice_knob_refuses_what_is_not_a_name_by_name(env_id, knob, value):
+    # A list or an array used to reach a dict lookup first: "unhashable type: 'list'".
+    with pytest.raises(ValueError, match=f"^{knob} must be one of "):
+        gym.make(env_id, **{knob: value})
+
+
+def learner_parameter_cases():
+    """(learner, parameter) for every parameter of every registered learner."""
+    return [(learner, parameter) for learner in learner_names()
+            for parameter in learner_parameters(learner) or ()]
+
+
+LEARNER_HOSTILE = st.one_of(
+    st.sampled_from([math.nan, math.inf, -math.inf, True, "x", "", [1], [1.0, 2.0], [[1.0]],
+                     (), {}, None, 1j, 10**30, -10**30, -1, 0, 0.0, 2.0, np.array([0.5, 0.5]),
+                     (0.0, 1.0), (1.0, 0.0), (0.0, math.nan), ("a", "b"), "beta", "gaussian"]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.lists(st.floats(-2.0, 2.0), max_size=3),
+)
+# The forms a learner parameter reaches: the Gymnasium env (one agent) and the vector env (two,
+# so that a per-agent array has two entries).
+FORMS = {"gymnasium": lambda **knobs: gym.make("Mermaide/Bandit-v0", horizon=3, **knobs),
+         "vector": lambda **knobs: gym.make_vec("Mermaide/Bandit-v0", num_envs=2, horizon=3,
+                                                vectorization_mode="vector_entry_point",
+                                                **knobs)}
+
+
+@pytest.mark.parametrize(("learner", "parameter"), learner_parameter_cases())
+@pytest.mark.parametrize("form", FORMS)
+@settings(max_examples=25, deadline=None)
+@given(value=LEARNER_HOSTILE)
+@example(value="x")
+@example(value=math.nan)
+@example(value=[1])  # a per-agent array of one entry: the vector form has two agents
+@example(value=[0.5, 0.5, 0.5])
+def test_a_hostile_learner_parameter_is_refused_at_make_naming_it_or_plays(learner, parameter,
+                                                                          form, value):
+    try:
+        env = FORMS[form](agent=learner, agent_kwargs={parameter: value})
+    except ValueError as error:
+        assert str(error).startswith(f"agent_kwargs for learner {learner!r}: "), str(error)
+        assert parameter in str(error), f"{parameter}={value!r}: {error}"
+        return
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    for _ in range(3):
+        _, reward, _, _, _ = env.step(env.action_space.sample())
+        assert np.all(np.isfinite(reward))
 
 
 # --- the agent's side of the bonus ------------------------------------------------------------

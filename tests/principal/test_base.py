@@ -1,7 +1,9 @@
 """The Principal protocol, the registry and ``evaluate``."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium import spaces
 
 from mermaide.agents import population
 from mermaide.principal import EpisodeStats, check_principal, evaluate, make, principal_names
@@ -121,6 +123,55 @@ def test_shots_do_not_change_the_scored_episodes_of_a_principal_that_does_not_ad
     np.testing.assert_array_equal(scores[0], scores[2])
     other_seed = evaluate(principal, env_fn(), episodes=3, seed=6, shots=0, tasks=4).returns
     assert not np.array_equal(scores[0], other_seed)
+
+
+class OneStepTasks(gym.Env):
+    """A one-step game whose task is a number: the reward is the task plus the action."""
+
+    observation_space = spaces.Box(0.0, 1.0, shape=(1,))
+    action_space = spaces.Discrete(100)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.task = (options or {}).get("agent", float(self.np_random.integers(10)))
+        return np.zeros(1, dtype=np.float32), {"agent": self.task}
+
+    def step(self, action):
+        return np.zeros(1, dtype=np.float32), self.task + action, True, False, {}
+
+
+class Counting(ThirdParty):
+    """A stateful principal: its action is the number of adaptation episodes it has played
+    plus the number of episodes it has begun since."""
+
+    def __init__(self):
+        self.adapted, self.begun = 0, 0
+
+    def adapt(self, env, episodes):
+        for _ in range(episodes):
+            run_episode(self, env)
+        self.adapted += episodes
+        self.begun = 0
+
+    def begin_episode(self, info):
+        self.begun += 1
+
+    def act(self, obs, state):
+        return self.adapted + self.begun - 1, state
+
+
+def test_evaluate_adapts_a_fresh_copy_per_task_and_reports_per_task_means():
+    principal = Counting()
+    tasks = [1.0, 5.0, 10.0]
+    stats = evaluate(principal, OneStepTasks(), episodes=3, seed=0, shots=2, tasks=tasks)
+    # The principal itself is never adapted or played.
+    assert (principal.adapted, principal.begun) == (0, 0)
+    # Each task's copy starts from the principal as it was (0 adaptation episodes before it)
+    # and plays 2 adaptation episodes: a copy shared across tasks would carry 2, 4, ... on.
+    np.testing.assert_array_equal(stats.tasks, [0, 0, 0, 1, 1, 1, 2, 2, 2])
+    np.testing.assert_array_equal(stats.returns, [t + 2 + k for t in tasks for k in range(3)])
+    # The per-task score is the mean of the task's scored episodes (task + 2 + 1).
+    np.testing.assert_array_equal(stats.per_task_returns(), [4.0, 8.0, 13.0])
 
 
 @pytest.mark.parametrize("bad", [dict(episodes=0), dict(shots=-1), dict(shots=1),
