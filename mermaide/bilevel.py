@@ -147,13 +147,16 @@ def soft_value_iteration(mdp: TabularMDP, tolerance: float = 1e-12,
         while iterations < max_iterations:
             iterations += 1
             q = m.rewards + m.gamma * _expected_next(m.transitions, values)
-            new = m.tau * torch.logsumexp(q / m.tau, dim=-1)
+            # max(q) + tau * logsumexp((q - max) / tau): q / tau alone overflows for a tiny tau.
+            top = q.amax(dim=-1, keepdim=True)
+            new = (top + m.tau * torch.logsumexp((q - top) / m.tau, dim=-1, keepdim=True))[..., 0]
             change = float((new - values).abs().max()) if new.numel() else 0.0
             values = new
             if change < tolerance or m.gamma == 0.0:
                 break
         q = m.rewards + m.gamma * _expected_next(m.transitions, values)
-        return SoftSolution(values, q, torch.softmax(q / m.tau, dim=-1), iterations)
+        policy = torch.softmax((q - q.amax(dim=-1, keepdim=True)) / m.tau, dim=-1)
+        return SoftSolution(values, q, policy, iterations)
 
 
 def _expected_next(transitions: Tensor, values: Tensor) -> Tensor:

@@ -122,9 +122,11 @@ class FollowerMDPs:
 # soft_value_iteration, policy_values and occupancy, which are torch for autograd; playing a
 # game must not import torch.
 
-def _logsumexp(q: np.ndarray) -> np.ndarray:
+def _soft_max(q: np.ndarray, tau: float) -> np.ndarray:
+    """tau * logsumexp(q / tau) over the last axis, as max(q) + tau * logsumexp((q - max) / tau):
+    q / tau itself overflows for a tiny tau (inf - inf = NaN, and the iteration never ends)."""
     top = q.max(axis=-1)
-    return top + np.log(np.exp(q - top[..., None]).sum(axis=-1))
+    return top + tau * np.log(np.exp((q - top[..., None]) / tau).sum(axis=-1))
 
 
 def soft_optimal_policy(mdp: FollowerMDPs, gamma: float, tau: float,
@@ -134,14 +136,13 @@ def soft_optimal_policy(mdp: FollowerMDPs, gamma: float, tau: float,
     values = np.zeros_like(mdp.initial)
     while True:
         q = mdp.rewards + gamma * (mdp.transitions @ values[:, None, :, None])[..., 0]
-        new = tau * _logsumexp(q / tau)
+        new = _soft_max(q, tau)
         change = float(np.abs(new - values).max()) if new.size else 0.0
         values = new
         if change < tolerance or gamma == 0.0:
             break
     q = mdp.rewards + gamma * (mdp.transitions @ values[:, None, :, None])[..., 0]
-    logits = q / tau
-    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    weights = np.exp((q - q.max(axis=-1, keepdims=True)) / tau)
     return weights / weights.sum(axis=-1, keepdims=True)
 
 

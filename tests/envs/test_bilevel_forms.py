@@ -4,6 +4,7 @@ the soft optimum of the game's white-box model, every form plays the same game, 
 own tests pass, an agent answering the soft optimum is the built-in follower, and the
 model-free principals train on the Gymnasium form unchanged."""
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import mermaide  # noqa: F401  (registers the games)
-from mermaide.bilevel import DTYPE, occupancy, value_penalty
+from mermaide.bilevel import DTYPE, occupancy, soft_value_iteration, value_penalty
 from mermaide.envs import (
     IncentiveGame,
     IncentiveMDPEnv,
@@ -114,6 +115,26 @@ def test_the_follower_is_soft_optimal_and_the_value_bounded(game, data, instance
     assert info["follower_gap"] == 0.0
     low, high = game.value_range(env, mdp, policy)
     assert low - 1e-9 <= reward <= high + 1e-9
+
+
+@pytest.mark.parametrize("game", GAMES)
+@pytest.mark.parametrize("tau", [1e-6, sys.float_info.min])
+def test_a_vanishing_temperature_gives_the_best_response(game, tau):
+    """tau -> 0 is the best response: the follower's policy stays a distribution, all its mass
+    on the actions of maximal Q*, in the game and in the torch model alike (q / tau used to
+    overflow at tau = 2.2e-308: NaN values and a solver that never stopped)."""
+    env = game.single(tau=tau, **game.knobs)
+    env.reset(seed=0)
+    action = np.asarray(game.commitment, dtype=np.float32)
+    _, reward, _, _, info = env.step(action)
+    policy = info["policy"]
+    assert np.isfinite(reward) and np.all(np.isfinite(policy))
+    np.testing.assert_allclose(policy.sum(-1), 1.0, rtol=1e-12)
+    solution = soft_value_iteration(env.bilevel_model().lower(game.model_x(info, action)))
+    np.testing.assert_allclose(policy, solution.policy.numpy(), atol=1e-9)
+    q = solution.q.numpy()
+    best = q >= q.max(axis=-1, keepdims=True) - 1e-12
+    np.testing.assert_allclose((policy * best).sum(-1), 1.0, rtol=1e-12)
 
 
 @pytest.mark.parametrize("game", GAMES)

@@ -19,6 +19,7 @@ bonus rules.
 import inspect
 import math
 import re
+import sys
 import warnings
 
 import gymnasium as gym
@@ -93,6 +94,7 @@ def plays_a_valid_episode(env):
 @example(value=10**30)
 @example(value=-1)
 @example(value=np.int64(2**62))  # a step count whose episode length overflows numpy's int64
+@example(value=sys.float_info.min)  # a temperature whose q / tau overflows
 def test_a_hostile_knob_is_refused_by_name_or_plays(env_id, knob, value):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Gymnasium's checker warns on odd spaces: not ours
