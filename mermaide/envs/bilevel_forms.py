@@ -138,6 +138,10 @@ def soft_optimal_policy(mdp: FollowerMDPs, gamma: float, tau: float,
         q = mdp.rewards + gamma * (mdp.transitions @ values[:, None, :, None])[..., 0]
         new = _soft_max(q, tau)
         change = float(np.abs(new - values).max()) if new.size else 0.0
+        if not np.isfinite(change):
+            # A contraction on finite tables cannot get here; a NaN would otherwise loop forever.
+            raise FloatingPointError(f"soft value iteration diverged (tau={tau!r}, "
+                                     f"gamma={gamma!r}): the follower's values are not finite")
         values = new
         if change < tolerance or gamma == 0.0:
             break
