@@ -22,7 +22,7 @@ from mermaide.bench.backends import BACKENDS
 from mermaide.bench.job import check_suite
 from mermaide.bench.plan import jobs_of
 from mermaide.bench.report import write_report
-from mermaide.bench.store import finished
+from mermaide.bench.store import finished, reported_runs
 from mermaide.bench.suite import Suite
 
 
@@ -39,7 +39,9 @@ def run_suite(suite: Suite, out: str | Path, workers: int = 2, backend: str = "l
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = jobs_of(suite)
-    todo = [job for job in jobs if not (resume and finished(out, job))]
+    # Read once: finished() would parse the whole report again for every job.
+    reported = reported_runs(out)
+    todo = [job for job in jobs if not (resume and finished(out, job, reported))]
     summary: dict[str, Any] = {"jobs": len(jobs), "skipped": len(jobs) - len(todo), "done": 0,
                                "failed": []}
     bar = tqdm(total=len(todo), desc=f"{suite.name} ({suite.profile})", unit="run",
@@ -52,6 +54,6 @@ def run_suite(suite: Suite, out: str | Path, workers: int = 2, backend: str = "l
             summary["failed"].append(outcome)
             bar.write(f"run {outcome['job']} failed:\n{outcome['error']}")
     bar.close()
-    results = [r for job in jobs if (r := finished(out, job)) is not None]
+    results = [r for job in jobs if (r := finished(out, job, reported)) is not None]
     write_report(suite, results, out, failed=summary["failed"])
     return summary

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -87,12 +87,18 @@ def store_error(out: Path, job: Job, error: str, seconds: float) -> None:
                                       "seconds": seconds})
 
 
-def finished(out: Path, job: Job) -> dict[str, Any] | None:
+def finished(out: Path, job: Job,
+             reported: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any] | None:
     """The job's stored result if it came from the same configuration: its run file, or else
     its run in the folder's report (``results.json``, which holds every run it reports), so
-    that a committed report resumes without its run files (they are not committed)."""
+    that a committed report resumes without its run files (they are not committed).
+    ``reported``: the report's runs (``reported_runs``), for a caller that asks about many
+    jobs and so reads the report once; read here when not given."""
     path = run_path(out, job)
-    result = _read_json(path) if path.exists() else _reported_run(out, job.key)
+    if path.exists():
+        result = _read_json(path)
+    else:
+        result = (reported_runs(out) if reported is None else reported).get(job.key)
     if result is None or result.get("config_hash") != job.config_hash():
         return None
     return result
@@ -105,9 +111,13 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def _reported_run(out: Path, key: str) -> dict[str, Any] | None:
+def reported_runs(out: Path) -> dict[str, dict[str, Any]]:
+    """The runs of the folder's report (``results.json``) by job key; none without one."""
     report = out / "results.json"
     data = _read_json(report) if report.exists() else None
     runs = data.get("runs") if isinstance(data, dict) else None
-    return next((run for run in runs or () if isinstance(run, dict) and run.get("job") == key),
-                None)
+    by_key: dict[str, dict[str, Any]] = {}
+    for run in runs or ():
+        if isinstance(run, dict) and isinstance(run.get("job"), str):
+            by_key.setdefault(run["job"], run)  # the first, should a report list one twice
+    return by_key
